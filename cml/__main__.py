@@ -1,0 +1,3 @@
+from cml.cli.main import main
+
+main()

@@ -1,0 +1,91 @@
+"""The ``cml`` root command: option handling, the error contract, and the command groups.
+
+Errors exit 1 with one line on stderr (the traceback only with ``-v``); a failed
+quality gate exits 2. Every option can be set from ``CML_<COMMAND>_<OPTION>``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cml import __version__
+from cml.cli import demo, metrics, params, plot, report, table
+from cml.cli.app import Application
+from cml.cli.options import CmlGroup, verbose_option
+from cml.errors import CmlError, QualityGateFailed
+
+
+def _usage_message(error: click.UsageError) -> str:
+    command = error.ctx.command_path if error.ctx else "cml"
+    return f"{error.format_message()} (see '{command} --help')"
+
+
+class RootGroup(CmlGroup):
+    """The ``cml`` group; it turns every failure into the one-line error contract."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        app = extra.setdefault("obj", Application())
+        try:
+            result = super().main(args, prog_name or "cml", complete_var, standalone_mode=False, **extra)
+            code = result if isinstance(result, int) else 0
+        except QualityGateFailed as failure:
+            for line in failure.failures:
+                app.error(f"quality gate failed: {line}")
+            code = failure.exit_code
+        except CmlError as error:
+            if app.verbose:
+                app.traceback()
+            app.error(str(error))
+            code = error.exit_code
+        except click.UsageError as error:
+            app.error(_usage_message(error))
+            code = 1
+        except click.ClickException as error:
+            app.error(error.format_message())
+            code = 1
+        except click.Abort:
+            app.error("aborted")
+            code = 1
+        except BrokenPipeError:
+            code = 1
+        except Exception as error:  # the contract: one line, no traceback unless -v
+            if app.verbose:
+                app.traceback()
+            app.error(f"unexpected {type(error).__name__}: {error} (run with -v for the traceback)")
+            code = 1
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+@click.group(
+    cls=RootGroup,
+    context_settings={"auto_envvar_prefix": "CML", "help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "-V", "--version", prog_name="cml", message="%(prog)s %(version)s")
+@click.option("--log", type=click.Choice(["error", "warn", "info", "debug"]), default="info", show_default=True,
+              show_envvar=True, help="Log level; debug also shows tracebacks (as -v does).")
+def cli(log: str) -> None:
+    """Continuous Machine Learning: turn what a CI training job produced into a pull-request report.
+
+    \b
+    Metrics and params:  cml metrics show|diff|classification, cml params show|diff
+    Tables and plots:    cml table, cml plot confusion|roc|pr|line
+    Reports:             cml report preview
+    First run:           cml demo
+    """
+    if log == "debug":
+        click.get_current_context().ensure_object(Application).verbose = True
+
+
+cli.params.append(verbose_option(envvar="CML_VERBOSE", show_envvar=True))
+
+for module in (metrics, params, table, plot, report, demo):
+    cli.add_command(module.command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main()

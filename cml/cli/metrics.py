@@ -1,0 +1,97 @@
+"""``cml metrics show|diff|classification``."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from cml.cli.app import Application
+from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option, split_values
+from cml.forges.environment import default_base_revision
+from cml.report import gates
+from cml.report import metrics as metrics_report
+from cml.report.data import load_table
+from cml.errors import QualityGateFailed
+
+METRICS_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".csv", ".tsv")
+
+
+def split_revision(arguments: tuple[str, ...]) -> tuple[str | None, list[str]]:
+    """Split ``[REV] [FILE…]``: the first argument is a file if it exists or looks like one."""
+    if not arguments:
+        return None, []
+    first = arguments[0]
+    if os.path.exists(first) or first.lower().endswith(METRICS_SUFFIXES):
+        return None, list(arguments)
+    return first, list(arguments[1:])
+
+
+def no_path_option(function):
+    return click.option("--no-path", is_flag=True, help="Leave out the Path column.")(function)
+
+
+@click.group(cls=CmlGroup, name="metrics")
+def command() -> None:
+    """Show and compare metrics files (JSON, YAML, TOML, CSV/TSV last row)."""
+
+
+@command.command()
+@click.argument("files", nargs=-1, metavar="[FILE]...")
+@output_format_option
+@precision_option(metrics_report.DEFAULT_PRECISION)
+@no_path_option
+@pass_app
+def show(app: Application, files, output_format, precision, no_path) -> None:
+    """Show metrics; with no FILE, those named in dvc.yaml or dvclive/metrics.json."""
+    values = metrics_report.load_workspace(files)
+    app.output(metrics_report.render_values(values, output_format, precision, not no_path))
+
+
+@command.command()
+@click.argument("arguments", nargs=-1, metavar="[REV] [FILE]...")
+@click.option("--head", "head_revision", metavar="REV", help="Compare REV with this revision instead of the working tree.")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Include unchanged metrics.")
+@click.option("--higher-is-better", multiple=True, metavar="PATTERN",
+              help="Glob of metric names that improve upwards (repeat or comma-separate).")
+@click.option("--lower-is-better", multiple=True, metavar="PATTERN",
+              help="Glob of metric names that improve downwards (repeat or comma-separate).")
+@click.option("--fail-on", multiple=True, metavar="RULE",
+              help="Exit 2 when a change breaks RULE, e.g. 'accuracy<-0.01' or 'loss>5%' (repeatable).")
+@output_format_option
+@precision_option(metrics_report.DEFAULT_PRECISION)
+@no_path_option
+@pass_app
+def diff(app: Application, arguments, head_revision, show_all, higher_is_better, lower_is_better, fail_on,
+         output_format, precision, no_path) -> None:
+    """Compare metrics with REV (default: the pull request's target branch in CI, else HEAD).
+
+    REV's files are read straight from git, without a checkout. Loss-, error- and
+    mse-like metrics improve downwards, accuracy-, f1- and auc-like ones upwards;
+    a change against that direction is marked as worse.
+    """
+    rules = [gates.GateRule.parse(text) for text in fail_on]
+    revision, files = split_revision(arguments)
+    directions = metrics_report.DirectionRules(split_values(higher_is_better), split_values(lower_is_better))
+    result = metrics_report.diff_revisions(
+        revision or default_base_revision(app.environ), files, head_revision, "metrics", directions
+    )
+    failures = gates.evaluate(rules, result, precision)
+    app.output(metrics_report.render_diff(result, output_format, precision, show_all, not no_path))
+    if failures:
+        raise QualityGateFailed(failures)
+
+
+@command.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--y-true", metavar="COLUMN", help="Column of actual labels  [default: actual, y_true, …]")
+@click.option("--y-pred", metavar="COLUMN", help="Column of predicted labels  [default: predicted, y_pred, …]")
+@output_format_option
+@precision_option(3)
+@pass_app
+def classification(app: Application, file, y_true, y_pred, output_format, precision) -> None:
+    """Per-class precision, recall, F1 and support from actual/predicted columns."""
+    from cml.report.classification import ClassificationReport, label_pairs
+
+    actual, predicted = label_pairs(load_table(file), y_true, y_pred)
+    app.output(ClassificationReport.from_labels(actual, predicted).render(output_format, precision))

@@ -1,0 +1,103 @@
+"""Option decorators shared by several commands, and the command classes that add ``-v``."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from cml.cli.app import Application
+
+FORMATS = ("md", "json", "table")
+
+
+def _set_verbose(ctx: click.Context, _param, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Application).verbose = True
+
+
+def verbose_option(**kwargs) -> click.Option:
+    return click.Option(
+        ["-v", "--verbose"], is_flag=True, expose_value=False, is_eager=True, callback=_set_verbose,
+        help="Show tracebacks and details on errors.", **kwargs,
+    )
+
+
+class CmlCommand(click.Command):
+    """A command that accepts ``-v`` and reads every option from ``CML_<COMMAND>_<OPTION>``.
+
+    The variable is named after the option's long flag (``--precision`` of
+    ``cml metrics diff`` is ``CML_METRICS_DIFF_PRECISION``), and ``--help`` shows it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.append(verbose_option(allow_from_autoenv=False))
+        for param in self.params:
+            if isinstance(param, click.Option) and param.allow_from_autoenv:
+                param.show_envvar = True
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.auto_envvar_prefix:
+            for param in self.params:
+                if isinstance(param, click.Option) and param.allow_from_autoenv and param.envvar is None:
+                    flag = max(param.opts, key=len).lstrip("-").upper().replace("-", "_")
+                    param.envvar = f"{ctx.auto_envvar_prefix}_{flag}"
+        return super().parse_args(ctx, args)
+
+
+class CmlGroup(click.Group):
+    """A group whose subcommands are :class:`CmlCommand` and :class:`CmlGroup`."""
+
+    command_class = CmlCommand
+    group_class = type
+
+
+def precision_option(default: int):
+    return click.option(
+        "--precision", type=click.IntRange(0, 15), default=default, show_default=True,
+        help="Decimal places for numbers.",
+    )
+
+
+def output_format_option(function):
+    """``--format md|json|table`` with ``--md`` and ``--json`` as shorthands.
+
+    The default is Markdown when ``CI`` is set and a terminal table otherwise; the
+    command receives one ``output_format`` keyword.
+    """
+
+    @click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+                  help="Output format  [default: md when CI is set, else table]")
+    @click.option("--md", "as_md", is_flag=True, help="Same as --format md.")
+    @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+    @functools.wraps(function)
+    def wrapper(*args, output_format, as_md, as_json, **kwargs):
+        if as_md and as_json:
+            raise click.UsageError("--md and --json cannot be used together")
+        if as_md:
+            output_format = "md"
+        elif as_json:
+            output_format = "json"
+        elif output_format is None:
+            output_format = click.get_current_context().find_object(Application).default_format()
+        return function(*args, output_format=output_format, **kwargs)
+
+    return wrapper
+
+
+def split_values(values) -> tuple[str, ...]:
+    """Flatten repeated and comma-separated option values: ``-y a,b -y c`` → ``(a, b, c)``."""
+    return tuple(part.strip() for value in values or () for part in value.split(",") if part.strip())
+
+
+def output_option(default: str):
+    return click.option("-o", "--output", default=default, show_default=True,
+                        help="Image file to write (.png, .svg or .pdf).")
+
+
+def title_option(default: str):
+    return click.option("--title", default=default, show_default=True, help="Plot title, also the image's alt text.")
+
+
+pass_app = click.make_pass_decorator(Application, ensure=True)

@@ -1,0 +1,34 @@
+"""``cml report preview``."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from cml.cli.app import Application
+from cml.cli.options import CmlGroup, pass_app
+from cml.fileio import write_atomic
+
+
+@click.group(cls=CmlGroup, name="report")
+def command() -> None:
+    """Work with Markdown reports."""
+
+
+@command.command()
+@click.argument("markdown_file", type=click.Path(dir_okay=False), metavar="FILE")
+@click.option("-o", "--output", help="HTML file to write  [default: FILE with .html]")
+@pass_app
+def preview(app: Application, markdown_file, output) -> None:
+    """Render FILE as GitHub does into one self-contained HTML file (images inlined, works offline)."""
+    from cml.report.preview import preview_file
+
+    output = output or os.path.splitext(markdown_file)[0] + ".html"
+    if os.path.abspath(output) == os.path.abspath(markdown_file):
+        raise click.BadParameter("must differ from the Markdown file", param_hint="--output")
+    page = preview_file(markdown_file)
+    for source in page.missing_images:
+        app.warn(f"{markdown_file}: image '{source}' not found; it is left as a broken link")
+    write_atomic(output, page.html)
+    app.output(output)

@@ -1,0 +1,55 @@
+"""The one error hierarchy of cml.
+
+Every error a user can cause or fix derives from :class:`CmlError`; the command
+line prints its message on one line and exits with :attr:`CmlError.exit_code`.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class CmlError(Exception):
+    """An error with a message meant for the user, not a traceback."""
+
+    exit_code = 1
+
+
+class UsageError(CmlError):
+    """An option or argument has a value cml cannot use."""
+
+    def __init__(self, message: str, option: str | None = None):
+        self.option = option
+        super().__init__(f"{option}: {message}" if option else message)
+
+
+class InputError(CmlError):
+    """An input file is missing, unreadable or malformed.
+
+    The message names the file and, when known, the line (and column) at fault.
+    """
+
+    def __init__(self, path, message: str, line: int | None = None, column: int | None = None):
+        self.path = os.fspath(path)
+        self.line = line
+        self.column = column
+        where = self.path
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        super().__init__(f"{where}: {message}")
+
+
+class GitError(CmlError):
+    """A git command failed or a revision is not in the clone."""
+
+
+class QualityGateFailed(CmlError):
+    """One or more ``--fail-on`` rules failed; the command exits 2."""
+
+    exit_code = 2
+
+    def __init__(self, failures: list[str]):
+        self.failures = failures
+        super().__init__("quality gate failed: " + "; ".join(failures))

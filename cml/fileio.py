@@ -1,0 +1,76 @@
+"""Reading inputs with user-facing errors, and writing outputs atomically.
+
+Outputs are written to a temporary file in the destination folder and moved into
+place, so a failed command never leaves a half-written report or image behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from cml.errors import InputError
+
+
+def read_bytes(path) -> bytes:
+    """Read a whole file; a missing or unreadable file raises :class:`InputError`."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise InputError(path, "no such file; check the path (it is relative to the current folder)") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not a file") from None
+    except PermissionError:
+        raise InputError(path, "permission denied; make the file readable") from None
+    except OSError as error:
+        raise InputError(path, f"cannot be read: {error.strerror or error}") from None
+
+
+def decode_text(data: bytes, path) -> str:
+    """Decode UTF-8 (with or without a byte-order mark), naming the file on failure."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InputError(path, "is not UTF-8 text; save it as UTF-8", line=line) from None
+
+
+def read_text(path) -> str:
+    """Read a UTF-8 text file with errors that name it."""
+    return decode_text(read_bytes(path), path)
+
+
+@contextlib.contextmanager
+def atomic_path(path, mode: int = 0o644) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; move it into place only on success."""
+    target = Path(path)
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(folder, f"cannot create the output folder: {error.strerror or error}") from None
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=folder)
+    os.close(handle)
+    try:
+        yield temporary
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def write_atomic(path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` atomically (text is written as UTF-8)."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    with atomic_path(path) as temporary:
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+        except OSError as error:
+            raise InputError(path, f"cannot be written: {error.strerror or error}") from None

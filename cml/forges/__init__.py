@@ -1,0 +1,1 @@
+"""Forge adapters and CI-environment detection."""

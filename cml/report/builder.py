@@ -1,0 +1,238 @@
+"""The :class:`Report` builder: the same blocks as the CLI, from a training script."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from cml.errors import QualityGateFailed
+from cml.fileio import write_atomic
+from cml.report import gates, metrics as metrics_module
+from cml.report.data import Table, flatten, load_table
+from cml.report.markdown import image_markdown
+
+
+@dataclass(frozen=True)
+class _Image:
+    path: str
+    title: str
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "plot"
+
+
+class Report:
+    """A Markdown report assembled block by block.
+
+    Plots are written into ``output_dir`` as they are added; image links are made
+    relative to wherever :meth:`write` puts the report. Every method returns the
+    report, so calls chain::
+
+        Report("results").metrics_diff("origin/main").confusion_matrix(y, p).write("results/report.md")
+    """
+
+    def __init__(self, output_dir: str | os.PathLike = ".", precision: int = metrics_module.DEFAULT_PRECISION):
+        self.output_dir = os.fspath(output_dir)
+        self.precision = precision
+        self.gate_failures: list[str] = []
+        self._blocks: list[Any] = []
+        self._names: set[str] = set()
+
+    # -- text and tables -------------------------------------------------------------------
+
+    def text(self, markdown: str) -> "Report":
+        """Add raw Markdown."""
+        self._blocks.append(markdown.strip("\n"))
+        return self
+
+    def heading(self, text: str, level: int = 2) -> "Report":
+        """Add a heading (``##`` by default)."""
+        return self.text(f"{'#' * level} {text}")
+
+    def metrics(self, source: Sequence[str] | Mapping[str, Any] | None = None, output_format: str = "md") -> "Report":
+        """Add a table of metric values, from files (or dvc.yaml's) or from a mapping."""
+        if isinstance(source, Mapping):
+            values = {"": flatten(dict(source))}
+            table = metrics_module.render_values(values, output_format, self.precision, show_path=False)
+        else:
+            table = metrics_module.render_values(metrics_module.load_workspace(source), output_format, self.precision)
+        return self.text(table)
+
+    def metrics_diff(
+        self,
+        rev: str | None = None,
+        files: Sequence[str] | None = None,
+        *,
+        base: Mapping[str, Any] | None = None,
+        head: Mapping[str, Any] | None = None,
+        head_rev: str | None = None,
+        base_label: str = "base",
+        head_label: str = "head",
+        higher_is_better: Sequence[str] = (),
+        lower_is_better: Sequence[str] = (),
+        show_all: bool = False,
+        fail_on: Sequence[str] = (),
+    ) -> "Report":
+        """Add a direction-aware diff: files at git ``rev`` vs the working tree, or ``base`` vs ``head`` mappings.
+
+        Failed ``fail_on`` rules are collected in :attr:`gate_failures`; call
+        :meth:`check_gates` to raise on them.
+        """
+        from cml.forges.environment import default_base_revision
+
+        rules = metrics_module.DirectionRules(tuple(higher_is_better), tuple(lower_is_better))
+        parsed = [gates.GateRule.parse(rule) for rule in fail_on]
+        if base is not None or head is not None:
+            result = metrics_module.diff_values(base or {}, head or {}, "", base_label, head_label, rules)
+            show_path = False
+        else:
+            result = metrics_module.diff_revisions(rev or default_base_revision(), files, head_rev, "metrics", rules)
+            show_path = True
+        self.gate_failures.extend(gates.evaluate(parsed, result, self.precision))
+        return self.text(metrics_module.render_diff(result, "md", self.precision, show_all, show_path))
+
+    def check_gates(self) -> None:
+        """Raise :class:`cml.errors.QualityGateFailed` if any ``fail_on`` rule failed."""
+        if self.gate_failures:
+            raise QualityGateFailed(self.gate_failures)
+
+    def params_diff(self, rev: str | None = None, files: Sequence[str] | None = None, show_all: bool = False) -> "Report":
+        """Add a diff of parameters (``params.yaml`` and dvc.yaml's params) against git ``rev``."""
+        from cml.forges.environment import default_base_revision
+
+        result = metrics_module.diff_revisions(rev or default_base_revision(), files, kind="params")
+        return self.text(metrics_module.render_diff(result, "md", self.precision, show_all))
+
+    def table(
+        self,
+        source: str | os.PathLike | Table | Sequence[Mapping[str, Any]],
+        columns: Sequence[str] | None = None,
+        sort: str | None = None,
+        descending: bool = False,
+        max_rows: int | None = None,
+    ) -> "Report":
+        """Add a table from a CSV/TSV/JSON file, a :class:`~cml.report.data.Table` or a list of records."""
+        from cml.report.table import render_table
+
+        if isinstance(source, Table):
+            table = source
+        elif isinstance(source, (str, os.PathLike)):
+            table = load_table(source)
+        else:
+            import json
+
+            table = load_table("records.json", json.dumps(list(source), default=str).encode())
+        return self.text(render_table(table, columns, sort, descending, max_rows, self.precision))
+
+    def classification(self, y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None) -> "Report":
+        """Add per-class precision, recall, F1 and support."""
+        from cml.report.classification import ClassificationReport
+
+        report = ClassificationReport.from_labels(y_true, y_pred, labels)
+        return self.text(report.render("md", precision=min(self.precision, 3)))
+
+    # -- plots -------------------------------------------------------------------------------
+
+    def _plot_path(self, filename: str | None, title: str) -> str:
+        name = filename or f"{_slug(title)}.png"
+        stem, extension = os.path.splitext(name)
+        counter = 2
+        while name in self._names:
+            name = f"{stem}_{counter}{extension}"
+            counter += 1
+        self._names.add(name)
+        return os.path.join(self.output_dir, name)
+
+    def _add_plot(self, plot) -> "Report":
+        self._blocks.append(_Image(os.path.abspath(plot.path), plot.title))
+        return self
+
+    def confusion_matrix(
+        self,
+        y_true: Sequence,
+        y_pred: Sequence,
+        labels: Sequence[str] | None = None,
+        normalize: str | None = None,
+        title: str = "Confusion matrix",
+        filename: str | None = None,
+    ) -> "Report":
+        """Add a confusion matrix (``normalize``: ``true``, ``pred`` or ``all``)."""
+        from cml.report.plots import confusion_matrix
+
+        path = self._plot_path(filename, title)
+        return self._add_plot(confusion_matrix(y_true, y_pred, path, labels, normalize, title))
+
+    def roc(self, y_true: Sequence, scores, title: str = "ROC curve", filename: str | None = None) -> "Report":
+        """Add ROC curves: ``scores`` is one array (binary) or ``{label: scores}`` (one-vs-rest)."""
+        from cml.report.plots import roc_curve
+
+        return self._add_plot(roc_curve(y_true, scores, self._plot_path(filename, title), title))
+
+    def precision_recall(
+        self, y_true: Sequence, scores, title: str = "Precision-recall curve", filename: str | None = None
+    ) -> "Report":
+        """Add precision-recall curves with average precision in the legend."""
+        from cml.report.plots import pr_curve
+
+        return self._add_plot(pr_curve(y_true, scores, self._plot_path(filename, title), title))
+
+    def line(
+        self,
+        y: Mapping[str, Sequence[float]] | Sequence[float],
+        x: Sequence[float] | None = None,
+        title: str = "Training curves",
+        filename: str | None = None,
+        x_label: str = "step",
+        y_label: str = "",
+        log_y: bool = False,
+    ) -> "Report":
+        """Add a line plot of one series or ``{name: values}``, against ``x`` or the index."""
+        from cml.report.plots import Series, line_plot
+
+        named = dict(y) if isinstance(y, Mapping) else {y_label or "value": y}
+        series = []
+        for label, values in named.items():
+            values = list(values)
+            xs = list(x) if x is not None else list(range(len(values)))
+            series.append(Series(label, xs, values))
+        path = self._plot_path(filename, title)
+        return self._add_plot(line_plot(series, path, title, x_label, y_label, log_y))
+
+    def image(self, path: str | os.PathLike, title: str = "") -> "Report":
+        """Add an existing image file."""
+        self._blocks.append(_Image(os.path.abspath(os.fspath(path)), title))
+        return self
+
+    # -- output ------------------------------------------------------------------------------
+
+    def markdown(self, relative_to: str | os.PathLike | None = None) -> str:
+        """The report as Markdown, image paths relative to the folder ``relative_to``."""
+        folder = os.path.abspath(os.fspath(relative_to) if relative_to is not None else ".")
+        parts = []
+        for block in self._blocks:
+            if isinstance(block, _Image):
+                parts.append(image_markdown(block.title, os.path.relpath(block.path, folder)))
+            else:
+                parts.append(block)
+        return "\n\n".join(parts) + "\n"
+
+    def __str__(self) -> str:
+        return self.markdown()
+
+    def write(self, path: str | os.PathLike) -> str:
+        """Write the Markdown report atomically; returns the path."""
+        path = os.fspath(path)
+        write_atomic(path, self.markdown(os.path.dirname(os.path.abspath(path))))
+        return path
+
+    def write_html(self, path: str | os.PathLike) -> str:
+        """Write a self-contained HTML preview (images inlined) atomically; returns the path."""
+        from cml.report.preview import render_page
+
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        write_atomic(path, render_page(self.markdown(folder), folder, title=os.path.basename(path)).html)
+        return path

@@ -1,0 +1,139 @@
+"""Per-class precision, recall, F1 and support from actual/predicted labels.
+
+Pure Python counting, so ``cml metrics classification`` starts without numpy or
+scikit-learn; the numbers match scikit-learn's ``classification_report``
+(zero division gives 0).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+from cml.errors import InputError
+from cml.report.data import Table, natural_sort_key
+from cml.report.markdown import format_number, markdown_table, terminal_table
+
+ACTUAL_COLUMNS = ("actual", "y_true", "true", "label", "target")
+PREDICTED_COLUMNS = ("predicted", "y_pred", "pred", "prediction")
+
+
+def pick_column(table: Table, given: str | None, candidates: Sequence[str], option: str) -> str:
+    """The column named by ``option``, else the first of ``candidates`` the table has."""
+    if given:
+        table.column(given, option)
+        return given
+    for name in candidates:
+        if name in table.data:
+            return name
+    raise InputError(
+        table.path,
+        f"has none of the columns {', '.join(candidates)}; name the column with {option} "
+        f"(columns are: {', '.join(table.columns[:20])})",
+    )
+
+
+def label_pairs(table: Table, y_true: str | None = None, y_pred: str | None = None) -> tuple[list[str], list[str]]:
+    """Actual and predicted labels of ``table`` (DVC/dvclive ``actual``/``predicted`` by default)."""
+    actual = pick_column(table, y_true, ACTUAL_COLUMNS, "--y-true")
+    predicted = pick_column(table, y_pred, PREDICTED_COLUMNS, "--y-pred")
+    return table.labels(actual, "--y-true"), table.labels(predicted, "--y-pred")
+
+
+def sorted_labels(*label_lists: Sequence[str]) -> list[str]:
+    """All labels, numbers in numeric order and text alphabetically."""
+    return sorted({label for labels in label_lists for label in labels}, key=natural_sort_key)
+
+
+@dataclass
+class ClassStats:
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+def _f1(precision: float, recall: float) -> float:
+    return _ratio(2 * precision * recall, precision + recall)
+
+
+@dataclass
+class ClassificationReport:
+    """Per-class statistics plus accuracy and macro/weighted averages."""
+
+    classes: list[ClassStats]
+    accuracy: float
+    total: int
+
+    @classmethod
+    def from_labels(cls, y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None) -> "ClassificationReport":
+        y_true = [str(v) for v in y_true]
+        y_pred = [str(v) for v in y_pred]
+        if len(y_true) != len(y_pred):
+            raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
+        if not y_true:
+            raise ValueError("no labels to evaluate")
+        labels = list(labels) if labels is not None else sorted_labels(y_true, y_pred)
+        support = Counter(y_true)
+        predicted = Counter(y_pred)
+        correct = Counter(t for t, p in zip(y_true, y_pred) if t == p)
+        classes = []
+        for label in labels:
+            precision = _ratio(correct[label], predicted[label])
+            recall = _ratio(correct[label], support[label])
+            classes.append(ClassStats(label, precision, recall, _f1(precision, recall), support[label]))
+        return cls(classes, _ratio(sum(correct.values()), len(y_true)), len(y_true))
+
+    def averages(self) -> dict[str, ClassStats]:
+        count = len(self.classes) or 1
+        weight = sum(c.support for c in self.classes) or 1
+        macro = ClassStats(
+            "macro avg",
+            sum(c.precision for c in self.classes) / count,
+            sum(c.recall for c in self.classes) / count,
+            sum(c.f1 for c in self.classes) / count,
+            sum(c.support for c in self.classes),
+        )
+        weighted = ClassStats(
+            "weighted avg",
+            sum(c.precision * c.support for c in self.classes) / weight,
+            sum(c.recall * c.support for c in self.classes) / weight,
+            sum(c.f1 * c.support for c in self.classes) / weight,
+            sum(c.support for c in self.classes),
+        )
+        return {"macro": macro, "weighted": weighted}
+
+    def to_dict(self) -> dict:
+        averages = self.averages()
+        as_dict = lambda c: {"precision": c.precision, "recall": c.recall, "f1": c.f1, "support": c.support}  # noqa: E731
+        return {
+            "classes": {c.label: as_dict(c) for c in self.classes},
+            "accuracy": self.accuracy,
+            "macro_avg": as_dict(averages["macro"]),
+            "weighted_avg": as_dict(averages["weighted"]),
+        }
+
+    def render(self, output_format: str = "md", precision: int = 3) -> str:
+        """A table with a row per class, then accuracy and the averages."""
+        if output_format == "json":
+            import json
+
+            return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        number = lambda v: format_number(round(v, precision), precision)  # noqa: E731
+        rows = [[c.label, number(c.precision), number(c.recall), number(c.f1), str(c.support)] for c in self.classes]
+        averages = self.averages()
+        rows.append(["accuracy", "", "", number(self.accuracy), str(self.total)])
+        for stats in averages.values():
+            rows.append([stats.label, number(stats.precision), number(stats.recall), number(stats.f1), str(stats.support)])
+        if output_format == "md":
+            rows[-3:] = [[f"**{row[0]}**", *row[1:]] for row in rows[-3:]]
+        headers = ["Class", "Precision", "Recall", "F1", "Support"]
+        align = ["left", "right", "right", "right", "right"]
+        render = markdown_table if output_format == "md" else terminal_table
+        return render(headers, rows, align)

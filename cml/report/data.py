@@ -1,0 +1,296 @@
+"""Parse metrics files and tabular data (CSV, TSV, JSON, JSON lines, YAML, TOML).
+
+Everything here works on bytes already read, so the same parser serves the
+working tree and a git revision. Errors name the file and, where the format
+tells, the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from cml.errors import InputError
+from cml.fileio import decode_text, read_bytes
+
+TEXT_TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def suffix_of(path) -> str:
+    return os.path.splitext(os.fspath(path))[1].lower()
+
+
+def parse_json(text: str, path) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(path, f"invalid JSON: {error.msg}", line=error.lineno, column=error.colno) from None
+
+
+def parse_yaml(text: str, path) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = error.problem or error.context or "invalid YAML"
+        line = mark.line + 1 if mark else None
+        column = mark.column + 1 if mark else None
+        raise InputError(path, f"invalid YAML: {problem}", line=line, column=column) from None
+    except yaml.YAMLError as error:
+        raise InputError(path, f"invalid YAML: {error}") from None
+
+
+def parse_toml(text: str, path) -> Any:
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        raise InputError(path, "reading TOML needs Python 3.11 or newer; use JSON or YAML") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(path, f"invalid TOML: {error}") from None
+
+
+def parse_delimited(text: str, path, delimiter: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a CSV/TSV text; a ragged row is an error naming its line."""
+    if delimiter is None:
+        first_line = text.split("\n", 1)[0]
+        delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if not header or not any(cell.strip() for cell in header):
+            raise InputError(path, "is empty; expected a header row and data rows")
+        header = [cell.strip() for cell in header]
+        rows = []
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise InputError(
+                    path,
+                    f"has {len(row)} fields where the header has {len(header)}; "
+                    f"check the delimiter and quoting",
+                    line=reader.line_num,
+                )
+            rows.append(row)
+    except csv.Error as error:
+        raise InputError(path, f"invalid CSV: {error}", line=reader.line_num) from None
+    return header, rows
+
+
+def to_scalar(text: str) -> Any:
+    """Turn a CSV cell into an int or float when it is one, else keep the text."""
+    stripped = text.strip()
+    try:
+        return int(stripped)
+    except ValueError:
+        pass
+    try:
+        return float(stripped)
+    except ValueError:
+        return text
+
+
+def parse_document(data: bytes, path) -> Any:
+    """Parse a metrics or params file by its extension (CSV/TSV: the last row)."""
+    text = decode_text(data, path)
+    suffix = suffix_of(path)
+    if suffix == ".json":
+        document = parse_json(text, path)
+    elif suffix == ".toml":
+        document = parse_toml(text, path)
+    elif suffix in TEXT_TABLE_DELIMITERS:
+        header, rows = parse_delimited(text, path, TEXT_TABLE_DELIMITERS[suffix])
+        if not rows:
+            raise InputError(path, "has a header but no data rows")
+        document = {name: to_scalar(value) for name, value in zip(header, rows[-1])}
+    else:
+        document = parse_yaml(text, path)
+    if document is None:
+        raise InputError(path, "is empty; expected metrics such as {\"accuracy\": 0.9}")
+    if not isinstance(document, dict):
+        raise InputError(path, f"must hold a mapping of names to values, not a {type(document).__name__}")
+    return document
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten nested mappings and lists into ``a.b.0.c`` keys."""
+    flat: dict[str, Any] = {}
+    if isinstance(tree, dict):
+        items = ((str(key), value) for key, value in tree.items())
+    elif isinstance(tree, list):
+        items = ((str(index), value) for index, value in enumerate(tree))
+    else:
+        flat[prefix] = tree
+        return flat
+    for key, value in items:
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, (dict, list)) and value:
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def is_number(value: Any) -> bool:
+    """True for ints and finite or infinite floats, never for booleans."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def load_metrics(path, data: bytes | None = None) -> dict[str, Any]:
+    """Flattened metrics of one file, read from disk unless ``data`` is given."""
+    if data is None:
+        data = read_bytes(path)
+    return flatten(parse_document(data, path))
+
+
+@dataclass
+class Table:
+    """Column-oriented tabular data read from one file.
+
+    ``rows_start_line`` is the file line of the first data row when the format
+    has lines (CSV/TSV/JSON lines), so errors can point at a line.
+    """
+
+    path: str
+    columns: list[str]
+    data: dict[str, list] = field(repr=False)
+    rows_start_line: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.data[self.columns[0]]) if self.columns else 0
+
+    def column(self, name: str, option: str | None = None) -> list:
+        """The values of column ``name``; an unknown name lists the columns there are."""
+        if name not in self.data:
+            known = ", ".join(self.columns[:20]) + (", …" if len(self.columns) > 20 else "")
+            via = f" (from {option})" if option else ""
+            raise InputError(self.path, f"has no column '{name}'{via}; its columns are: {known}")
+        return self.data[name]
+
+    def where(self, index: int) -> dict:
+        """Keyword arguments for :class:`InputError` that point at data row ``index``."""
+        if self.rows_start_line is not None:
+            return {"line": self.rows_start_line + index}
+        return {}
+
+    def numbers(self, name: str, option: str | None = None) -> list[float]:
+        """Column ``name`` as floats; the first non-numeric cell is an error naming its row."""
+        values = self.column(name, option)
+        numbers = []
+        for index, value in enumerate(values):
+            if is_number(value):
+                numbers.append(float(value))
+                continue
+            try:
+                numbers.append(float(value))
+            except (TypeError, ValueError):
+                where = self.where(index)
+                row = "" if where else f" in row {index + 1}"
+                raise InputError(
+                    self.path, f"column '{name}' has a non-numeric value {value!r}{row}", **where
+                ) from None
+        return numbers
+
+    def labels(self, name: str, option: str | None = None) -> list[str]:
+        """Column ``name`` as text labels (``1`` and ``1.0`` stay distinct only if written so)."""
+        return [_label_text(value) for value in self.column(name, option)]
+
+
+def _label_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _records_to_table(records: list, path, start_line: int | None = None) -> Table:
+    columns: list[str] = []
+    seen = set()
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            where = {"line": start_line + index} if start_line else {}
+            raise InputError(path, f"record {index + 1} is a {type(record).__name__}, expected an object", **where)
+        for key in record:
+            if key not in seen:
+                seen.add(key)
+                columns.append(str(key))
+    data = {name: [record.get(name) for record in records] for name in columns}
+    return Table(path=os.fspath(path), columns=columns, data=data, rows_start_line=start_line)
+
+
+def _document_to_table(document: Any, path) -> Table:
+    if isinstance(document, dict):
+        values = list(document.values())
+        if len(document) == 1 and isinstance(values[0], list):
+            # dvclive's sklearn plots: {"roc": [{"fpr": …, "tpr": …}, …]}
+            return _records_to_table(values[0], path)
+        if values and all(isinstance(v, list) for v in values):
+            lengths = {len(v) for v in values}
+            if len(lengths) != 1:
+                raise InputError(path, "has columns of different lengths; every list must be as long as the others")
+            return Table(path=os.fspath(path), columns=[str(k) for k in document], data={str(k): v for k, v in document.items()})
+        raise InputError(path, "must hold a list of records, or an object of equal-length column lists")
+    if isinstance(document, list):
+        return _records_to_table(document, path)
+    raise InputError(path, f"must hold a list of records, not a {type(document).__name__}")
+
+
+def parse_table(data: bytes, path) -> Table:
+    """Parse CSV/TSV/JSON/JSON lines/YAML bytes into a :class:`Table` (at least one row)."""
+    text = decode_text(data, path)
+    suffix = suffix_of(path)
+    if suffix in JSON_LINES_SUFFIXES:
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as error:
+                    raise InputError(path, f"invalid JSON: {error.msg}", line=number, column=error.colno) from None
+        table = _records_to_table(records, path, start_line=1)
+    elif suffix == ".json":
+        table = _document_to_table(parse_json(text, path), path)
+    elif suffix in (".yaml", ".yml"):
+        table = _document_to_table(parse_yaml(text, path), path)
+    else:
+        header, rows = parse_delimited(text, path, TEXT_TABLE_DELIMITERS.get(suffix))
+        columns = list(zip(*rows)) if rows else [() for _ in header]
+        data_by_name = {}
+        for name, values in zip(header, columns):
+            if name in data_by_name:
+                raise InputError(path, f"has the column '{name}' twice; give columns unique names", line=1)
+            data_by_name[name] = list(values)
+        table = Table(path=os.fspath(path), columns=header, data=data_by_name, rows_start_line=2)
+    if not table.columns or len(table) == 0:
+        raise InputError(path, "has no data rows")
+    return table
+
+
+def load_table(path, data: bytes | None = None) -> Table:
+    """Read a table from ``path`` (or from ``data`` already read, e.g. at a git revision)."""
+    if data is None:
+        data = read_bytes(path)
+    return parse_table(data, path)
+
+
+def natural_sort_key(label: str):
+    """Sort numbers numerically and text alphabetically (``2`` before ``10``; numbers first)."""
+    try:
+        number = float(label)
+        if not math.isnan(number):
+            return (0, number, label)
+    except (TypeError, ValueError):
+        pass
+    return (1, 0.0, str(label).lower())

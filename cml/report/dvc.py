@@ -1,0 +1,86 @@
+"""Find metrics and params files the way DVC and dvclive lay them out."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from typing import Any, Callable
+
+from cml.report.data import parse_yaml
+
+DVC_YAML = "dvc.yaml"
+DVCLIVE_METRICS = "dvclive/metrics.json"
+DVCLIVE_PARAMS = "dvclive/params.yaml"
+DEFAULT_PARAMS = "params.yaml"
+
+
+def _entry_paths(entries: Any) -> list[str]:
+    """Paths from a dvc.yaml list whose items are ``path`` or ``{path: options}``."""
+    paths = []
+    for entry in entries or []:
+        if isinstance(entry, str):
+            paths.append(entry)
+        elif isinstance(entry, dict):
+            paths.extend(str(key) for key in entry)
+    return [p for p in paths if "${" not in p]
+
+
+def _stage_param_files(entries: Any) -> list[str]:
+    files = []
+    for entry in entries or []:
+        if isinstance(entry, str):
+            files.append(DEFAULT_PARAMS)
+        elif isinstance(entry, dict):
+            files.extend(str(key) for key in entry)
+    return [f for f in files if "${" not in f]
+
+
+def _join(*parts: str) -> str:
+    return posixpath.normpath(posixpath.join(*parts))
+
+
+def files_in_dvc_yaml(text: str, kind: str, path: str = DVC_YAML) -> list[str]:
+    """The ``kind`` ("metrics" or "params") files a dvc.yaml names, relative to its folder."""
+    document = parse_yaml(text, path) or {}
+    if not isinstance(document, dict):
+        return []
+    found: list[str] = list(_entry_paths(document.get(kind)))
+    stages = document.get("stages") or {}
+    if isinstance(stages, dict):
+        for stage in stages.values():
+            if not isinstance(stage, dict):
+                continue
+            wdir = str(stage.get("wdir") or ".")
+            if kind == "metrics":
+                names = _entry_paths(stage.get("metrics"))
+            else:
+                names = _stage_param_files(stage.get("params"))
+            found.extend(_join(wdir, name) for name in names)
+    return list(dict.fromkeys(found))
+
+
+def discover(kind: str, read: Callable[[str], bytes | None]) -> list[str]:
+    """Files of ``kind`` named by ``dvc.yaml``, else dvclive's (and ``params.yaml`` for params).
+
+    ``read(path)`` returns a file's bytes or ``None``; it may read the working tree
+    or a git revision, so discovery works on both sides of a diff.
+    """
+    found: list[str] = []
+    dvc_yaml = read(DVC_YAML)
+    if dvc_yaml is not None:
+        found = files_in_dvc_yaml(dvc_yaml.decode("utf-8", errors="replace"), kind)
+    if kind == "params" and read(DEFAULT_PARAMS) is not None and DEFAULT_PARAMS not in found:
+        found.insert(0, DEFAULT_PARAMS)
+    if not found:
+        fallback = DVCLIVE_METRICS if kind == "metrics" else DVCLIVE_PARAMS
+        if read(fallback) is not None:
+            found = [fallback]
+    return found
+
+
+def read_workspace(path: str) -> bytes | None:
+    """Bytes of a working-tree file, or ``None`` if it is not there."""
+    if not os.path.isfile(path):
+        return None
+    with open(path, "rb") as handle:
+        return handle.read()

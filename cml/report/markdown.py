@@ -1,0 +1,92 @@
+"""Markdown and terminal rendering shared by every report block."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Sequence
+
+MISSING = "—"
+
+
+def format_number(value: Any, precision: int = 5) -> str:
+    """Format a value for a table: numbers rounded to ``precision`` decimals, trailing zeros dropped.
+
+    Values too small to show at that precision keep ``precision`` significant digits
+    instead of collapsing to 0.
+    """
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if value != 0 and abs(value) < 0.5 * 10 ** (-precision):
+            return f"{value:.{max(precision, 1)}g}"
+        text = f"{value:.{precision}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
+    return str(value)
+
+
+def format_signed(value: float, precision: int = 5) -> str:
+    """A change with its sign: ``+0.02``, ``-1.5``, ``0``."""
+    text = format_number(value, precision)
+    if text in ("0", "nan") or text.startswith("-"):
+        return text
+    return "+" + text
+
+
+def format_percent(value: float | None) -> str:
+    """A relative change as a signed percentage with two decimals."""
+    if value is None or math.isnan(value):
+        return MISSING
+    if math.isinf(value):
+        return "+inf%" if value > 0 else "-inf%"
+    return f"{value * 100:+.2f}%"
+
+
+def escape_cell(text: Any) -> str:
+    """Make ``text`` safe inside a GitHub-flavoured Markdown table cell."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r\n", "<br>").replace("\n", "<br>")
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: Sequence[str] | None = None) -> str:
+    """A GitHub-flavoured Markdown pipe table; ``align`` holds ``left``/``right`` per column."""
+    from tabulate import tabulate
+
+    return tabulate(
+        [[escape_cell(cell) for cell in row] for row in rows],
+        headers=[escape_cell(h) for h in headers],
+        tablefmt="pipe",
+        colalign=list(align) if align else None,
+        disable_numparse=True,
+    )
+
+
+def terminal_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: Sequence[str] | None = None) -> str:
+    """A plain-text table for a terminal."""
+    from tabulate import tabulate
+
+    return tabulate(
+        [[str(cell) for cell in row] for row in rows],
+        headers=list(headers),
+        tablefmt="simple",
+        colalign=list(align) if align else None,
+        disable_numparse=True,
+    )
+
+
+def image_markdown(title: str, path: str) -> str:
+    """``![title](path)``, with the path wrapped in ``<>`` when it has spaces or parentheses."""
+    alt = title.replace("[", "\\[").replace("]", "\\]")
+    target = path.replace("\\", "/")
+    if re.search(r"[\s()<>]", target):
+        target = "<" + target.replace("<", "%3C").replace(">", "%3E") + ">"
+    return f"![{alt}]({target})"

@@ -1,0 +1,407 @@
+"""Metrics and params: load, compare across git revisions, and render.
+
+A diff compares the working tree (or a head revision) with the same files at a
+base revision read straight from git. Each metric has a direction (higher or
+lower is better) taken from the user's patterns or from its name, so a change
+is reported as better or worse, not merely as a sign.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from cml import git
+from cml.errors import InputError, UsageError
+from cml.report import dvc
+from cml.report.data import is_number, load_metrics
+from cml.report.markdown import (
+    MISSING,
+    format_number,
+    format_percent,
+    format_signed,
+    markdown_table,
+    terminal_table,
+)
+
+WORKSPACE = "workspace"
+DEFAULT_PRECISION = 5
+
+LOWER_IS_BETTER_WORDS = frozenset(
+    {"loss", "error", "err", "mse", "rmse", "mae", "mape", "logloss", "perplexity", "wer", "cer"}
+)
+HIGHER_IS_BETTER_WORDS = frozenset(
+    {"accuracy", "acc", "f1", "auc", "precision", "recall", "r2", "ap", "map", "iou", "bleu", "rouge"}
+)
+
+STATUS_WORDS_MD = {"better": "✅ better", "worse": "❌ worse", "added": "➕ added", "removed": "➖ removed"}
+
+
+class _Absent:
+    """A metric that one side of a diff does not have (distinct from a null value)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+ABSENT = _Absent()
+
+
+def name_tokens(name: str) -> list[str]:
+    """Words of a metric name: ``val_loss`` and ``valLoss`` both give ``[val, loss]``."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return [token for token in re.split(r"[^a-z0-9]+", spaced.lower()) if token]
+
+
+def pattern_matches(pattern: str, path: str, name: str) -> bool:
+    """Glob ``pattern`` against the full metric name, its last part, or ``path:name``."""
+    pattern = pattern.lower()
+    leaf = re.split(r"[./]", name)[-1]
+    candidates = (name.lower(), leaf.lower(), f"{path}:{name}".lower())
+    return any(fnmatch.fnmatchcase(candidate, pattern) for candidate in candidates)
+
+
+@dataclass(frozen=True)
+class DirectionRules:
+    """Which metrics improve upwards and which downwards.
+
+    The user's patterns win; otherwise the last word of the name that is a known
+    metric word decides (``val_loss`` → lower, ``roc_auc`` → higher).
+    """
+
+    higher: tuple[str, ...] = ()
+    lower: tuple[str, ...] = ()
+    use_defaults: bool = True
+
+    def direction(self, path: str, name: str) -> str | None:
+        """``"higher"``, ``"lower"`` or ``None`` when unknown."""
+        for pattern in self.lower:
+            if pattern_matches(pattern, path, name):
+                return "lower"
+        for pattern in self.higher:
+            if pattern_matches(pattern, path, name):
+                return "higher"
+        if self.use_defaults:
+            for token in reversed(name_tokens(name)):
+                if token in LOWER_IS_BETTER_WORDS:
+                    return "lower"
+                if token in HIGHER_IS_BETTER_WORDS:
+                    return "higher"
+        return None
+
+
+@dataclass(frozen=True)
+class MetricDelta:
+    """One metric (or param) compared between a base and a head."""
+
+    path: str
+    name: str
+    base: Any
+    head: Any
+    direction: str | None = None
+
+    @property
+    def numeric(self) -> bool:
+        return is_number(self.base) and is_number(self.head)
+
+    @property
+    def change(self) -> float | None:
+        """``head - base`` for numbers, else ``None``."""
+        if not self.numeric:
+            return None
+        return self.head - self.base
+
+    @property
+    def relative_change(self) -> float | None:
+        """Change divided by ``|base|``; ``None`` when it is undefined (base 0)."""
+        change = self.change
+        if change is None:
+            return None
+        if self.base == 0:
+            return 0.0 if change == 0 else None
+        return change / abs(self.base)
+
+    @property
+    def unchanged(self) -> bool:
+        if self.base is ABSENT or self.head is ABSENT:
+            return False
+        if self.numeric:
+            both_nan = math.isnan(self.base) and math.isnan(self.head)
+            return both_nan or self.base == self.head
+        return type(self.base) is type(self.head) and self.base == self.head
+
+    @property
+    def status(self) -> str:
+        """One of ``added``, ``removed``, ``unchanged``, ``better``, ``worse``, ``changed``."""
+        if self.base is ABSENT:
+            return "added"
+        if self.head is ABSENT:
+            return "removed"
+        if self.unchanged:
+            return "unchanged"
+        change = self.change
+        if change is not None and self.direction and not math.isnan(change):
+            improved = change > 0 if self.direction == "higher" else change < 0
+            return "better" if improved else "worse"
+        return "changed"
+
+
+# -- reading both sides ----------------------------------------------------------------------
+
+
+class RevisionFiles:
+    """Batched, cached reads of files at one git revision."""
+
+    def __init__(self, revision: git.Revision):
+        self.revision = revision
+        self._cache: dict[str, bytes | None] = {}
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        missing = [p for p in paths if p not in self._cache]
+        if missing:
+            self._cache.update(self.revision.read_files(missing))
+
+    def __call__(self, path: str) -> bytes | None:
+        self.prefetch([path])
+        return self._cache[path]
+
+    @property
+    def label(self) -> str:
+        return self.revision.name
+
+
+class WorkspaceFiles:
+    """Reads of files in the working tree, with the same interface as :class:`RevisionFiles`."""
+
+    label = WORKSPACE
+
+    def __init__(self, cwd: str | None = None):
+        self.cwd = cwd or "."
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        pass
+
+    def __call__(self, path: str) -> bytes | None:
+        return dvc.read_workspace(os.path.join(self.cwd, path))
+
+
+DISCOVERY_FILES = (dvc.DVC_YAML, dvc.DEFAULT_PARAMS, dvc.DVCLIVE_METRICS, dvc.DVCLIVE_PARAMS)
+
+def _load_side(reader, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
+    reader.prefetch(paths)
+    loaded = {}
+    for path in paths:
+        data = reader(path)
+        if data is not None:
+            label = path if reader.label == WORKSPACE else f"{path} (at {reader.label})"
+            loaded[path] = load_metrics(label, data)
+    return loaded
+
+
+def load_both_sides(
+    kind: str, base_reader, head_reader, files: Sequence[str] | None
+) -> tuple[list[str], dict[str, dict], dict[str, dict]]:
+    """Load ``files`` (or the discovered ``kind`` files) on both sides of a diff."""
+    if files:
+        paths = [os.path.normpath(os.fspath(f)).replace(os.sep, "/") for f in files]
+    else:
+        base_reader.prefetch(DISCOVERY_FILES)
+        head_reader.prefetch(DISCOVERY_FILES)
+        paths = list(dict.fromkeys(dvc.discover(kind, head_reader) + dvc.discover(kind, base_reader)))
+        if not paths:
+            raise UsageError(
+                f"no {kind} files found: name them (cml {kind} diff REV FILE…) "
+                f"or list them under '{kind}:' in dvc.yaml"
+            )
+    base = _load_side(base_reader, paths)
+    head = _load_side(head_reader, paths)
+    for path in paths:
+        if path not in base and path not in head:
+            raise InputError(path, f"not found in the {head_reader.label} nor at {base_reader.label}; check the path")
+    return paths, base, head
+
+
+def compare(
+    paths: Sequence[str],
+    base: Mapping[str, Mapping[str, Any]],
+    head: Mapping[str, Mapping[str, Any]],
+    rules: DirectionRules | None = None,
+) -> list[MetricDelta]:
+    """Every metric of every file, in file order then the head's key order."""
+    deltas = []
+    for path in paths:
+        base_metrics = base.get(path, {})
+        head_metrics = head.get(path, {})
+        for name in dict.fromkeys([*head_metrics, *base_metrics]):
+            direction = rules.direction(path, name) if rules else None
+            deltas.append(
+                MetricDelta(path, name, base_metrics.get(name, ABSENT), head_metrics.get(name, ABSENT), direction)
+            )
+    return deltas
+
+
+@dataclass
+class MetricsDiff:
+    """The result of comparing metrics (or params) between two sides."""
+
+    deltas: list[MetricDelta]
+    base_label: str
+    head_label: str
+    kind: str = "metrics"
+
+    def changed(self) -> list[MetricDelta]:
+        return [d for d in self.deltas if d.status != "unchanged"]
+
+    def regressions(self) -> list[MetricDelta]:
+        return [d for d in self.deltas if d.status == "worse"]
+
+
+def diff_revisions(
+    base_revision: str,
+    files: Sequence[str] | None = None,
+    head_revision: str | None = None,
+    kind: str = "metrics",
+    rules: DirectionRules | None = None,
+    cwd: str | None = None,
+) -> MetricsDiff:
+    """Compare ``files`` in the working tree (or at ``head_revision``) with ``base_revision``."""
+    base_reader = RevisionFiles(git.resolve(base_revision, cwd))
+    head_reader = RevisionFiles(git.resolve(head_revision, cwd)) if head_revision else WorkspaceFiles(cwd)
+    if kind == "metrics" and rules is None:
+        rules = DirectionRules()
+    paths, base, head = load_both_sides(kind, base_reader, head_reader, files)
+    return MetricsDiff(compare(paths, base, head, rules), base_reader.label, head_reader.label, kind)
+
+
+def diff_values(
+    base: Mapping[str, Any],
+    head: Mapping[str, Any],
+    path: str = "",
+    base_label: str = "base",
+    head_label: str = "head",
+    rules: DirectionRules | None = None,
+) -> MetricsDiff:
+    """Compare two in-memory metric mappings (nested or flat), e.g. two training runs."""
+    from cml.report.data import flatten
+
+    rules = rules or DirectionRules()
+    deltas = compare([path], {path: flatten(dict(base))}, {path: flatten(dict(head))}, rules)
+    return MetricsDiff(deltas, base_label, head_label)
+
+
+def load_workspace(files: Sequence[str] | None = None, kind: str = "metrics") -> dict[str, dict[str, Any]]:
+    """Flattened metrics of ``files`` (or the discovered ones) in the working tree."""
+    if not files:
+        files = dvc.discover(kind, dvc.read_workspace)
+        if not files:
+            raise UsageError(
+                f"no {kind} files found: name them (cml {kind} show FILE…) or list them under '{kind}:' in dvc.yaml"
+            )
+    return {os.fspath(path): load_metrics(path) for path in files}
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def _cell(value: Any, precision: int) -> str:
+    return MISSING if value is ABSENT else format_number(value, precision)
+
+
+def render_diff(
+    result: MetricsDiff,
+    output_format: str = "md",
+    precision: int = DEFAULT_PRECISION,
+    show_all: bool = False,
+    show_path: bool = True,
+) -> str:
+    """Render a diff as Markdown (``md``), JSON (``json``) or a terminal table (``table``)."""
+    deltas = result.deltas if show_all else result.changed()
+    if output_format == "json":
+        return _diff_json(deltas, precision)
+    is_metrics = result.kind == "metrics"
+    headers = ["Path", "Metric" if is_metrics else "Param", result.base_label, result.head_label, "Change"]
+    align = ["left", "left", "right", "right", "right"]
+    if is_metrics:
+        headers += ["Change %", "Status"]
+        align += ["right", "left"]
+    rows = []
+    for delta in deltas:
+        change = delta.change
+        row = [
+            delta.path,
+            delta.name,
+            _cell(delta.base, precision),
+            _cell(delta.head, precision),
+            MISSING if change is None else format_signed(change, precision),
+        ]
+        if is_metrics:
+            status = delta.status
+            row.append(format_percent(delta.relative_change) if change is not None else MISSING)
+            if output_format == "md":
+                status = STATUS_WORDS_MD.get(status, status)
+            row.append("" if status == "changed" else status)
+        rows.append(row)
+    if not show_path:
+        headers, align, rows = headers[1:], align[1:], [row[1:] for row in rows]
+    if not rows:
+        return f"No changes in {result.kind} between {result.base_label} and {result.head_label}."
+    if output_format == "md":
+        return markdown_table(headers, rows, align)
+    return terminal_table(headers, rows, align)
+
+
+def _json_value(value: Any, precision: int) -> Any:
+    if value is ABSENT:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, float):
+        return round(value, precision)
+    return value
+
+
+def _diff_json(deltas: Sequence[MetricDelta], precision: int) -> str:
+    document: dict[str, dict[str, Any]] = {}
+    for delta in deltas:
+        entry = {"old": _json_value(delta.base, precision), "new": _json_value(delta.head, precision)}
+        if delta.change is not None:
+            entry["diff"] = _json_value(delta.change, precision)
+            relative = delta.relative_change
+            entry["relative"] = None if relative is None else _json_value(relative, precision)
+        entry["status"] = delta.status
+        if delta.direction:
+            entry["direction"] = delta.direction
+        document.setdefault(delta.path, {})[delta.name] = entry
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def render_values(
+    metrics: Mapping[str, Mapping[str, Any]],
+    output_format: str = "md",
+    precision: int = DEFAULT_PRECISION,
+    show_path: bool = True,
+    kind: str = "metrics",
+) -> str:
+    """Render metrics of one side (``cml metrics show``)."""
+    if output_format == "json":
+        return json.dumps(
+            {path: {k: _json_value(v, precision) for k, v in values.items()} for path, values in metrics.items()},
+            indent=2,
+            ensure_ascii=False,
+        )
+    headers = ["Path", "Metric" if kind == "metrics" else "Param", "Value"]
+    align = ["left", "left", "right"]
+    rows = [[path, name, format_number(value, precision)] for path, values in metrics.items() for name, value in values.items()]
+    if not show_path:
+        headers, align, rows = headers[1:], align[1:], [row[1:] for row in rows]
+    if output_format == "md":
+        return markdown_table(headers, rows, align)
+    return terminal_table(headers, rows, align)

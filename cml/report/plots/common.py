@@ -1,0 +1,125 @@
+"""Figure creation, atomic saving and fast downsampling shared by every plot."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from cml.errors import InputError, UsageError
+from cml.fileio import atomic_path
+from cml.report.data import Table
+from cml.report.markdown import image_markdown
+
+SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+MAX_DRAWN_POINTS = 4000
+
+
+@dataclass(frozen=True)
+class Plot:
+    """An image written to ``path``, with the title used as its Markdown alt text."""
+
+    path: str
+    title: str
+    details: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def markdown(self) -> str:
+        return image_markdown(self.title, self.path)
+
+
+@dataclass
+class Series:
+    """One line to draw: ``x`` and ``y`` values, a legend label and a line style."""
+
+    label: str
+    x: Any
+    y: Any
+    dashed: bool = False
+    color_key: str | None = None
+
+
+def check_output(path) -> str:
+    """Validate an output path's extension before any work is done."""
+    path = os.fspath(path)
+    if os.path.splitext(path)[1].lower() not in SAVE_FORMATS:
+        raise UsageError(f"'{path}' must end in .png, .svg or .pdf", option="--output")
+    return path
+
+
+def new_figure(width: float, height: float):
+    """A matplotlib Figure on the Agg canvas (no pyplot, no global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def save_figure(figure, path: str, title: str, **details) -> Plot:
+    """Save ``figure`` atomically in the format its extension names."""
+    path = check_output(path)
+    file_format = SAVE_FORMATS[os.path.splitext(path)[1].lower()]
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format=file_format, metadata={"Software": "cml"} if file_format == "png" else None)
+    return Plot(path=path, title=title, details=details)
+
+
+def numeric_array(table: Table, name: str, option: str | None = None):
+    """Column ``name`` as a float array; empty cells become NaN, other text is an error."""
+    import numpy as np
+
+    values = table.column(name, option)
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        cleaned = ["nan" if v is None or v == "" else v for v in values]
+        try:
+            return np.asarray(cleaned, dtype=float)
+        except (TypeError, ValueError):
+            table.numbers(name, option)  # raises, naming the first bad cell
+            raise InputError(table.path, f"column '{name}' is not numeric") from None
+
+
+def downsample(x, y, max_points: int = MAX_DRAWN_POINTS):
+    """Thin a curve for drawing while keeping each bucket's minimum and maximum.
+
+    Lines drawn from the result look the same as the full data at plot
+    resolution: spikes and dips survive, which plain striding would lose.
+    """
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    count = len(x)
+    if count <= max_points:
+        return x, y
+    buckets = max_points // 2
+    size = count // buckets
+    usable = size * buckets
+    shaped = y[:usable].reshape(buckets, size)
+    with np.errstate(invalid="ignore"):
+        masked = np.where(np.isnan(shaped), np.inf, shaped)
+        low = masked.argmin(axis=1)
+        masked = np.where(np.isnan(shaped), -np.inf, shaped)
+        high = masked.argmax(axis=1)
+    offsets = np.arange(buckets) * size
+    picks = np.concatenate([offsets + low, offsets + high, np.arange(usable, count), [0]])
+    picks = np.unique(picks)
+    return x[picks], y[picks]
+
+
+def thin_ticks(count: int, most: int = 30) -> list[int]:
+    """Indices of at most ``most`` evenly spaced tick positions out of ``count``."""
+    if count <= most:
+        return list(range(count))
+    step = -(-count // most)
+    return list(range(0, count, step))
+
+
+def legend_if_useful(axes, count: int, most: int = 15, **kwargs) -> None:
+    if 0 < count <= most:
+        axes.legend(**kwargs)
+
+

@@ -1,0 +1,154 @@
+"""ROC and precision-recall curves from scores, or from points a tool already computed."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from cml.errors import UsageError
+from cml.report.data import natural_sort_key
+from cml.report.plots.common import Plot, check_output, downsample, legend_if_useful, new_figure, save_figure
+
+_POSITIVE_LABELS = ("1", "true", "yes", "positive", "pos")
+
+
+def default_positive_label(labels: Sequence[str]) -> str:
+    """The positive class of a binary problem: ``1``/``true``/``yes`` if present, else the last label."""
+    distinct = sorted(set(labels), key=natural_sort_key)
+    for candidate in _POSITIVE_LABELS:
+        for label in distinct:
+            if label.lower() == candidate:
+                return label
+    return distinct[-1]
+
+
+def _one_vs_rest(y_true: Sequence, scores) -> list[tuple[str, object, object]]:
+    """(label, is-positive array, scores array) for each curve to draw."""
+    import numpy as np
+
+    truth = np.asarray([str(v) for v in y_true])
+    if isinstance(scores, Mapping):
+        if not scores:
+            raise UsageError("no score columns given", option="--y-score")
+        curves = []
+        for label, values in scores.items():
+            values = np.asarray(values, dtype=float)
+            if len(values) != len(truth):
+                raise UsageError(f"{len(values)} scores for class '{label}' but {len(truth)} labels")
+            curves.append((str(label), truth == str(label), values))
+        return curves
+    values = np.asarray(scores, dtype=float)
+    if len(values) != len(truth):
+        raise UsageError(f"{len(values)} scores but {len(truth)} labels")
+    distinct = set(truth.tolist())
+    if len(distinct) > 2:
+        raise UsageError(
+            f"{len(distinct)} classes need one score column per class (one-vs-rest); give --y-score once per class"
+        )
+    positive = default_positive_label(list(distinct))
+    return [(positive, truth == positive, values)]
+
+
+def _curve_figure(title: str, x_label: str, y_label: str):
+    figure = new_figure(6.4, 5.6)
+    axes = figure.add_subplot()
+    axes.set_xlim(-0.01, 1.01)
+    axes.set_ylim(-0.01, 1.01)
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(y_label)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    return figure, axes
+
+
+def _check_scores(values, label: str) -> None:
+    import numpy as np
+
+    if not np.all(np.isfinite(values)):
+        raise UsageError(f"scores for class '{label}' contain NaN or infinite values")
+
+
+def roc_curve(
+    y_true: Sequence,
+    scores,
+    output: str = "roc.png",
+    title: str = "ROC curve",
+) -> Plot:
+    """Draw ROC curves: binary from one score array, one-vs-rest from ``{label: scores}``.
+
+    The legend gives each curve's AUC; the plot's details hold them too.
+    """
+    from sklearn.metrics import auc, roc_curve as sk_roc_curve
+
+    check_output(output)
+    figure, axes = _curve_figure(title, "False positive rate", "True positive rate")
+    axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
+    areas = {}
+    curves = _one_vs_rest(y_true, scores)
+    for label, positive, values in curves:
+        _check_scores(values, label)
+        if positive.all() or not positive.any():
+            raise UsageError(f"class '{label}' needs both positive and negative samples for a ROC curve")
+        fpr, tpr, _ = sk_roc_curve(positive, values)
+        areas[label] = float(auc(fpr, tpr))
+        x, y = downsample(fpr, tpr)
+        axes.plot(x, y, linewidth=1.5, label=f"{label} (AUC = {areas[label]:.3f})")
+    legend_if_useful(axes, len(curves), loc="lower right")
+    if len(curves) > 15:
+        axes.set_title(f"{title} — macro AUC {sum(areas.values()) / len(areas):.3f}")
+    return save_figure(figure, output, title, auc=areas)
+
+
+def roc_curve_from_points(fpr, tpr, output: str = "roc.png", title: str = "ROC curve", label: str = "model") -> Plot:
+    """Draw a ROC curve from precomputed points (dvclive's ``roc.json``)."""
+    import numpy as np
+
+    check_output(output)
+    order = np.lexsort((np.asarray(tpr, dtype=float), np.asarray(fpr, dtype=float)))
+    fpr = np.asarray(fpr, dtype=float)[order]
+    tpr = np.asarray(tpr, dtype=float)[order]
+    area = float(np.trapezoid(tpr, fpr)) if hasattr(np, "trapezoid") else float(np.trapz(tpr, fpr))
+    figure, axes = _curve_figure(title, "False positive rate", "True positive rate")
+    axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
+    x, y = downsample(fpr, tpr)
+    axes.plot(x, y, linewidth=1.5, label=f"{label} (AUC = {area:.3f})")
+    axes.legend(loc="lower right")
+    return save_figure(figure, output, title, auc={label: area})
+
+
+def pr_curve(y_true: Sequence, scores, output: str = "pr.png", title: str = "Precision-recall curve") -> Plot:
+    """Draw precision-recall curves with average precision (AP) in the legend."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    check_output(output)
+    figure, axes = _curve_figure(title, "Recall", "Precision")
+    precisions = {}
+    curves = _one_vs_rest(y_true, scores)
+    for label, positive, values in curves:
+        _check_scores(values, label)
+        if not positive.any():
+            raise UsageError(f"class '{label}' has no positive samples for a precision-recall curve")
+        precision, recall, _ = precision_recall_curve(positive, values)
+        precisions[label] = float(average_precision_score(positive, values))
+        x, y = downsample(recall[::-1], precision[::-1])
+        axes.plot(x, y, linewidth=1.5, drawstyle="steps-post", label=f"{label} (AP = {precisions[label]:.3f})")
+    legend_if_useful(axes, len(curves), loc="lower left")
+    return save_figure(figure, output, title, average_precision=precisions)
+
+
+def pr_curve_from_points(
+    precision, recall, output: str = "pr.png", title: str = "Precision-recall curve", label: str = "model"
+) -> Plot:
+    """Draw a precision-recall curve from precomputed points (dvclive's ``precision_recall.json``)."""
+    import numpy as np
+
+    check_output(output)
+    recall = np.asarray(recall, dtype=float)
+    precision = np.asarray(precision, dtype=float)
+    order = np.argsort(recall, kind="stable")
+    recall, precision = recall[order], precision[order]
+    average = float(np.sum(np.diff(recall, prepend=0.0) * precision))
+    figure, axes = _curve_figure(title, "Recall", "Precision")
+    x, y = downsample(recall, precision)
+    axes.plot(x, y, linewidth=1.5, drawstyle="steps-post", label=f"{label} (AP = {average:.3f})")
+    axes.legend(loc="lower left")
+    return save_figure(figure, output, title, average_precision={label: average})
