@@ -98,7 +98,7 @@ def run_demo(directory: str | os.PathLike = "cml-demo") -> DemoResult:
         .heading("cml demo: handwritten digits", 1)
         .text(
             f"An SGD logistic-regression classifier trained for {EPOCHS} epochs on scikit-learn's bundled "
-            f"digits data ({len(history and y_test)} test images, {len(labels)} classes), compared with a "
+            f"digits data ({len(y_test)} test images, {len(labels)} classes), compared with a "
             "Gaussian naive Bayes baseline."
         )
         .heading("Metrics against the baseline")

@@ -61,6 +61,7 @@ class RootGroup(CmlGroup):
 
 
 @click.group(
+    name="cml",
     cls=RootGroup,
     context_settings={"auto_envvar_prefix": "CML", "help_option_names": ["-h", "--help"], "max_content_width": 100},
 )

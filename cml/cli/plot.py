@@ -8,7 +8,7 @@ import click
 
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, output_option, pass_app, split_values, title_option
-from cml.errors import CmlError, InputError
+from cml.errors import InputError
 from cml.report.classification import ACTUAL_COLUMNS, label_pairs, pick_column
 from cml.report.data import Table, load_table
 
@@ -189,7 +189,7 @@ def line(app: Application, files, x, y, rev, output, title, x_label, y_label, lo
             if data is None:
                 app.warn(f"{path} is not at {rev}; nothing to overlay for it")
             else:
-                tables.append((_load_at(path, rev, data), True))
+                tables.append((load_table(path, data, label=f"{path} (at {rev})"), True))
         head_table = tables[0][0]
         x_name, _ = _x_values(head_table, x)
         columns = _y_columns(head_table, x_name, ys)
@@ -205,11 +205,3 @@ def line(app: Application, files, x, y, rev, output, title, x_label, y_label, lo
         title = ", ".join(names) if len(names) <= 3 else f"{len(names)} files"
     plot = line_plot(series, output, title, x_label or x_name, y_label, log_y)
     app.output(plot.markdown)
-
-
-def _load_at(path: str, rev: str, data: bytes) -> Table:
-    """Parse ``path``'s bytes at ``rev``, naming the revision in any error."""
-    try:
-        return load_table(path, data)
-    except InputError as error:
-        raise CmlError(f"{error} (the file at {rev})") from None

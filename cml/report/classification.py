@@ -13,7 +13,7 @@ from typing import Sequence
 
 from cml.errors import InputError
 from cml.report.data import Table, natural_sort_key
-from cml.report.markdown import format_number, markdown_table, terminal_table
+from cml.report.markdown import markdown_table, terminal_table
 
 ACTUAL_COLUMNS = ("actual", "y_true", "true", "label", "target")
 PREDICTED_COLUMNS = ("predicted", "y_pred", "pred", "prediction")
@@ -125,7 +125,7 @@ class ClassificationReport:
             import json
 
             return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-        number = lambda v: format_number(round(v, precision), precision)  # noqa: E731
+        number = lambda v: f"{v:.{precision}f}"  # noqa: E731
         rows = [[c.label, number(c.precision), number(c.recall), number(c.f1), str(c.support)] for c in self.classes]
         averages = self.averages()
         rows.append(["accuracy", "", "", number(self.accuracy), str(self.total)])

@@ -101,10 +101,14 @@ def to_scalar(text: str) -> Any:
         return text
 
 
-def parse_document(data: bytes, path) -> Any:
-    """Parse a metrics or params file by its extension (CSV/TSV: the last row)."""
-    text = decode_text(data, path)
+def parse_document(data: bytes, path, label: str | None = None) -> Any:
+    """Parse a metrics or params file by its extension (CSV/TSV: the last row).
+
+    ``label`` names the file in errors when it differs from ``path`` (a file at a revision).
+    """
     suffix = suffix_of(path)
+    path = label or path
+    text = decode_text(data, path)
     if suffix == ".json":
         document = parse_json(text, path)
     elif suffix == ".toml":
@@ -147,11 +151,11 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def load_metrics(path, data: bytes | None = None) -> dict[str, Any]:
+def load_metrics(path, data: bytes | None = None, label: str | None = None) -> dict[str, Any]:
     """Flattened metrics of one file, read from disk unless ``data`` is given."""
     if data is None:
         data = read_bytes(path)
-    return flatten(parse_document(data, path))
+    return flatten(parse_document(data, path, label))
 
 
 @dataclass
@@ -247,10 +251,14 @@ def _document_to_table(document: Any, path) -> Table:
     raise InputError(path, f"must hold a list of records, not a {type(document).__name__}")
 
 
-def parse_table(data: bytes, path) -> Table:
-    """Parse CSV/TSV/JSON/JSON lines/YAML bytes into a :class:`Table` (at least one row)."""
-    text = decode_text(data, path)
+def parse_table(data: bytes, path, label: str | None = None) -> Table:
+    """Parse CSV/TSV/JSON/JSON lines/YAML bytes into a :class:`Table` (at least one row).
+
+    ``label`` names the file in errors when it differs from ``path`` (a file at a revision).
+    """
     suffix = suffix_of(path)
+    path = label or path
+    text = decode_text(data, path)
     if suffix in JSON_LINES_SUFFIXES:
         records = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -278,11 +286,11 @@ def parse_table(data: bytes, path) -> Table:
     return table
 
 
-def load_table(path, data: bytes | None = None) -> Table:
+def load_table(path, data: bytes | None = None, label: str | None = None) -> Table:
     """Read a table from ``path`` (or from ``data`` already read, e.g. at a git revision)."""
     if data is None:
         data = read_bytes(path)
-    return parse_table(data, path)
+    return parse_table(data, path, label)
 
 
 def natural_sort_key(label: str):

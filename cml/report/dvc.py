@@ -12,6 +12,7 @@ DVC_YAML = "dvc.yaml"
 DVCLIVE_METRICS = "dvclive/metrics.json"
 DVCLIVE_PARAMS = "dvclive/params.yaml"
 DEFAULT_PARAMS = "params.yaml"
+CONVENTIONAL_METRICS = ("metrics.json", "metrics.yaml", "metrics.yml")
 
 
 def _entry_paths(entries: Any) -> list[str]:
@@ -60,7 +61,9 @@ def files_in_dvc_yaml(text: str, kind: str, path: str = DVC_YAML) -> list[str]:
 
 
 def discover(kind: str, read: Callable[[str], bytes | None]) -> list[str]:
-    """Files of ``kind`` named by ``dvc.yaml``, else dvclive's (and ``params.yaml`` for params).
+    """Files of ``kind`` named by ``dvc.yaml``, else dvclive's, else ``metrics.json``/``.yaml``.
+
+    For params, ``params.yaml`` is always included when it exists (DVC's default).
 
     ``read(path)`` returns a file's bytes or ``None``; it may read the working tree
     or a git revision, so discovery works on both sides of a diff.
@@ -72,9 +75,8 @@ def discover(kind: str, read: Callable[[str], bytes | None]) -> list[str]:
     if kind == "params" and read(DEFAULT_PARAMS) is not None and DEFAULT_PARAMS not in found:
         found.insert(0, DEFAULT_PARAMS)
     if not found:
-        fallback = DVCLIVE_METRICS if kind == "metrics" else DVCLIVE_PARAMS
-        if read(fallback) is not None:
-            found = [fallback]
+        fallbacks = (DVCLIVE_METRICS, *CONVENTIONAL_METRICS) if kind == "metrics" else (DVCLIVE_PARAMS,)
+        found = [path for path in fallbacks if read(path) is not None][:1]
     return found
 
 

@@ -193,7 +193,7 @@ class WorkspaceFiles:
         return dvc.read_workspace(os.path.join(self.cwd, path))
 
 
-DISCOVERY_FILES = (dvc.DVC_YAML, dvc.DEFAULT_PARAMS, dvc.DVCLIVE_METRICS, dvc.DVCLIVE_PARAMS)
+DISCOVERY_FILES = (dvc.DVC_YAML, dvc.DEFAULT_PARAMS, dvc.DVCLIVE_METRICS, dvc.DVCLIVE_PARAMS, *dvc.CONVENTIONAL_METRICS)
 
 def _load_side(reader, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
     reader.prefetch(paths)
@@ -201,8 +201,8 @@ def _load_side(reader, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
     for path in paths:
         data = reader(path)
         if data is not None:
-            label = path if reader.label == WORKSPACE else f"{path} (at {reader.label})"
-            loaded[path] = load_metrics(label, data)
+            label = None if reader.label == WORKSPACE else f"{path} (at {reader.label})"
+            loaded[path] = load_metrics(path, data, label)
     return loaded
 
 

@@ -79,7 +79,8 @@ def confusion_matrix(
     image = axes.imshow(values, cmap="Blues", norm=norm, interpolation="nearest", aspect="equal")
     figure.colorbar(image, ax=axes, shrink=0.8, label="fraction" if normalize else "count")
     ticks = thin_ticks(size)
-    axes.set_xticks(ticks, [labels[i] for i in ticks], rotation=45 if size > 8 or max(map(len, labels)) > 4 else 0, ha="right" if size > 8 else "center")
+    rotate = size > 20 or max(len(label) for label in labels) > 3
+    axes.set_xticks(ticks, [labels[i] for i in ticks], rotation=45 if rotate else 0, ha="right" if rotate else "center")
     axes.set_yticks(ticks, [labels[i] for i in ticks])
     axes.set_xlabel("Predicted")
     axes.set_ylabel("Actual")

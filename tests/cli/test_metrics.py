@@ -1,0 +1,281 @@
+"""``cml metrics show|diff|classification`` end to end, in real git repositories."""
+
+import json
+import subprocess
+
+import pytest
+
+BASE_METRICS = '{"accuracy": 0.9, "loss": 0.5, "eval": {"f1": 0.7, "auc": 0.8}, "epochs": 10}'
+HEAD_METRICS = '{"accuracy": 0.92, "loss": 0.55, "eval": {"f1": 0.7, "rmse": 1.5}, "epochs": 10}'
+
+
+@pytest.fixture
+def metrics_repo(repo):
+    repo.write("metrics.json", BASE_METRICS)
+    repo.commit("base")
+    repo.write("metrics.json", HEAD_METRICS)
+    return repo
+
+
+def test_diff_markdown_is_direction_aware(metrics_repo, run_cli):
+    result = run_cli("metrics", "diff", "--md", "metrics.json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "| Path         | Metric    |   HEAD |   workspace |   Change |   Change % | Status    |\n"
+        "|:-------------|:----------|-------:|------------:|---------:|-----------:|:----------|\n"
+        "| metrics.json | accuracy  |    0.9 |        0.92 |    +0.02 |     +2.22% | ✅ better  |\n"
+        "| metrics.json | loss      |    0.5 |        0.55 |    +0.05 |    +10.00% | ❌ worse   |\n"
+        "| metrics.json | eval.rmse |      — |         1.5 |        — |          — | ➕ added   |\n"
+        "| metrics.json | eval.auc  |    0.8 |           — |        — |          — | ➖ removed |\n"
+    )
+
+
+def test_diff_all_includes_unchanged_rows_and_respects_precision(metrics_repo, run_cli):
+    result = run_cli("metrics", "diff", "--md", "--all", "--precision", "1", "--no-path")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split("|")[1].strip() == "Metric"
+    assert "| eval.f1   |    0.7 |         0.7 |        0 |     +0.00% | unchanged |" in lines
+    assert "| epochs    |     10 |          10 |        0 |     +0.00% | unchanged |" in lines
+    # a change too small for the precision keeps significant digits instead of showing +0
+    assert "| accuracy  |    0.9 |         0.9 |    +0.02 |     +2.22% | ✅ better  |" in lines
+
+
+def test_diff_json_has_old_new_diff_and_status(metrics_repo, run_cli):
+    result = run_cli("metrics", "diff", "--json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["metrics.json"]["loss"] == {
+        "old": 0.5, "new": 0.55, "diff": 0.05, "relative": 0.1, "status": "worse", "direction": "lower",
+    }
+    assert document["metrics.json"]["eval.auc"]["status"] == "removed"
+    assert "eval.f1" not in document["metrics.json"]
+
+
+def test_diff_terminal_table_is_default_outside_ci_and_markdown_in_ci(metrics_repo, run_cli):
+    plain = run_cli("metrics", "diff", "metrics.json")
+    assert plain.stdout.splitlines()[1].startswith("------")
+    in_ci = run_cli("metrics", "diff", "metrics.json", env={"CI": "true"})
+    assert in_ci.stdout.startswith("| Path")
+
+
+def test_user_direction_patterns_override_defaults(metrics_repo, run_cli):
+    result = run_cli("metrics", "diff", "--json", "--higher-is-better", "lo*", "--lower-is-better", "accuracy")
+    document = json.loads(result.stdout)["metrics.json"]
+    assert document["loss"]["status"] == "better"
+    assert document["accuracy"]["status"] == "worse"
+
+
+def test_options_come_from_environment_variables(metrics_repo, run_cli):
+    result = run_cli("metrics", "diff", env={"CML_METRICS_DIFF_FORMAT": "json", "CML_METRICS_DIFF_ALL": "1"})
+    assert json.loads(result.stdout)["metrics.json"]["epochs"]["status"] == "unchanged"
+    help_text = run_cli("metrics", "diff", "--help").stdout
+    assert "CML_METRICS_DIFF_PRECISION" in help_text and "CML_METRICS_DIFF_FAIL_ON" in help_text
+
+
+def test_quality_gate_prints_table_then_fails_with_exit_2(metrics_repo, run_cli):
+    result = run_cli("metrics", "diff", "--md", "--fail-on", "loss>5%", "--fail-on", "accuracy<-0.01")
+    assert result.exit_code == 2
+    assert "| metrics.json | loss " in result.stdout
+    assert result.stderr == "cml: error: quality gate failed: metrics.json:loss changed by +10.00% (rule 'loss>5%')\n"
+
+
+def test_quality_gate_passes_and_removed_metric_fails_it(metrics_repo, run_cli):
+    assert run_cli("metrics", "diff", "--fail-on", "accuracy<-0.01", "--fail-on", "loss>20%").exit_code == 0
+    removed = run_cli("metrics", "diff", "--fail-on", "auc<0")
+    assert removed.exit_code == 2
+    assert "metrics.json:eval.auc was removed" in removed.stderr
+
+
+@pytest.mark.parametrize("rule", ["accuracy", "accuracy<", "<0.1", "accuracy<=abc", "accuracy==1"])
+def test_malformed_gate_is_a_usage_error_before_any_output(metrics_repo, run_cli, rule):
+    result = run_cli("metrics", "diff", "--fail-on", rule)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"cml: error: --fail-on: cannot read rule '{rule}'")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_gate_matching_no_metric_is_an_error(metrics_repo, run_cli):
+    result = run_cli("metrics", "diff", "--fail-on", "acuracy<-0.01")
+    assert result.exit_code == 1
+    assert "matches no metric; metrics are: accuracy, loss" in result.stderr
+    assert result.stdout == ""
+
+
+def test_diff_against_named_revision_and_head_option(repo, run_cli):
+    repo.write("metrics.yaml", "accuracy: 0.8\n")
+    first = repo.commit("one")
+    repo.write("metrics.yaml", "accuracy: 0.85\n")
+    repo.commit("two")
+    repo.write("metrics.yaml", "accuracy: 0.95\n")
+    result = run_cli("metrics", "diff", "--json", first, "metrics.yaml")
+    assert json.loads(result.stdout)["metrics.yaml"]["accuracy"]["new"] == 0.95
+    between = run_cli("metrics", "diff", "--json", "--head", "HEAD", first, "metrics.yaml")
+    assert json.loads(between.stdout)["metrics.yaml"]["accuracy"] == {
+        "old": 0.8, "new": 0.85, "diff": 0.05, "relative": 0.0625, "status": "better", "direction": "higher",
+    }
+
+
+def test_files_come_from_dvc_yaml_on_both_sides(repo, run_cli):
+    repo.write("dvc.yaml", """
+        stages:
+          train:
+            cmd: python train.py
+            wdir: model
+            metrics:
+              - scores.json:
+                  cache: false
+        metrics:
+          - summary.csv
+        """)
+    repo.write("model/scores.json", '{"auc": 0.7}')
+    repo.write("summary.csv", "step,loss\n1,0.9\n2,0.4\n")
+    repo.commit()
+    repo.write("model/scores.json", '{"auc": 0.75}')
+    repo.write("summary.csv", "step,loss\n1,0.9\n2,0.4\n3,0.3\n")
+    result = run_cli("metrics", "diff", "--json")
+    document = json.loads(result.stdout)
+    assert document["model/scores.json"]["auc"]["status"] == "better"
+    assert document["summary.csv"]["loss"]["status"] == "better"
+    assert document["summary.csv"]["step"]["diff"] == 1
+
+
+def test_dvclive_metrics_are_the_fallback(repo, run_cli):
+    repo.write("dvclive/metrics.json", '{"train": {"loss": 0.4}, "step": 3}')
+    repo.commit()
+    result = run_cli("metrics", "show", "--md")
+    assert result.stdout == (
+        "| Path                 | Metric     |   Value |\n"
+        "|:---------------------|:-----------|--------:|\n"
+        "| dvclive/metrics.json | train.loss |     0.4 |\n"
+        "| dvclive/metrics.json | step       |       3 |\n"
+    )
+
+
+def test_no_metrics_files_is_a_clear_error(repo, run_cli):
+    repo.commit("empty")
+    result = run_cli("metrics", "diff")
+    assert result.exit_code == 1
+    assert "no metrics files found" in result.stderr
+
+
+def test_missing_revision_says_how_to_fetch_it(metrics_repo, run_cli):
+    result = run_cli("metrics", "diff", "origin/main", "metrics.json")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "cml: error: revision 'origin/main' is not in this clone; "
+        "fetch it first: git fetch --depth=1 origin main:refs/remotes/origin/main\n"
+    )
+
+
+def test_ci_default_is_the_pull_request_base_in_a_shallow_clone(repo, run_cli, tmp_path, monkeypatch):
+    repo.write("metrics.json", '{"accuracy": 0.9}')
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("metrics.json", '{"accuracy": 0.93}')
+    repo.commit("feature")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--depth=1", "--branch", "feature", f"file://{repo.path}", str(clone)],
+                   check=True)
+    monkeypatch.chdir(clone)
+    ci = {"CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_BASE_REF": "main"}
+    missing = run_cli("metrics", "diff", env=ci)
+    assert missing.exit_code == 1
+    assert "revision 'origin/main' is not in this shallow clone; fetch it first: " \
+           "git fetch --depth=1 origin main:refs/remotes/origin/main" in missing.stderr
+    subprocess.run(["git", "fetch", "-q", "--depth=1", "origin", "main:refs/remotes/origin/main"], cwd=clone, check=True)
+    found = run_cli("metrics", "diff", "metrics.json", env=ci)
+    assert found.exit_code == 0, found.stderr
+    assert "| metrics.json | accuracy |           0.9 |        0.93 |" in found.stdout
+    assert "origin/main" in found.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("metrics.json", '{"a": 1,\n "b": }', "metrics.json:2:7: invalid JSON: Expecting value"),
+        ("metrics.yaml", "a: 1\nb: [1, 2\n", "metrics.yaml:3:1: invalid YAML:"),
+        ("metrics.csv", "a,b\n1,2\n3\n", "metrics.csv:3: has 1 fields where the header has 2"),
+        ("metrics.json", "[1, 2]", "metrics.json: must hold a mapping of names to values, not a list"),
+        ("metrics.json", "", "metrics.json:1:1: invalid JSON: Expecting value"),
+        ("metrics.csv", "a,b\n", "metrics.csv: has a header but no data rows"),
+    ],
+)
+def test_malformed_files_name_file_and_line(repo, run_cli, name, content, message):
+    repo.write(name, content)
+    result = run_cli("metrics", "show", name)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"cml: error: {message}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_malformed_file_at_base_revision_names_the_revision(repo, run_cli):
+    repo.write("metrics.json", "{oops")
+    repo.commit()
+    repo.write("metrics.json", '{"a": 1}')
+    result = run_cli("metrics", "diff", "HEAD", "metrics.json")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("cml: error: metrics.json (at HEAD):1:2: invalid JSON")
+
+
+def test_missing_file_is_named(repo, run_cli):
+    result = run_cli("metrics", "show", "nope.json")
+    assert result.exit_code == 1
+    assert result.stderr == "cml: error: nope.json: no such file; check the path (it is relative to the current folder)\n"
+
+
+def test_verbose_shows_the_traceback(repo, run_cli):
+    quiet = run_cli("metrics", "show", "nope.json")
+    assert "Traceback" not in quiet.stderr
+    loud = run_cli("metrics", "show", "nope.json", "-v")
+    assert "Traceback (most recent call last)" in loud.stderr
+    assert loud.stderr.rstrip().endswith("(it is relative to the current folder)")
+
+
+def test_classification_table(repo, run_cli):
+    repo.write("predictions.csv", "actual,predicted\ncat,cat\ncat,dog\ndog,dog\nbird,dog\n")
+    result = run_cli("metrics", "classification", "predictions.csv", "--md")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "| Class            |   Precision |   Recall |    F1 |   Support |\n"
+        "|:-----------------|------------:|---------:|------:|----------:|\n"
+        "| bird             |       0.000 |    0.000 | 0.000 |         1 |\n"
+        "| cat              |       1.000 |    0.500 | 0.667 |         2 |\n"
+        "| dog              |       0.333 |    1.000 | 0.500 |         1 |\n"
+        "| **accuracy**     |             |          | 0.500 |         4 |\n"
+        "| **macro avg**    |       0.444 |    0.500 | 0.389 |         4 |\n"
+        "| **weighted avg** |       0.583 |    0.500 | 0.458 |         4 |\n"
+    )
+
+
+def test_classification_matches_scikit_learn(repo, run_cli):
+    from sklearn.metrics import precision_recall_fscore_support
+
+    actual = [str(i % 7) for i in range(300)]
+    predicted = [str((i * 3) % 7 if i % 4 else i % 7) for i in range(300)]
+    repo.write("p.csv", "y_true,y_pred\n" + "".join(f"{a},{p}\n" for a, p in zip(actual, predicted)))
+    document = json.loads(run_cli("metrics", "classification", "p.csv", "--json").stdout)
+    precision, recall, f1, support = precision_recall_fscore_support(actual, predicted, zero_division=0)
+    for index, label in enumerate(sorted(set(actual))):
+        stats = document["classes"][label]
+        assert stats["precision"] == pytest.approx(precision[index])
+        assert stats["recall"] == pytest.approx(recall[index])
+        assert stats["f1"] == pytest.approx(f1[index])
+        assert stats["support"] == support[index]
+
+
+def test_classification_unknown_column(repo, run_cli):
+    repo.write("p.csv", "a,b\n1,2\n")
+    result = run_cli("metrics", "classification", "p.csv", "--y-true", "label")
+    assert result.exit_code == 1
+    assert result.stderr == "cml: error: p.csv: has no column 'label' (from --y-true); its columns are: a, b\n"
+
+
+def test_unknown_option_is_one_line_and_exit_1(run_cli):
+    result = run_cli("metrics", "diff", "--frobnicate")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "cml: error: No such option '--frobnicate'. Did you mean '--format'? (see 'cml metrics diff --help')\n"
+    )

@@ -1,0 +1,118 @@
+"""Shared fixtures: a clean CI-free environment, real git repositories and CLI runners."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cml.cli.main import cli
+
+CI_VARIABLE_PREFIXES = ("GITHUB_", "GITLAB_", "CI_", "BITBUCKET_", "GITEA_", "FORGEJO_", "CML_")
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.test",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.test",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path_factory):
+    """Tests start outside any CI and with a private git config, whatever runs them."""
+    for name in list(os.environ):
+        if name == "CI" or name.startswith(CI_VARIABLE_PREFIXES):
+            monkeypatch.delenv(name)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("MPLCONFIGDIR", str(home / "mpl"))
+    for name, value in GIT_IDENTITY.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+
+
+def git(*args: str, cwd) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@dataclass
+class GitRepo:
+    """A real repository in a temporary folder, with helpers to write files and commit."""
+
+    path: Path
+
+    def write(self, name: str, content: str) -> Path:
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(content).lstrip("\n") if "\n" in content else content)
+        return target
+
+    def commit(self, message: str = "change") -> str:
+        git("add", "-A", cwd=self.path)
+        git("commit", "-q", "--allow-empty", "-m", message, cwd=self.path)
+        return git("rev-parse", "HEAD", cwd=self.path).strip()
+
+    def git(self, *args: str) -> str:
+        return git(*args, cwd=self.path)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch) -> GitRepo:
+    """An empty git repository on branch ``main``; the test runs inside it."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    git("init", "-q", "-b", "main", cwd=path)
+    monkeypatch.chdir(path)
+    return GitRepo(path)
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli():
+    """Run ``cml`` in-process through click's runner; stdout and stderr are kept apart."""
+
+    def run(*args: str, env: dict | None = None) -> Run:
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        return Run(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+@pytest.fixture
+def run_process():
+    """Run ``cml`` as a real subprocess (``python -m cml``) in the current folder."""
+
+    def run(*args: str, env: dict | None = None, timeout: float = 120) -> Run:
+        environ = dict(os.environ)
+        environ.update(env or {})
+        completed = subprocess.run(
+            [sys.executable, "-m", "cml", *args], capture_output=True, text=True, env=environ, timeout=timeout
+        )
+        return Run(completed.returncode, completed.stdout, completed.stderr)
+
+    return run
+
+
+def assert_image(path, min_width: int = 200, min_height: int = 200):
+    """The file is a real image of a reasonable size that is not blank."""
+    import matplotlib.image
+    import numpy as np
+
+    pixels = matplotlib.image.imread(str(path))
+    height, width = pixels.shape[:2]
+    assert width >= min_width and height >= min_height, (width, height)
+    assert float(np.std(pixels[..., :3])) > 0.02, "image is blank"
+    return pixels
