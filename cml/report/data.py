@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import operator
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,21 +72,26 @@ def parse_delimited(text: str, path, delimiter: str | None = None) -> tuple[list
         if not header or not any(cell.strip() for cell in header):
             raise InputError(path, "is empty; expected a header row and data rows")
         header = [cell.strip() for cell in header]
-        rows = []
-        for row in reader:
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise InputError(
-                    path,
-                    f"has {len(row)} fields where the header has {len(header)}; "
-                    f"check the delimiter and quoting",
-                    line=reader.line_num,
-                )
-            rows.append(row)
+        rows = list(filter(None, reader))
     except csv.Error as error:
         raise InputError(path, f"invalid CSV: {error}", line=reader.line_num) from None
+    width = len(header)
+    if any(length != width for length in set(map(len, rows))):
+        _raise_ragged_row(text, path, delimiter, width)
     return header, rows
+
+
+def _raise_ragged_row(text: str, path, delimiter: str, width: int) -> None:
+    """Find the first row whose field count differs from the header's and name its line."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next(reader)
+    for row in reader:
+        if row and len(row) != width:
+            raise InputError(
+                path,
+                f"has {len(row)} fields where the header has {width}; check the delimiter and quoting",
+                line=reader.line_num,
+            )
 
 
 def to_scalar(text: str) -> Any:
@@ -208,7 +214,10 @@ class Table:
 
     def labels(self, name: str, option: str | None = None) -> list[str]:
         """Column ``name`` as text labels (``1`` and ``1.0`` stay distinct only if written so)."""
-        return [_label_text(value) for value in self.column(name, option)]
+        values = self.column(name, option)
+        if set(map(type, values)) == {str}:
+            return list(values)
+        return [_label_text(value) for value in values]
 
 
 def _label_text(value: Any) -> str:
@@ -274,12 +283,11 @@ def parse_table(data: bytes, path, label: str | None = None) -> Table:
         table = _document_to_table(parse_yaml(text, path), path)
     else:
         header, rows = parse_delimited(text, path, TEXT_TABLE_DELIMITERS.get(suffix))
-        columns = list(zip(*rows)) if rows else [() for _ in header]
         data_by_name = {}
-        for name, values in zip(header, columns):
+        for position, name in enumerate(header):
             if name in data_by_name:
                 raise InputError(path, f"has the column '{name}' twice; give columns unique names", line=1)
-            data_by_name[name] = list(values)
+            data_by_name[name] = list(map(operator.itemgetter(position), rows))
         table = Table(path=os.fspath(path), columns=header, data=data_by_name, rows_start_line=2)
     if not table.columns or len(table) == 0:
         raise InputError(path, "has no data rows")

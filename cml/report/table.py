@@ -46,7 +46,7 @@ def render_table(
         row = []
         for values in selected:
             value = _typed(values[index])
-            row.append("" if value is None else format_number(value, precision) if is_number(value) else str(value))
+            row.append("" if value is None else format_number(value, precision))
         rows.append(row)
     numeric = [all(is_number(_typed(values[i])) or values[i] in ("", None) for i in shown) for values in selected]
     align = ["right" if is_numeric and rows else "left" for is_numeric in numeric]

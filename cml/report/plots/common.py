@@ -61,7 +61,10 @@ def save_figure(figure, path: str, title: str, **details) -> Plot:
     """Save ``figure`` atomically in the format its extension names."""
     path = check_output(path)
     file_format = SAVE_FORMATS[os.path.splitext(path)[1].lower()]
-    with atomic_path(path) as temporary:
+    import matplotlib
+
+    # SVG keeps text as text: smaller files, searchable labels.
+    with matplotlib.rc_context({"svg.fonttype": "none"}), atomic_path(path) as temporary:
         figure.savefig(temporary, format=file_format, metadata={"Software": "cml"} if file_format == "png" else None)
     return Plot(path=path, title=title, details=details)
 

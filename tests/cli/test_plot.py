@@ -1,0 +1,190 @@
+"""``cml plot …``: real images, checked for size and content, and the Markdown line printed."""
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import assert_image
+
+
+@pytest.fixture
+def labels_csv(repo):
+    rows = ["actual,predicted"] + [f"{a},{p}" for a, p in [("cat", "cat"), ("cat", "dog"), ("dog", "dog"), ("bird", "bird")] * 5]
+    repo.write("predictions.csv", "\n".join(rows) + "\n")
+    return repo
+
+
+def test_confusion_writes_png_and_prints_markdown(labels_csv, run_cli):
+    result = run_cli("plot", "confusion", "predictions.csv", "--title", "Validation")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "![Validation](confusion_matrix.png)\n"
+    assert_image("confusion_matrix.png")
+
+
+def test_confusion_from_dvclive_json_normalized_svg(repo, run_cli):
+    records = [{"actual": str(i % 3), "predicted": str((i * 2) % 3)} for i in range(30)]
+    repo.write("dvclive/plots/sklearn/confusion_matrix.json", json.dumps(records))
+    result = run_cli("plot", "confusion", "dvclive/plots/sklearn/confusion_matrix.json", "--normalize", "true",
+                     "-o", "plots/cm.svg")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "![Confusion matrix](plots/cm.svg)\n"
+    svg = (repo.path / "plots/cm.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and ">1.00<" in svg and ">0.00<" in svg
+
+
+def test_confusion_with_named_columns_and_numeric_label_order(repo, run_cli):
+    from cml.report.plots.confusion import count_matrix
+
+    labels, counts = count_matrix(["10", "2", "1", "2"], ["2", "2", "1", "10"])
+    assert labels == ["1", "2", "10"]
+    assert counts.tolist() == [[1, 0, 0], [0, 1, 1], [0, 1, 0]]
+    repo.write("p.tsv", "truth\tguess\n1\t2\n2\t2\n10\t10\n")
+    result = run_cli("plot", "confusion", "p.tsv", "--y-true", "truth", "--y-pred", "guess")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_confusion_with_1000_classes_is_fast_and_readable(repo, run_cli):
+    rng = np.random.default_rng(0)
+    actual = rng.integers(0, 1000, 100_000)
+    predicted = np.where(rng.random(100_000) < 0.8, actual, rng.integers(0, 1000, 100_000))
+    repo.write("big.csv", "actual,predicted\n" + "".join(f"class{a},class{p}\n" for a, p in zip(actual, predicted)))
+    started = time.perf_counter()
+    result = run_cli("plot", "confusion", "big.csv", "-o", "big.png")
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 0, result.stderr
+    assert elapsed < 20, f"1,000-class confusion matrix took {elapsed:.1f} s"
+    pixels = assert_image("big.png", 1000, 1000)
+    assert pixels.shape[0] <= 1300, "figure must stay a readable size"
+
+
+def test_roc_binary_from_scores_reports_auc(repo, run_cli):
+    from sklearn.metrics import roc_auc_score
+
+    from cml.report.plots import roc_curve
+
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 2, 2000)
+    scores = np.clip(truth * 0.4 + rng.random(2000) * 0.6, 0, 1)
+    repo.write("scores.csv", "label,prob\n" + "".join(f"{t},{s:.6f}\n" for t, s in zip(truth, scores)))
+    result = run_cli("plot", "roc", "scores.csv", "--y-true", "label", "--y-score", "prob")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "![ROC curve](roc.png)\n"
+    assert_image("roc.png")
+    plot = roc_curve([str(t) for t in truth], np.round(scores, 6), "again.png")
+    assert plot.details["auc"]["1"] == pytest.approx(roc_auc_score(truth, np.round(scores, 6)))
+
+
+def test_roc_one_vs_rest_from_score_columns(repo, run_cli):
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, 3, 600)
+    probabilities = rng.dirichlet([1, 1, 1], 600) * 0.5
+    probabilities[np.arange(600), truth] += 0.5
+    lines = ["actual,prob_0,prob_1,prob_2"] + [f"{t},{p[0]:.4f},{p[1]:.4f},{p[2]:.4f}" for t, p in zip(truth, probabilities)]
+    repo.write("multi.csv", "\n".join(lines) + "\n")
+    result = run_cli("plot", "roc", "multi.csv", "--y-score", "prob_0,prob_1,prob_2", "-o", "roc_multi.png")
+    assert result.exit_code == 0, result.stderr
+    assert_image("roc_multi.png")
+    single = run_cli("plot", "roc", "multi.csv", "--y-score", "prob_0", "-o", "x.png")
+    assert single.exit_code == 1
+    assert "3 classes need one score column per class" in single.stderr
+
+
+def test_roc_and_pr_from_dvclive_points(repo, run_cli):
+    repo.write("roc.json", json.dumps({"roc": [{"fpr": 0, "tpr": 0, "threshold": 2}, {"fpr": 0.1, "tpr": 0.8, "threshold": 0.5},
+                                               {"fpr": 1, "tpr": 1, "threshold": 0}]}))
+    repo.write("pr.json", json.dumps({"precision_recall": [{"precision": 1, "recall": 0.5, "threshold": 0.9},
+                                                           {"precision": 0.5, "recall": 1, "threshold": 0.1}]}))
+    assert run_cli("plot", "roc", "roc.json").exit_code == 0
+    assert run_cli("plot", "pr", "pr.json").stdout == "![Precision-recall curve](pr.png)\n"
+    assert_image("roc.png")
+    assert_image("pr.png")
+    from cml.report.plots import pr_curve_from_points, roc_curve_from_points
+
+    assert roc_curve_from_points([0, 0.1, 1], [0, 0.8, 1], "a.png").details["auc"]["model"] == pytest.approx(0.85)
+    assert pr_curve_from_points([1, 0.5], [0.5, 1], "b.png").details["average_precision"]["model"] == pytest.approx(0.75)
+
+
+def test_pr_matches_scikit_learn_average_precision(repo):
+    from sklearn.metrics import average_precision_score
+
+    from cml.report.plots import pr_curve
+
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 2, 500)
+    scores = rng.random(500) + truth * 0.3
+    plot = pr_curve([str(t) for t in truth], scores, "pr.png")
+    assert plot.details["average_precision"]["1"] == pytest.approx(average_precision_score(truth, scores))
+
+
+def test_roc_on_a_million_scores_is_fast(repo, run_cli):
+    rng = np.random.default_rng(4)
+    truth = rng.integers(0, 2, 1_000_000)
+    scores = rng.random(1_000_000) * 0.7 + truth * 0.3
+    np.savetxt("million.csv", np.c_[truth, scores], delimiter=",", header="actual,score", comments="", fmt=["%d", "%.5f"])
+    started = time.perf_counter()
+    result = run_cli("plot", "roc", "million.csv")
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 0, result.stderr
+    assert elapsed < 15, f"ROC on 10^6 scores took {elapsed:.1f} s"
+    assert_image("roc.png")
+
+
+def test_line_plot_of_dvclive_tsvs_with_base_revision_overlay(repo, run_cli):
+    repo.write("dvclive/plots/metrics/train/loss.tsv", "timestamp\tstep\tloss\n1\t0\t1.0\n2\t1\t0.8\n3\t2\t0.7\n")
+    repo.write("dvclive/plots/metrics/eval/loss.tsv", "timestamp\tstep\tloss\n1\t0\t1.1\n2\t1\t0.9\n3\t2\t0.85\n")
+    repo.commit("base run")
+    repo.write("dvclive/plots/metrics/train/loss.tsv", "timestamp\tstep\tloss\n1\t0\t0.9\n2\t1\t0.6\n3\t2\t0.4\n")
+    result = run_cli("plot", "line", "dvclive/plots/metrics/train/loss.tsv", "dvclive/plots/metrics/eval/loss.tsv",
+                     "--rev", "HEAD", "-o", "curves.png", "--title", "Loss")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "![Loss](curves.png)\n"
+    assert_image("curves.png")
+
+
+def test_line_plot_of_a_million_points_is_fast_and_keeps_spikes(repo, run_cli):
+    from cml.report.plots.common import downsample
+
+    x = np.arange(1_000_000, dtype=float)
+    y = np.sin(x / 50_000)
+    y[123_457] = 25.0
+    thin_x, thin_y = downsample(x, y)
+    assert len(thin_x) <= 4100 and thin_y.max() == 25.0 and thin_x[0] == 0 and thin_x[-1] == 999_999
+    np.savetxt("big.csv", np.c_[x, y], delimiter=",", header="step,loss", comments="", fmt=["%d", "%.5f"])
+    started = time.perf_counter()
+    result = run_cli("plot", "line", "big.csv", "-y", "loss")
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "![big](big.png)\n"
+    assert elapsed < 15, f"10^6-point line plot took {elapsed:.1f} s"
+    assert_image("big.png")
+
+
+def test_line_plot_missing_cells_are_gaps_and_text_is_an_error(repo, run_cli):
+    repo.write("log.csv", "epoch,loss,val_loss\n1,1.0,\n2,0.8,0.9\n3,0.7,\n")
+    assert run_cli("plot", "line", "log.csv").exit_code == 0
+    repo.write("bad.csv", "step,loss\n1,0.5\n2,oops\n")
+    result = run_cli("plot", "line", "bad.csv", "-y", "loss")
+    assert result.exit_code == 1
+    assert result.stderr == "cml: error: bad.csv:3: column 'loss' has a non-numeric value 'oops'\n"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["plot", "confusion", "predictions.csv", "-o", "cm.jpg"], "--output: 'cm.jpg' must end in .png, .svg or .pdf"),
+        (["plot", "confusion", "nope.csv"], "nope.csv: no such file"),
+        (["plot", "roc", "predictions.csv"], "predictions.csv: has none of the columns score, y_score"),
+        (["plot", "line", "predictions.csv", "--rev", "nope"], "revision 'nope' is not in this clone"),
+    ],
+)
+def test_plot_errors_are_one_line_and_write_nothing(labels_csv, run_cli, args, message):
+    labels_csv.commit()
+    before = set(os.listdir("."))
+    result = run_cli(*args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"cml: error: {message}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert set(os.listdir(".")) == before
