@@ -116,3 +116,37 @@ def assert_image(path, min_width: int = 200, min_height: int = 200):
     assert width >= min_width and height >= min_height, (width, height)
     assert float(np.std(pixels[..., :3])) > 0.02, "image is blank"
     return pixels
+
+
+RUNNING_IN_CI = bool(os.environ.get("CI"))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by chromedriver (Selenium).
+
+    Skipped on a developer machine without Chromium; in CI (``CI`` set) a missing
+    browser is a failure, so the check cannot silently vanish.
+    """
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        if RUNNING_IN_CI:
+            pytest.fail("Chromium and chromedriver are required in CI (apt-get install chromium chromium-driver)")
+        pytest.skip("Chromium/chromedriver not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", "--window-size=1100,1400"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()

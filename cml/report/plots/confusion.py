@@ -77,7 +77,12 @@ def confusion_matrix(
     axes = figure.add_subplot()
     norm = PowerNorm(gamma=0.5, vmin=0, vmax=float(values.max()) or 1.0) if size > ANNOTATE_UP_TO else None
     image = axes.imshow(values, cmap="Blues", norm=norm, interpolation="nearest", aspect="equal")
-    figure.colorbar(image, ax=axes, shrink=0.8, label="fraction" if normalize else "count")
+    colorbar = figure.colorbar(image, ax=axes, shrink=0.8, label="fraction" if normalize else "count")
+    if not normalize:
+        from matplotlib.ticker import MaxNLocator
+
+        colorbar.locator = MaxNLocator(integer=True)
+        colorbar.update_ticks()
     ticks = thin_ticks(size)
     rotate = size > 20 or max(len(label) for label in labels) > 3
     axes.set_xticks(ticks, [labels[i] for i in ticks], rotation=45 if rotate else 0, ha="right" if rotate else "center")
