@@ -1,0 +1,138 @@
+"""Time cml on large inputs, side by side with DVC where DVC does the same job.
+
+Run from the project root after installing cml (and, for the comparison, DVC):
+
+    python -m pip install -e '.[bench]'
+    python benchmarks/run.py            # prints a Markdown table
+    python benchmarks/run.py --json     # machine-readable
+
+Every case runs the installed ``cml`` command as a subprocess, the way a CI job
+does, and reports the median wall time of several runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CML = [sys.executable, "-m", "cml"]
+
+
+def timed(command: list[str], cwd: Path, repeat: int) -> float:
+    """Median wall time of ``command`` over ``repeat`` runs; a failing run aborts the benchmark."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+        times.append(time.perf_counter() - started)
+        if completed.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed:\n{completed.stderr}")
+    return statistics.median(times)
+
+
+def git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_metrics_repo(root: Path, files: int = 3, metrics_per_file: int = 100) -> Path:
+    """A git repository with a dvc.yaml naming ``files`` metrics files, changed since HEAD."""
+    import yaml
+
+    repo = root / "metrics-repo"
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    names = [f"eval/metrics_{i}.json" for i in range(files)]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"metrics": names}))
+    (repo / "eval").mkdir()
+
+    def write(shift: float) -> None:
+        for index, name in enumerate(names):
+            values = {f"group{g}": {f"accuracy_{m}": round(0.5 + shift + (g * m % 7) / 100, 4)
+                                    for m in range(metrics_per_file // 10)} for g in range(10)}
+            (repo / name).write_text(json.dumps(values))
+
+    write(0.0)
+    if shutil.which("dvc"):
+        subprocess.run(["dvc", "init", "-q"], cwd=repo, check=True, capture_output=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
+           "GIT_COMMITTER_EMAIL": "b@b"}
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
+    subprocess.run(["git", "commit", "-qm", "base"], cwd=repo, check=True, env=env)
+    write(0.01)
+    return repo
+
+
+def make_inputs(root: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    samples = 200_000
+    actual = rng.integers(0, 1000, samples)
+    predicted = np.where(rng.random(samples) < 0.8, actual, rng.integers(0, 1000, samples))
+    with open(root / "confusion.csv", "w") as handle:
+        handle.write("actual,predicted\n")
+        handle.writelines(f"class{a},class{p}\n" for a, p in zip(actual, predicted))
+    steps = np.arange(1_000_000)
+    loss = np.exp(-steps / 300_000) + rng.normal(0, 0.02, steps.size)
+    np.savetxt(root / "curve.csv", np.c_[steps, loss], delimiter=",", header="step,loss", comments="", fmt=["%d", "%.5f"])
+    truth = rng.integers(0, 2, 1_000_000)
+    scores = rng.random(truth.size) * 0.7 + truth * 0.3
+    np.savetxt(root / "scores.csv", np.c_[truth, scores], delimiter=",", header="actual,score", comments="", fmt=["%d", "%.5f"])
+    plots = root / "plots"
+    plots.mkdir()
+    lines = ["# Report with 50 images", ""]
+    for index in range(50):
+        subprocess.run([*CML, "plot", "line", "curve.csv", "-o", f"plots/curve_{index}.png"], cwd=root, check=True,
+                       capture_output=True) if index == 0 else shutil.copy(plots / "curve_0.png", plots / f"curve_{index}.png")
+        lines.append(f"![curve {index}](plots/curve_{index}.png)")
+    (root / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs per case (median is reported)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
+    options = parser.parse_args()
+
+    rows: list[tuple[str, str, float, float | None]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        repo = make_metrics_repo(root)
+        make_inputs(root)
+        baseline = timed([sys.executable, "-c", "pass"], root, options.repeat)
+        rows.append(("python -c pass (interpreter start-up, for reference)", "", baseline, None))
+        rows.append(("cml --version", "", timed([*CML, "--version"], root, options.repeat), None))
+        cml_diff = timed([*CML, "metrics", "diff", "--md", "HEAD"], repo, options.repeat)
+        dvc_diff = timed(["dvc", "metrics", "diff", "--md", "HEAD"], repo, options.repeat) if shutil.which("dvc") else None
+        rows.append(("metrics diff --md, 3 files × 100 metrics vs HEAD", "dvc metrics diff --md", cml_diff, dvc_diff))
+        slow = max(1, options.repeat // 2)
+        rows.append(("plot confusion, 1,000 classes, 200,000 samples", "",
+                     timed([*CML, "plot", "confusion", "confusion.csv", "-o", "cm.png"], root, slow), None))
+        rows.append(("plot line, 10^6 points", "", timed([*CML, "plot", "line", "curve.csv", "-o", "line.png"], root, slow), None))
+        rows.append(("plot roc, 10^6 scores", "", timed([*CML, "plot", "roc", "scores.csv", "-o", "roc.png"], root, slow), None))
+        rows.append(("plot pr, 10^6 scores", "", timed([*CML, "plot", "pr", "scores.csv", "-o", "pr.png"], root, slow), None))
+        rows.append(("report preview, 50 images inlined", "",
+                     timed([*CML, "report", "preview", "report.md"], root, options.repeat), None))
+
+    if options.json:
+        print(json.dumps([{"case": c, "peer": p, "cml_seconds": round(t, 3),
+                           "peer_seconds": None if d is None else round(d, 3)} for c, p, t, d in rows], indent=2))
+        return
+    print("| case | cml (s) | peer | peer (s) | peer / cml |")
+    print("|:--|--:|:--|--:|--:|")
+    for case, peer, seconds, peer_seconds in rows:
+        ratio = f"{peer_seconds / seconds:.1f}×" if peer_seconds else ""
+        peer_text = f"{peer_seconds:.3f}" if peer_seconds else ("not installed" if peer else "")
+        print(f"| {case} | {seconds:.3f} | {peer} | {peer_text} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
