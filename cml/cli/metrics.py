@@ -36,16 +36,21 @@ def command() -> None:
     """Show and compare metrics files (JSON, YAML, TOML, CSV/TSV last row)."""
 
 
-@command.command()
-@click.argument("files", nargs=-1, metavar="[FILE]...")
-@output_format_option
-@precision_option(metrics_report.DEFAULT_PRECISION)
-@no_path_option
-@pass_app
-def show(app: Application, files, output_format, precision, no_path) -> None:
-    """Show metrics; with no FILE, those named in dvc.yaml or dvclive/metrics.json."""
-    values = metrics_report.load_workspace(files)
-    app.output(metrics_report.render_values(values, output_format, precision, not no_path))
+def add_show_command(group: click.Group, kind: str, summary: str) -> None:
+    """Add ``show`` to the ``metrics`` or ``params`` group."""
+
+    @group.command(name="show", help=summary)
+    @click.argument("files", nargs=-1, metavar="[FILE]...")
+    @output_format_option
+    @precision_option(metrics_report.DEFAULT_PRECISION)
+    @no_path_option
+    @pass_app
+    def show(app: Application, files, output_format, precision, no_path) -> None:
+        values = metrics_report.load_workspace(files, kind=kind)
+        app.output(metrics_report.render_values(values, output_format, precision, not no_path, kind=kind))
+
+
+add_show_command(command, "metrics", "Show metrics; with no FILE, those named in dvc.yaml, else dvclive/metrics.json.")
 
 
 @command.command()

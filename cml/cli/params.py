@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cml.cli.app import Application
-from cml.cli.metrics import no_path_option, split_revision
+from cml.cli.metrics import add_show_command, no_path_option, split_revision
 from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option
 from cml.forges.environment import default_base_revision
 from cml.report import metrics as metrics_report
@@ -16,16 +16,7 @@ def command() -> None:
     """Show and compare parameters (params.yaml and the params files dvc.yaml names)."""
 
 
-@command.command()
-@click.argument("files", nargs=-1, metavar="[FILE]...")
-@output_format_option
-@precision_option(metrics_report.DEFAULT_PRECISION)
-@no_path_option
-@pass_app
-def show(app: Application, files, output_format, precision, no_path) -> None:
-    """Show parameters; with no FILE, params.yaml and those named in dvc.yaml."""
-    values = metrics_report.load_workspace(files, kind="params")
-    app.output(metrics_report.render_values(values, output_format, precision, not no_path, kind="params"))
+add_show_command(command, "params", "Show parameters; with no FILE, params.yaml and those named in dvc.yaml.")
 
 
 @command.command()

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
-from cml.errors import InputError
+from cml.errors import InputError, UsageError
 from cml.report.data import Table, natural_sort_key
 from cml.report.markdown import markdown_table, terminal_table
 
@@ -46,6 +46,19 @@ def sorted_labels(*label_lists: Sequence[str]) -> list[str]:
     return sorted({label for labels in label_lists for label in labels}, key=natural_sort_key)
 
 
+def prepare_labels(
+    y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None
+) -> tuple[list[str], list[str], list[str]]:
+    """Actual and predicted labels as text, checked to pair up, and the class list to report on."""
+    y_true = [str(v) for v in y_true]
+    y_pred = [str(v) for v in y_pred]
+    if len(y_true) != len(y_pred):
+        raise UsageError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
+    if not y_true:
+        raise UsageError("no labels: y_true and y_pred are empty")
+    return y_true, y_pred, [str(label) for label in labels] if labels is not None else sorted_labels(y_true, y_pred)
+
+
 @dataclass
 class ClassStats:
     label: str
@@ -73,13 +86,7 @@ class ClassificationReport:
 
     @classmethod
     def from_labels(cls, y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None) -> "ClassificationReport":
-        y_true = [str(v) for v in y_true]
-        y_pred = [str(v) for v in y_pred]
-        if len(y_true) != len(y_pred):
-            raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
-        if not y_true:
-            raise ValueError("no labels to evaluate")
-        labels = list(labels) if labels is not None else sorted_labels(y_true, y_pred)
+        y_true, y_pred, labels = prepare_labels(y_true, y_pred, labels)
         support = Counter(y_true)
         predicted = Counter(y_pred)
         correct = Counter(t for t, p in zip(y_true, y_pred) if t == p)

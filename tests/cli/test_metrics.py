@@ -21,8 +21,8 @@ def test_diff_markdown_is_direction_aware(metrics_repo, run_cli):
     result = run_cli("metrics", "diff", "--md", "metrics.json")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "| Path         | Metric    |   HEAD |   workspace |   Change |   Change % | Status    |\n"
-        "|:-------------|:----------|-------:|------------:|---------:|-----------:|:----------|\n"
+        "| Path         | Metric    |   HEAD |   workspace |   Change |   Change % | Status     |\n"
+        "|:-------------|:----------|-------:|------------:|---------:|-----------:|:-----------|\n"
         "| metrics.json | accuracy  |    0.9 |        0.92 |    +0.02 |     +2.22% | ✅ better  |\n"
         "| metrics.json | loss      |    0.5 |        0.55 |    +0.05 |    +10.00% | ❌ worse   |\n"
         "| metrics.json | eval.rmse |      — |         1.5 |        — |          — | ➕ added   |\n"
@@ -35,8 +35,8 @@ def test_diff_all_includes_unchanged_rows_and_respects_precision(metrics_repo, r
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split("|")[1].strip() == "Metric"
-    assert "| eval.f1   |    0.7 |         0.7 |        0 |     +0.00% | unchanged |" in lines
-    assert "| epochs    |     10 |          10 |        0 |     +0.00% | unchanged |" in lines
+    assert "| eval.f1   |    0.7 |         0.7 |        0 |     +0.00% | unchanged  |" in lines
+    assert "| epochs    |     10 |          10 |        0 |     +0.00% | unchanged  |" in lines
     # a change too small for the precision keeps significant digits instead of showing +0
     assert "| accuracy  |    0.9 |         0.9 |    +0.02 |     +2.22% | ✅ better  |" in lines
 

@@ -49,8 +49,8 @@ def test_metrics_diff_of_two_runs_in_memory(tmp_path):
         base={"val": {"acc": 0.5}}, head={"val": {"acc": 0.6}}, base_label="v1", head_label="v2"
     )
     assert report.markdown() == (
-        "| Metric   |   v1 |   v2 |   Change |   Change % | Status   |\n"
-        "|:---------|-----:|-----:|---------:|-----------:|:---------|\n"
+        "| Metric   |   v1 |   v2 |   Change |   Change % | Status    |\n"
+        "|:---------|-----:|-----:|---------:|-----------:|:----------|\n"
         "| val.acc  |  0.5 |  0.6 |     +0.1 |    +20.00% | ✅ better |\n"
     )
     report.check_gates()

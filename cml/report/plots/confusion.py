@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from cml.errors import UsageError
-from cml.report.classification import sorted_labels
+from cml.report.classification import prepare_labels
 from cml.report.plots.common import Plot, check_output, new_figure, save_figure, thin_ticks
 
 NORMALIZATIONS = ("true", "pred", "all")
@@ -16,13 +16,7 @@ def count_matrix(y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | Non
     """Counts as a (classes × classes) integer array, rows actual, columns predicted."""
     import numpy as np
 
-    y_true = [str(v) for v in y_true]
-    y_pred = [str(v) for v in y_pred]
-    if len(y_true) != len(y_pred):
-        raise UsageError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
-    if not y_true:
-        raise UsageError("no labels to plot")
-    labels = list(labels) if labels is not None else sorted_labels(y_true, y_pred)
+    y_true, y_pred, labels = prepare_labels(y_true, y_pred, labels)
     index = {label: position for position, label in enumerate(labels)}
     size = len(labels)
     try:
