@@ -53,12 +53,18 @@ def atomic_path(path, mode: int = 0o644) -> Iterator[str]:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(folder, f"cannot create the output folder: {error.strerror or error}") from None
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=folder)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=folder)
+    except OSError as error:
+        raise InputError(target, f"cannot be written: {error.strerror or error}") from None
     os.close(handle)
     try:
         yield temporary
         os.chmod(temporary, mode)
-        os.replace(temporary, target)
+        try:
+            os.replace(temporary, target)
+        except OSError as error:
+            raise InputError(target, f"cannot be written: {error.strerror or error}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)

@@ -22,4 +22,4 @@ def command(app: Application, directory) -> None:
     result = run_demo(directory)
     for path in result.files:
         app.output(path)
-    app.note(f"Open {result.files[-1]} in a browser, or post {result.files[-2]} with cml comment create.")
+    app.note(f"Open {result.files[-1]} in a browser to read the report.")

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 from cml.errors import QualityGateFailed
 from cml.fileio import write_atomic
 from cml.report import gates, metrics as metrics_module
-from cml.report.data import Table, flatten, load_table
+from cml.report.data import Table, flatten, load_table, table_from_records
 from cml.report.markdown import image_markdown
 
 
@@ -122,9 +122,7 @@ class Report:
         elif isinstance(source, (str, os.PathLike)):
             table = load_table(source)
         else:
-            import json
-
-            table = load_table("records.json", json.dumps(list(source), default=str).encode())
+            table = table_from_records(list(source), "records")
         return self.text(render_table(table, columns, sort, descending, max_rows, self.precision))
 
     def classification(self, y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None) -> "Report":

@@ -228,7 +228,8 @@ def _label_text(value: Any) -> str:
     return str(value)
 
 
-def _records_to_table(records: list, path, start_line: int | None = None) -> Table:
+def table_from_records(records: list, path, start_line: int | None = None) -> Table:
+    """A :class:`Table` from a list of mappings; columns in order of first appearance."""
     columns: list[str] = []
     seen = set()
     for index, record in enumerate(records):
@@ -248,7 +249,7 @@ def _document_to_table(document: Any, path) -> Table:
         values = list(document.values())
         if len(document) == 1 and isinstance(values[0], list):
             # dvclive's sklearn plots: {"roc": [{"fpr": …, "tpr": …}, …]}
-            return _records_to_table(values[0], path)
+            return table_from_records(values[0], path)
         if values and all(isinstance(v, list) for v in values):
             lengths = {len(v) for v in values}
             if len(lengths) != 1:
@@ -256,7 +257,7 @@ def _document_to_table(document: Any, path) -> Table:
             return Table(path=os.fspath(path), columns=[str(k) for k in document], data={str(k): v for k, v in document.items()})
         raise InputError(path, "must hold a list of records, or an object of equal-length column lists")
     if isinstance(document, list):
-        return _records_to_table(document, path)
+        return table_from_records(document, path)
     raise InputError(path, f"must hold a list of records, not a {type(document).__name__}")
 
 
@@ -276,7 +277,7 @@ def parse_table(data: bytes, path, label: str | None = None) -> Table:
                     records.append(json.loads(line))
                 except json.JSONDecodeError as error:
                     raise InputError(path, f"invalid JSON: {error.msg}", line=number, column=error.colno) from None
-        table = _records_to_table(records, path, start_line=1)
+        table = table_from_records(records, path, start_line=1)
     elif suffix == ".json":
         table = _document_to_table(parse_json(text, path), path)
     elif suffix in (".yaml", ".yml"):

@@ -188,3 +188,11 @@ def test_plot_errors_are_one_line_and_write_nothing(labels_csv, run_cli, args, m
     assert result.stderr.startswith(f"cml: error: {message}"), result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert set(os.listdir(".")) == before
+
+
+def test_output_that_cannot_be_written_is_a_one_line_error(labels_csv, run_cli):
+    os.mkdir("taken.png")
+    result = run_cli("plot", "confusion", "predictions.csv", "-o", "taken.png")
+    assert result.exit_code == 1
+    assert result.stderr == "cml: error: taken.png: cannot be written: Is a directory\n"
+    assert os.listdir("taken.png") == [] and sorted(os.listdir(".")) == [".git", "predictions.csv", "taken.png"]
