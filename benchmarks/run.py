@@ -54,7 +54,7 @@ def make_metrics_repo(root: Path, files: int = 3, metrics_per_file: int = 100) -
     (repo / "eval").mkdir()
 
     def write(shift: float) -> None:
-        for index, name in enumerate(names):
+        for name in names:
             values = {f"group{g}": {f"accuracy_{m}": round(0.5 + shift + (g * m % 7) / 100, 4)
                                     for m in range(metrics_per_file // 10)} for g in range(10)}
             (repo / name).write_text(json.dumps(values))
@@ -88,10 +88,12 @@ def make_inputs(root: Path) -> None:
     np.savetxt(root / "scores.csv", np.c_[truth, scores], delimiter=",", header="actual,score", comments="", fmt=["%d", "%.5f"])
     plots = root / "plots"
     plots.mkdir()
+    subprocess.run([*CML, "plot", "line", "curve.csv", "-o", "plots/curve_0.png"], cwd=root, check=True,
+                   capture_output=True)
     lines = ["# Report with 50 images", ""]
     for index in range(50):
-        subprocess.run([*CML, "plot", "line", "curve.csv", "-o", f"plots/curve_{index}.png"], cwd=root, check=True,
-                       capture_output=True) if index == 0 else shutil.copy(plots / "curve_0.png", plots / f"curve_{index}.png")
+        if index:
+            shutil.copy(plots / "curve_0.png", plots / f"curve_{index}.png")
         lines.append(f"![curve {index}](plots/curve_{index}.png)")
     (root / "report.md").write_text("\n".join(lines) + "\n")
 

@@ -5,8 +5,21 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from cml.errors import UsageError
-from cml.report.data import natural_sort_key
-from cml.report.plots.common import Plot, check_output, downsample, legend_if_useful, new_figure, save_figure
+from cml.report.classification import ACTUAL_COLUMNS, pick_column
+from cml.report.data import Table, natural_sort_key
+from cml.report.plots.common import (
+    Plot,
+    check_output,
+    downsample,
+    legend_if_useful,
+    new_figure,
+    numeric_array,
+    save_figure,
+)
+
+SCORE_COLUMNS = ("score", "y_score", "prob", "probability", "proba", "prediction_score")
+SCORE_PREFIXES = ("score_", "prob_", "proba_", "probability_", "y_score_")
+POINT_COLUMNS = {"roc": ("fpr", "tpr"), "pr": ("precision", "recall")}
 
 _POSITIVE_LABELS = ("1", "true", "yes", "positive", "pos")
 
@@ -152,3 +165,44 @@ def pr_curve_from_points(
     axes.plot(x, y, linewidth=1.5, drawstyle="steps-post", label=f"{label} (AP = {average:.3f})")
     axes.legend(loc="lower left")
     return save_figure(figure, output, title, average_precision={label: average})
+
+
+def _score_label(column: str, truth_labels: set[str]) -> str:
+    if column in truth_labels:
+        return column
+    for prefix in SCORE_PREFIXES:
+        if column.startswith(prefix) and column[len(prefix):] in truth_labels:
+            return column[len(prefix):]
+    return column
+
+
+def scores_from_table(table: Table, y_true: str | None = None, y_score: Sequence[str] = ()):
+    """Actual labels and scores of ``table``: one array (binary) or ``{label: array}`` (one-vs-rest).
+
+    ``y_score`` items are ``COLUMN`` or ``COLUMN=LABEL``; a column named after a
+    class, or ``prob_<class>``/``score_<class>``, is that class's score.
+    """
+    truth = table.labels(pick_column(table, y_true, ACTUAL_COLUMNS, "--y-true"), "--y-true")
+    columns = list(y_score) or [pick_column(table, None, SCORE_COLUMNS, "--y-score")]
+    if len(columns) == 1 and "=" not in columns[0]:
+        return truth, numeric_array(table, columns[0], "--y-score")
+    distinct = set(truth)
+    scores = {}
+    for spec in columns:
+        column, _, label = spec.partition("=")
+        scores[label or _score_label(column, distinct)] = numeric_array(table, column, "--y-score")
+    return truth, scores
+
+
+def curve_from_table(
+    kind: str, table: Table, output: str, title: str, y_true: str | None = None, y_score: Sequence[str] = ()
+) -> Plot:
+    """Draw a ``roc`` or ``pr`` curve from a table of points (dvclive) or of labels and scores."""
+    check_output(output)
+    first, second = POINT_COLUMNS[kind]
+    if not y_score and not y_true and first in table.data and second in table.data:
+        draw_points = roc_curve_from_points if kind == "roc" else pr_curve_from_points
+        return draw_points(numeric_array(table, first), numeric_array(table, second), output, title)
+    truth, scores = scores_from_table(table, y_true, y_score)
+    draw = roc_curve if kind == "roc" else pr_curve
+    return draw(truth, scores, output, title)

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
 from typing import Sequence
 
-from cml.errors import UsageError
-from cml.report.plots.common import MAX_DRAWN_POINTS, Plot, Series, check_output, downsample, legend_if_useful, new_figure, save_figure
+from cml.errors import InputError, UsageError
+from cml.report.data import Table, load_table
+from cml.report.plots.common import (
+    MAX_DRAWN_POINTS,
+    Plot,
+    Series,
+    check_output,
+    downsample,
+    legend_if_useful,
+    new_figure,
+    numeric_array,
+    save_figure,
+)
+
+X_CANDIDATES = ("step", "epoch", "iteration", "x")
 
 
 def line_plot(
@@ -43,3 +58,81 @@ def line_plot(
     axes.grid(alpha=0.3)
     legend_if_useful(axes, len(series), most=20)
     return save_figure(figure, output, title or "plot", points=sum(len(s.y) for s in series))
+
+
+def series_names(paths: Sequence[str]) -> list[str]:
+    """Short names for files: their paths without the common folder and the extension."""
+    stems = [os.path.abspath(os.path.splitext(os.path.normpath(p))[0]) for p in paths]
+    if len(stems) == 1:
+        return [os.path.basename(stems[0])]
+    common = os.path.commonpath(stems)
+    return [os.path.relpath(stem, common) if stem != common else os.path.basename(stem) for stem in stems]
+
+
+def x_values(table: Table, x: str | None = None):
+    """The x column (``step``, ``epoch``… by default, else the row number) and its name."""
+    import numpy as np
+
+    if x:
+        return x, numeric_array(table, x, "-x")
+    for candidate in X_CANDIDATES:
+        if candidate in table.data:
+            return candidate, numeric_array(table, candidate)
+    return "row", np.arange(len(table), dtype=float)
+
+
+def y_columns(table: Table, x_name: str, ys: Sequence[str] = ()) -> list[str]:
+    """The named y columns, or every numeric column but x and dvclive's ``timestamp``."""
+    if ys:
+        for name in ys:
+            table.column(name, "-y")
+        return list(ys)
+    found = []
+    for name in table.columns:
+        if name in (x_name, "timestamp"):
+            continue
+        try:
+            numeric_array(table, name)
+        except InputError:
+            continue
+        found.append(name)
+    if not found:
+        raise InputError(table.path, "has no numeric column to plot; name one with -y")
+    return found
+
+
+@dataclass
+class Curves:
+    """Series read from files, ready for :func:`line_plot`."""
+
+    series: list[Series]
+    names: list[str]
+    x_name: str
+    missing_at_revision: list[str] = field(default_factory=list)
+
+
+def curves_from_files(files: Sequence[str], x: str | None = None, ys: Sequence[str] = (), revision=None) -> Curves:
+    """Series for each y column of each file, plus the same files at ``revision`` (a
+    :class:`cml.git.Revision`) as dashed lines of the same colour."""
+    names = series_names(files)
+    base_files = revision.read_files(files) if revision else {}
+    series: list[Series] = []
+    missing = []
+    x_name = "step"
+    for path, name in zip(files, names):
+        tables = [(load_table(path), False)]
+        if revision:
+            data = base_files[os.fspath(path)]
+            if data is None:
+                missing.append(path)
+            else:
+                tables.append((load_table(path, data, label=f"{path} (at {revision.name})"), True))
+        x_name, _ = x_values(tables[0][0], x)
+        columns = y_columns(tables[0][0], x_name, ys)
+        for column in columns:
+            label = column if len(files) == 1 else name if len(columns) == 1 else f"{name}: {column}"
+            for table, dashed in tables:
+                if column in table.data:
+                    series.append(Series(f"{label} ({revision.name})" if dashed else label, x_values(table, x)[1],
+                                         numeric_array(table, column, "-y"), dashed=dashed, color_key=label))
+    return Curves(series, names, x_name, missing)
