@@ -195,6 +195,7 @@ class WorkspaceFiles:
 
 DISCOVERY_FILES = (dvc.DVC_YAML, dvc.DEFAULT_PARAMS, dvc.DVCLIVE_METRICS, dvc.DVCLIVE_PARAMS, *dvc.CONVENTIONAL_METRICS)
 
+
 def _load_side(reader, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
     reader.prefetch(paths)
     loaded = {}
