@@ -150,3 +150,35 @@ def browser():
         yield driver
     finally:
         driver.quit()
+
+
+OCTOKIT_OPENAPI = "@octokit/openapi@23.0.2"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def github_description():
+    """GitHub's OpenAPI description from npm (pinned), installed once into .cache/."""
+    from tests.fakes.openapi import OpenAPIDescription
+
+    prefix = PROJECT_ROOT / ".cache" / "npm"
+    spec = prefix / "node_modules" / "@octokit" / "openapi" / "generated" / "api.github.com.json"
+    if not spec.is_file():
+        prefix.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(prefix), OCTOKIT_OPENAPI],
+                       check=True, capture_output=True, timeout=600)
+    return OpenAPIDescription(str(spec))
+
+
+@pytest.fixture
+def github(github_description):
+    """A stateful fake GitHub API on loopback; the test fails if any request broke the OpenAPI description."""
+    from tests.fakes.github import FakeGitHub
+    from tests.fakes.server import FakeForgeServer
+
+    fake = FakeGitHub(github_description)
+    with FakeForgeServer(fake) as server:
+        fake.base_url = server.url
+        fake.server = server
+        yield fake
+    assert fake.violations == [], "requests not allowed by GitHub's OpenAPI description"

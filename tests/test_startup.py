@@ -28,6 +28,7 @@ print(json.dumps(sorted(sys.modules)))
         ["params", "diff", "HEAD", "params.yaml"],
         ["table", "predictions.csv"],
         ["plot", "--help"],
+        ["comment", "create", "--help"],
     ],
     ids=lambda args: " ".join(args),
 )

@@ -8,6 +8,8 @@ from typing import Mapping
 
 import click
 
+from cml.forges.secrets import redact
+
 
 class Application:
     """Terminal I/O, environment and verbosity for one ``cml`` run.
@@ -38,17 +40,17 @@ class Application:
 
     def note(self, message: str) -> None:
         """Write an informational line to stderr."""
-        click.echo(message, err=True)
+        click.echo(redact(message), err=True)
 
     def warn(self, message: str) -> None:
         """Write a warning to stderr (a workflow annotation on GitHub Actions)."""
         prefix = "::warning::" if self.environ.get("GITHUB_ACTIONS") else "cml: warning: "
-        click.echo(f"{prefix}{message}", err=True)
+        click.echo(redact(f"{prefix}{message}"), err=True)
 
     def error(self, message: str) -> None:
-        click.echo(f"cml: error: {message}", err=True)
+        click.echo(redact(f"cml: error: {message}"), err=True)
 
     def traceback(self) -> None:
         import traceback
 
-        traceback.print_exc(file=sys.stderr)
+        sys.stderr.write(redact(traceback.format_exc()))

@@ -9,6 +9,7 @@ import click
 from cml.cli.app import Application
 
 FORMATS = ("md", "json", "table")
+GLOBAL_ENVIRONMENT_OPTIONS = {"REPO", "TOKEN", "DRIVER_TOKEN", "DRIVER", "API_URL"}
 
 
 def _set_verbose(ctx: click.Context, _param, value: bool) -> None:
@@ -39,10 +40,18 @@ class CmlCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if ctx.auto_envvar_prefix:
+            group_prefix = ctx.parent.auto_envvar_prefix if ctx.parent else None
             for param in self.params:
                 if isinstance(param, click.Option) and param.allow_from_autoenv and param.envvar is None:
-                    flag = max(param.opts, key=len).lstrip("-").upper().replace("-", "_")
-                    param.envvar = f"{ctx.auto_envvar_prefix}_{flag}"
+                    longs = sorted((o.lstrip("-").upper().replace("-", "_") for o in param.opts if o.startswith("--")),
+                                   key=len, reverse=True) or [param.name.upper()]
+                    flags = longs[:1] + [f for f in longs[1:] if f in GLOBAL_ENVIRONMENT_OPTIONS]
+                    names = [f"{ctx.auto_envvar_prefix}_{flag}" for flag in flags]
+                    # iterative/cml read CML_COMMENT_TARGET for every comment command, and CML_REPO etc. everywhere
+                    if group_prefix and group_prefix != "CML":
+                        names += [f"{group_prefix}_{flag}" for flag in flags]
+                    names += [f"CML_{flag}" for flag in flags if flag in GLOBAL_ENVIRONMENT_OPTIONS]
+                    param.envvar = names if len(names) > 1 else names[0]
         return super().parse_args(ctx, args)
 
 

@@ -52,3 +52,126 @@ def detect(environ: Mapping[str, str] | None = None) -> CIEnvironment:
 def default_base_revision(environ: Mapping[str, str] | None = None) -> str:
     """The revision ``metrics diff`` compares with by default: the PR's target branch, else ``HEAD``."""
     return detect(environ).base_revision or "HEAD"
+
+
+DEFAULT_API_URLS = {
+    "github": "https://api.github.com",
+    "gitlab": "https://gitlab.com/api/v4",
+    "bitbucket": "https://api.bitbucket.org/2.0",
+}
+HOST_DRIVERS = {"github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket", "codeberg.org": "gitea"}
+
+
+@dataclass(frozen=True)
+class RepositoryContext:
+    """Where a report goes: forge, API, repository, commit and pull request.
+
+    In CI every field comes from the CI's own variables; outside CI from the git
+    remote and ``HEAD``. ``repository`` is ``owner/name`` (GitLab: the project path).
+    """
+
+    driver: str | None
+    api_url: str | None
+    repository: str | None
+    sha: str | None = None
+    pull_request: int | None = None
+    project_id: str | None = None
+    server_url: str | None = None
+    run_id: str | None = None
+    workflow: str | None = None
+    ci: str | None = None
+
+
+def _event_payload(path: str | None) -> dict:
+    import json
+
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            payload = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _github_actions_context(env: Mapping[str, str], driver: str) -> RepositoryContext:
+    event = _event_payload(env.get("GITHUB_EVENT_PATH"))
+    pull = event.get("pull_request") if isinstance(event.get("pull_request"), dict) else None
+    sha = env.get("GITHUB_SHA")
+    number = None
+    if pull:
+        number = _int_or_none(pull.get("number"))
+        # GITHUB_SHA is the merge commit on pull_request events; the head is what was pushed.
+        sha = (pull.get("head") or {}).get("sha") or sha
+    elif isinstance(event.get("issue"), dict) and event["issue"].get("pull_request"):
+        number = _int_or_none(event["issue"].get("number"))
+    server = env.get("GITHUB_SERVER_URL")
+    api = env.get("GITHUB_API_URL")
+    if not api and server:
+        api = f"{server.rstrip('/')}/api/v1" if driver == "gitea" else DEFAULT_API_URLS["github"]
+    return RepositoryContext(
+        driver=driver, api_url=api or DEFAULT_API_URLS["github"], repository=env.get("GITHUB_REPOSITORY"),
+        sha=sha, pull_request=number, server_url=server, run_id=env.get("GITHUB_RUN_ID"),
+        workflow=env.get("GITHUB_WORKFLOW"), ci=driver,
+    )
+
+
+def ci_repository_context(environ: Mapping[str, str] | None = None) -> RepositoryContext | None:
+    """The repository context a CI job provides, or ``None`` outside a known CI."""
+    env = os.environ if environ is None else environ
+    ci = detect(env).name
+    if ci in ("github", "gitea", "forgejo"):
+        return _github_actions_context(env, "github" if ci == "github" else "gitea")
+    if ci == "gitlab":
+        return RepositoryContext(
+            driver="gitlab", api_url=env.get("CI_API_V4_URL") or DEFAULT_API_URLS["gitlab"],
+            repository=env.get("CI_PROJECT_PATH"), project_id=env.get("CI_PROJECT_ID"), sha=env.get("CI_COMMIT_SHA"),
+            pull_request=_int_or_none(env.get("CI_MERGE_REQUEST_IID")), server_url=env.get("CI_SERVER_URL"),
+            run_id=env.get("CI_JOB_ID"), workflow=env.get("CI_PIPELINE_ID"), ci="gitlab",
+        )
+    if ci == "bitbucket":
+        workspace, slug = env.get("BITBUCKET_WORKSPACE"), env.get("BITBUCKET_REPO_SLUG")
+        full_name = env.get("BITBUCKET_REPO_FULL_NAME") or (f"{workspace}/{slug}" if workspace and slug else None)
+        return RepositoryContext(
+            driver="bitbucket", api_url=env.get("BITBUCKET_API_URL") or DEFAULT_API_URLS["bitbucket"],
+            repository=full_name, sha=env.get("BITBUCKET_COMMIT"), pull_request=_int_or_none(env.get("BITBUCKET_PR_ID")),
+            run_id=env.get("BITBUCKET_BUILD_NUMBER"), workflow=env.get("BITBUCKET_PIPELINE_UUID"), ci="bitbucket",
+        )
+    return None
+
+
+def parse_remote_url(url: str) -> tuple[str, str, str] | None:
+    """``(scheme, host, path)`` of a git remote (https, ssh or scp-like), credentials dropped."""
+    import re
+    from urllib.parse import urlsplit
+
+    url = url.strip()
+    scp = re.match(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$", url)
+    if "://" not in url and scp:
+        host, path, scheme = scp["host"], scp["path"], "https"
+    else:
+        parts = urlsplit(url)
+        if not parts.hostname:
+            return None
+        host = parts.hostname + (f":{parts.port}" if parts.port and parts.scheme in ("http", "https") else "")
+        path, scheme = parts.path, "http" if parts.scheme == "http" else "https"
+    path = path.strip("/")
+    if path.endswith(".git"):
+        path = path[:-4]
+    return scheme, host, path
+
+
+def api_url_for(driver: str, scheme: str, host: str) -> str:
+    """The API base of ``driver`` on ``host`` (GitHub Enterprise, self-hosted GitLab, Gitea)."""
+    if host in ("github.com", "gitlab.com", "bitbucket.org"):
+        return DEFAULT_API_URLS[HOST_DRIVERS[host]]
+    suffix = {"github": "/api/v3", "gitlab": "/api/v4", "gitea": "/api/v1"}.get(driver, "")
+    return f"{scheme}://{host}{suffix}"

@@ -1,0 +1,74 @@
+"""The interface every forge adapter implements, and the values it exchanges."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import ClassVar
+
+from cml.forges.http import HttpPolicy
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a comment goes: ``pr``/``issue`` with a number, or ``commit`` with a sha."""
+
+    kind: str
+    ref: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.ref}"
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment as the forge stores it."""
+
+    id: int
+    body: str
+    url: str
+    author: str | None = None
+
+
+class Forge(abc.ABC):
+    """One forge's API for reports: comments on pull requests, issues and commits, and PR lookup.
+
+    Subclasses differ by class constants and by the endpoints they call; every
+    method raises only :mod:`cml.forges.errors` exceptions.
+    """
+
+    name: ClassVar[str]
+    #: The longest comment body the forge accepts, in characters.
+    comment_limit: ClassVar[int]
+    #: Whether commit comments can be edited through the API.
+    edits_commit_comments: ClassVar[bool] = True
+
+    def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None):
+        self.api_url = api_url.rstrip("/")
+        self.repository = repository
+        self.token = token
+        self.policy = policy or HttpPolicy()
+
+    @abc.abstractmethod
+    def comments(self, target: Target) -> list[Comment]:
+        """Every comment on ``target``, oldest first, across all pages."""
+
+    @abc.abstractmethod
+    def create_comment(self, target: Target, body: str) -> Comment:
+        """Post a new comment on ``target``."""
+
+    @abc.abstractmethod
+    def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
+        """Replace the body of ``comment``."""
+
+    @abc.abstractmethod
+    def delete_comment(self, target: Target, comment: Comment) -> None:
+        """Delete ``comment``."""
+
+    @abc.abstractmethod
+    def pull_requests_for_commit(self, sha: str) -> list[int]:
+        """Numbers of the open pull requests that contain ``sha``, most recent first."""
+
+    def viewer(self) -> str | None:
+        """The login comments posted with this token carry, if the forge can tell; ``None`` otherwise."""
+        return None

@@ -1,0 +1,143 @@
+"""Posting a report as a comment: target resolution, the marker, updates, size limits, races."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from cml.errors import UsageError
+from cml.forges.base import Comment, Forge, Target
+from cml.forges.environment import RepositoryContext
+from cml.forges.errors import ForgeNotFoundError
+from cml.forges.marker import Marker
+from cml.report.truncate import truncate_markdown
+
+#: Room kept below each forge's limit: limits are counted differently (code points,
+#: UTF-16 units, bytes) on different surfaces, so never aim at the exact number.
+SAFETY_MARGIN = 4096
+STEP_SUMMARY_LIMIT = 1024 * 1024
+
+
+def parse_target(spec: str) -> Target | str:
+    """``pr/N``, ``issue/N``, ``commit/SHA`` as a :class:`Target`; ``auto``/``pr``/``commit`` as is."""
+    text = spec.strip()
+    lowered = text.lower()
+    if lowered in ("auto", "pr", "commit"):
+        return lowered
+    kind, _, ref = text.partition("/")
+    kind = kind.lower()
+    if kind in ("pr", "issue") and ref.isdigit() and int(ref) > 0:
+        return Target(kind, ref)
+    if kind == "commit" and ref and all(c in "0123456789abcdefABCDEF" for c in ref):
+        return Target("commit", ref)
+    raise UsageError(f'unsupported comment target "{spec}"; use auto, pr, commit, pr/N, issue/N or commit/SHA',
+                     option="--target")
+
+
+def resolve_target(spec: str, forge: Forge, context: RepositoryContext) -> Target:
+    """Resolve ``--target``: the CI's pull request, else an open PR containing the commit, else
+    (``auto`` only) the commit itself."""
+    parsed = parse_target(spec)
+    if isinstance(parsed, Target):
+        return parsed
+    if parsed in ("auto", "pr") and context.pull_request:
+        return Target("pr", str(context.pull_request))
+    if not context.sha:
+        raise UsageError("cannot tell which commit this is; run in a git clone or pass --target commit/SHA",
+                         option="--target")
+    if parsed in ("auto", "pr"):
+        pulls = forge.pull_requests_for_commit(context.sha)
+        if pulls:
+            return Target("pr", str(pulls[0]))
+        if parsed == "pr":
+            raise UsageError(f'PR for commit sha "{context.sha}" not found', option="--target")
+    return Target("commit", context.sha)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened: the comment, whether it was created or updated, and whether the report was cut."""
+
+    comment: Comment
+    action: str
+    truncated: bool
+
+
+def comment_body(report: str, forge: Forge, marker: Marker | None, full_report_hint: str) -> tuple[str, bool]:
+    """The body to post: the report cut to the forge's limit, then the marker."""
+    suffix = f"\n\n{marker}\n" if marker else ""
+    limit = forge.comment_limit - SAFETY_MARGIN - len(suffix)
+    body = truncate_markdown(report.rstrip(), limit, full_report_hint)
+    truncated = body != report.rstrip()
+    return (marker.append_to(body) if marker else body), truncated
+
+
+def _own_reports(forge: Forge, target: Target, marker: Marker) -> list[Comment]:
+    owner = forge.viewer()
+    return [c for c in forge.comments(target) if marker.found_in(c.body) and (owner is None or c.author == owner)]
+
+
+def _delete_quietly(forge: Forge, target: Target, comment: Comment) -> None:
+    try:
+        forge.delete_comment(target, comment)
+    except ForgeNotFoundError:
+        pass  # another job removed it first
+
+
+def deliver(
+    forge: Forge,
+    target: Target,
+    report: str,
+    marker: Marker | None,
+    update: bool,
+    warn: Callable[[str], None],
+    full_report_hint: str = "",
+) -> Delivery:
+    """Post ``report`` on ``target``; with ``update``, edit this label's previous report instead.
+
+    When two jobs create the same label's report at once, the oldest comment wins:
+    it receives the newest body and the duplicates are deleted.
+    """
+    body, truncated = comment_body(report, forge, marker, full_report_hint)
+    if truncated:
+        warn(f"the report is longer than {forge.name}'s comment limit; the comment shows its beginning")
+    if update and target.kind == "commit" and not forge.edits_commit_comments:
+        warn(f"{forge.name} cannot edit commit comments through its API; posting a new comment")
+        update = False
+    if update and marker is not None:
+        existing = _own_reports(forge, target, marker)
+        if existing:
+            kept = forge.update_comment(target, existing[0], body)
+            for duplicate in existing[1:]:
+                _delete_quietly(forge, target, duplicate)
+            return Delivery(kept, "updated", truncated)
+    created = forge.create_comment(target, body)
+    if update and marker is not None:
+        reports = _own_reports(forge, target, marker)
+        if reports and reports[0].id != created.id:
+            kept = forge.update_comment(target, reports[0], body)
+            for duplicate in reports[1:]:
+                _delete_quietly(forge, target, duplicate)
+            return Delivery(kept, "updated", truncated)
+        for duplicate in reports[1:]:
+            _delete_quietly(forge, target, duplicate)
+    return Delivery(created, "created", truncated)
+
+
+def append_step_summary(report: str, path: str) -> bool:
+    """Append ``report`` to GitHub's ``$GITHUB_STEP_SUMMARY`` within its 1 MiB per-step limit."""
+    import os
+
+    try:
+        used = os.path.getsize(path)
+    except OSError:
+        used = 0
+    room = STEP_SUMMARY_LIMIT - used - 2
+    if room < 1024:
+        return False
+    text = report.rstrip() + "\n"
+    if len(text.encode("utf-8")) > room:
+        text = truncate_markdown(text, room // 4) + "\n"  # 4 bytes per character at most in UTF-8
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(("\n" if used else "") + text)
+    return True

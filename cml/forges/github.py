@@ -1,0 +1,140 @@
+"""GitHub and GitHub Enterprise, through PyGithub.
+
+The API base comes from ``GITHUB_API_URL`` in Actions (``https://api.github.com``,
+or ``https://HOST/api/v3`` on Enterprise Server). PyGithub's own retries are off:
+:mod:`cml.forges.http` applies the one policy every forge shares.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+from cml.forges.base import Comment, Forge, Target
+from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries, to_forge_error
+from cml.forges.secrets import register_secret
+
+T = TypeVar("T")
+ACTIONS_BOT = "github-actions[bot]"
+
+
+def describe_failure(error: BaseException) -> HttpFailure | None:
+    """PyGithub and requests exceptions as an :class:`HttpFailure`."""
+    import requests
+    from github import GithubException
+
+    if isinstance(error, GithubException):
+        data = error.data if isinstance(error.data, dict) else {}
+        message = str(data.get("message") or error.message or "error")
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors:
+            details = [e.get("message") or e.get("code") for e in errors if isinstance(e, dict)]
+            message += ": " + "; ".join(str(d) for d in details if d)
+        return HttpFailure(error.status, dict(error.headers or {}), message)
+    if isinstance(error, (requests.ConnectionError, requests.Timeout)):
+        kind = "timed out" if isinstance(error, requests.Timeout) else "connection failed"
+        return HttpFailure(None, {}, f"{kind} ({type(error).__name__})")
+    return None
+
+
+class GitHubForge(Forge):
+    """Comments on GitHub pull requests, issues and commits; check runs.
+
+    Endpoints: ``/repos/{owner}/{repo}/issues/{number}/comments``,
+    ``/repos/{owner}/{repo}/issues/comments/{id}``, ``/repos/{owner}/{repo}/commits/{sha}/comments``,
+    ``/repos/{owner}/{repo}/comments/{id}``, ``/repos/{owner}/{repo}/commits/{sha}/pulls``.
+    """
+
+    name = "github"
+    comment_limit = 65_536
+
+    def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None,
+                 actions_token: bool = False):
+        super().__init__(api_url, repository, token, policy)
+        from github import Auth, Github
+
+        register_secret(token)
+        self.actions_token = actions_token
+        self._github = Github(
+            base_url=self.api_url, auth=Auth.Token(token), per_page=100, timeout=int(max(1, self.policy.timeout)),
+            retry=None, lazy=True, user_agent="cml", seconds_between_requests=None, seconds_between_writes=None,
+        )
+        self._repo = self._github.get_repo(repository)
+        self._viewer: str | None = None
+
+    def _call(self, action: str, operation: Callable[[], T]) -> T:
+        return call_with_retries(operation, describe_failure, self.policy, "GitHub", action)
+
+    @staticmethod
+    def _comment(raw) -> Comment:
+        return Comment(id=raw.id, body=raw.body or "", url=raw.html_url, author=raw.user.login if raw.user else None)
+
+    def comments(self, target: Target) -> list[Comment]:
+        """``GET /repos/{owner}/{repo}/issues/{n}/comments`` or ``…/commits/{sha}/comments``, 100 per page."""
+        if target.kind == "commit":
+            listing = lambda: self._repo.get_commit(target.ref).get_comments()  # noqa: E731
+        else:
+            listing = lambda: self._repo.get_issue(int(target.ref)).get_comments()  # noqa: E731
+        return self._call(f"listing comments on {target}", lambda: [self._comment(c) for c in listing()])
+
+    def create_comment(self, target: Target, body: str) -> Comment:
+        """``POST /repos/{owner}/{repo}/issues/{n}/comments`` or ``…/commits/{sha}/comments``."""
+        if target.kind == "commit":
+            create = lambda: self._repo.get_commit(target.ref).create_comment(body)  # noqa: E731
+        else:
+            create = lambda: self._repo.get_issue(int(target.ref)).create_comment(body)  # noqa: E731
+        return self._comment(self._call(f"commenting on {target}", create))
+
+    def _lazy_comment(self, target: Target, comment: Comment):
+        if target.kind == "commit":
+            return self._repo.get_comment(comment.id)
+        return self._repo.get_issue(int(target.ref)).get_comment(comment.id)
+
+    def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
+        """``PATCH /repos/{owner}/{repo}/issues/comments/{id}`` or ``…/comments/{id}`` (commit comments)."""
+        raw = self._lazy_comment(target, comment)
+        self._call(f"updating comment {comment.id} on {target}", lambda: raw.edit(body))
+        return Comment(comment.id, body, comment.url, comment.author)
+
+    def delete_comment(self, target: Target, comment: Comment) -> None:
+        """``DELETE /repos/{owner}/{repo}/issues/comments/{id}`` or ``…/comments/{id}``."""
+        raw = self._lazy_comment(target, comment)
+        self._call(f"deleting comment {comment.id} on {target}", raw.delete)
+
+    def pull_requests_for_commit(self, sha: str) -> list[int]:
+        """``GET /repos/{owner}/{repo}/commits/{sha}/pulls``: open pull requests first, newest first."""
+        pulls = self._call(f"finding pull requests for commit {sha}",
+                           lambda: [(p.state, p.number) for p in self._repo.get_commit(sha).get_pulls()])
+        return [number for state, number in sorted(pulls, key=lambda p: (p[0] != "open", -p[1])) if state == "open"]
+
+    def viewer(self) -> str | None:
+        """``github-actions[bot]`` for the Actions token (no request), else ``GET /user``."""
+        if self.actions_token:
+            return ACTIONS_BOT
+        if self._viewer is None:
+            try:
+                self._viewer = self._call("identifying the token's user", lambda: self._github.get_user().login)
+            except Exception:  # an App installation token cannot read /user: match any author
+                return None
+        return self._viewer
+
+    def create_check_run(self, sha: str, name: str, title: str, summary: str, conclusion: str, text: str = "") -> str:
+        """``POST /repos/{owner}/{repo}/check-runs``; returns the run's URL."""
+        output = {"title": title, "summary": summary}
+        if text:
+            output["text"] = text
+        try:
+            run = self._call("creating a check run", lambda: self._repo.create_check_run(
+                name=name, head_sha=sha, status="completed", conclusion=conclusion, output=output))
+        except Exception as error:
+            from cml.forges.errors import ForgePermissionError
+
+            if isinstance(error, ForgePermissionError):
+                raise ForgePermissionError(
+                    f"{error}; check runs need the Actions GITHUB_TOKEN (with 'checks: write') "
+                    f"or a GitHub App token, personal access tokens are refused"
+                ) from None
+            raise
+        return run.html_url
+
+
+__all__ = ["GitHubForge", "to_forge_error"]

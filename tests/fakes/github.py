@@ -1,0 +1,130 @@
+"""A stateful fake of the GitHub REST API: comments are stored, edited, deleted and paginated.
+
+Every request is checked against GitHub's OpenAPI description; a request it does
+not allow is answered with 400 and recorded in :attr:`FakeGitHub.violations`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from urllib.parse import urlencode
+
+from tests.fakes.server import Request, Response
+
+PAT_PREFIXES = ("ghp_", "github_pat_")
+
+
+class FakeGitHub:
+    def __init__(self, description=None, owner: str = "octo", repo: str = "models", prefix: str = ""):
+        self.description = description
+        self.repository = f"{owner}/{repo}"
+        self.prefix = prefix
+        self.base_url = ""  # set by the fixture once the server has a port
+        self.tokens: dict[str, str] = {}
+        self.comments: dict[int, dict] = {}
+        self.pulls_by_sha: dict[str, list[dict]] = {}
+        self.check_runs: list[dict] = []
+        self.violations: list[str] = []
+        self._ids = itertools.count(1001)
+
+    # -- helpers for tests ------------------------------------------------------------------
+
+    def add_token(self, token: str, login: str) -> None:
+        self.tokens[token] = login
+
+    def add_comment(self, number: int | None, body: str, login: str, sha: str | None = None) -> dict:
+        comment_id = next(self._ids)
+        kind = "commit" if sha else "issue"
+        html = f"https://github.test/{self.repository}/" + (
+            f"commit/{sha}#commitcomment-{comment_id}" if sha else f"pull/{number}#issuecomment-{comment_id}")
+        api = f"{self.base_url}/repos/{self.repository}/" + (f"comments/{comment_id}" if sha else f"issues/comments/{comment_id}")
+        comment = {"id": comment_id, "node_id": f"C_{comment_id}", "body": body, "kind": kind, "number": number,
+                   "commit_id": sha, "user": {"login": login, "id": 1, "type": "User"},
+                   "html_url": html, "url": api, "created_at": "2026-11-23T10:00:00Z", "updated_at": "2026-11-23T10:00:00Z"}
+        self.comments[comment_id] = comment
+        return comment
+
+    def comments_on(self, number: int | None = None, sha: str | None = None) -> list[dict]:
+        return [c for c in self.comments.values()
+                if (sha and c["commit_id"] == sha) or (number is not None and c["number"] == number and not c["commit_id"])]
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _public(self, comment: dict) -> dict:
+        return {k: v for k, v in comment.items() if k not in ("kind", "number")}
+
+    def _page(self, request: Request, items: list) -> Response:
+        per_page = int(request.query.get("per_page", ["30"])[0])
+        page = int(request.query.get("page", ["1"])[0])
+        chunk = items[(page - 1) * per_page: page * per_page]
+        headers = {}
+        last = max(1, -(-len(items) // per_page))
+        if page < last:
+            query = {k: v[0] for k, v in request.query.items()}
+            link = lambda p: f"<{self.base_url}{request.path}?{urlencode({**query, 'page': p})}>"  # noqa: E731
+            headers["Link"] = f'{link(page + 1)}; rel="next", {link(last)}; rel="last"'
+        return Response(200, chunk, headers)
+
+    def handle(self, request: Request) -> Response:
+        path = request.path
+        if self.prefix:
+            if not path.startswith(self.prefix):
+                return Response(404, {"message": "Not Found"})
+            path = path[len(self.prefix):]
+        if self.description is not None:
+            problems = self.description.problems(request.method, path, request.query, request.body,
+                                                 request.headers.get("Content-Type"))
+            if problems:
+                self.violations.extend(problems)
+                return Response(400, {"message": "; ".join(problems)})
+        authorization = request.headers.get("Authorization", "")
+        token = re.sub(r"^(token|Bearer)\s+", "", authorization)
+        if token not in self.tokens:
+            return Response(401, {"message": "Bad credentials"})
+        login = self.tokens[token]
+        repo = re.escape(self.repository)
+        method = request.method
+
+        if method == "GET" and path == "/user":
+            if token.startswith("ghs_"):
+                return Response(403, {"message": "Resource not accessible by integration"})
+            return Response(200, {"login": login, "id": 1})
+        match = re.fullmatch(rf"/repos/{repo}/issues/(\d+)/comments", path)
+        if match:
+            number = int(match[1])
+            if method == "GET":
+                return self._page(request, [self._public(c) for c in self.comments_on(number=number)])
+            comment = self.add_comment(number, request.json()["body"], login)
+            return Response(201, self._public(comment))
+        match = re.fullmatch(rf"/repos/{repo}/commits/([0-9a-f]+)/comments", path)
+        if match:
+            sha = match[1]
+            if method == "GET":
+                return self._page(request, [self._public(c) for c in self.comments_on(sha=sha)])
+            comment = self.add_comment(None, request.json()["body"], login, sha=sha)
+            return Response(201, self._public(comment))
+        match = re.fullmatch(rf"/repos/{repo}/(issues/comments|comments)/(\d+)", path)
+        if match:
+            comment = self.comments.get(int(match[2]))
+            if comment is None or (comment["kind"] == "commit") != (match[1] == "comments"):
+                return Response(404, {"message": "Not Found"})
+            if comment["user"]["login"] != login:
+                return Response(403, {"message": "Must have admin rights to Repository."})
+            if method == "DELETE":
+                del self.comments[comment["id"]]
+                return Response(204)
+            comment["body"] = request.json()["body"]
+            comment["updated_at"] = "2026-11-23T11:00:00Z"
+            return Response(200, self._public(comment))
+        match = re.fullmatch(rf"/repos/{repo}/commits/([0-9a-f]+)/pulls", path)
+        if match:
+            return self._page(request, self.pulls_by_sha.get(match[1], []))
+        if method == "POST" and path == f"/repos/{self.repository}/check-runs":
+            if token.startswith(PAT_PREFIXES):
+                return Response(403, {"message": "Resource not accessible by personal access token"})
+            run = {"id": next(self._ids), **request.json(),
+                   "html_url": f"https://github.test/{self.repository}/runs/{len(self.check_runs) + 1}"}
+            self.check_runs.append(run)
+            return Response(201, run)
+        return Response(404, {"message": "Not Found"})

@@ -1,0 +1,124 @@
+"""A threaded HTTP server on loopback that hands every request to a stateful fake forge.
+
+Faults can be queued to exercise the retry policy: an HTTP error with headers,
+a delay past the client's time-out, or a connection reset.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Response:
+    status: int
+    body: object = None
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Fault:
+    """Applied to the next ``times`` requests whose method and path match."""
+
+    method: str
+    path_pattern: str
+    status: int | None = None
+    headers: dict = field(default_factory=dict)
+    body: object = None
+    delay: float = 0.0
+    reset: bool = False
+    times: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.times > 0 and method == self.method and re.search(self.path_pattern, path) is not None
+
+
+class FakeForgeServer:
+    """Runs ``app.handle(request) -> Response`` behind a real HTTP server on 127.0.0.1."""
+
+    def __init__(self, app):
+        self.app = app
+        self.requests: list[Request] = []
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                request = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
+                with server._lock:
+                    server.requests.append(request)
+                    fault = next((f for f in server.faults if f.matches(request.method, request.path)), None)
+                    if fault:
+                        fault.times -= 1
+                if fault and fault.delay:
+                    time.sleep(fault.delay)
+                if fault and fault.reset:
+                    self.connection.shutdown(2)
+                    self.close_connection = True
+                    return
+                if fault and fault.status:
+                    response = Response(fault.status, fault.body, dict(fault.headers))
+                else:
+                    with server._lock:
+                        response = server.app.handle(request)
+                payload = b"" if response.body is None else json.dumps(response.body).encode()
+                self.send_response(response.status)
+                headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if payload and self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "FakeForgeServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def fail(self, method: str, path_pattern: str, **fault) -> None:
+        self.faults.append(Fault(method, path_pattern, **fault))
+
+    def count(self, method: str | None = None) -> int:
+        return sum(1 for r in self.requests if method is None or r.method == method)
