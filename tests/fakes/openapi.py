@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 
 
 class OpenAPIDescription:
@@ -16,6 +15,7 @@ class OpenAPIDescription:
         with open(path, encoding="utf-8") as handle:
             self.spec = json.load(handle)
         self.routes = []
+        self._operations: dict = {}
         for template, item in self.spec["paths"].items():
             pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
             self.routes.append((pattern, template, item))
@@ -34,12 +34,13 @@ class OpenAPIDescription:
                 node = node[part.replace("~1", "/").replace("~0", "~")]
         return node
 
-    @lru_cache(maxsize=None)
     def _operation(self, method: str, path: str):
-        for pattern, template, item in self.routes:
-            if pattern.match(path) and method.lower() in item:
-                return template, item, item[method.lower()]
-        return None
+        key = (method, path)
+        if key not in self._operations:
+            self._operations[key] = next(
+                ((template, item, item[method.lower()]) for pattern, template, item in self.routes
+                 if pattern.match(path) and method.lower() in item), None)
+        return self._operations[key]
 
     def problems(self, method: str, path: str, query: dict, body: bytes, content_type: str | None) -> list[str]:
         """Everything about this request that the description does not allow."""
