@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Callable, TypeVar
 
 from cml.forges.base import Comment, Forge, Target
-from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries, to_forge_error
+from cml.forges.errors import ForgeError, ForgePermissionError
+from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries
 from cml.forges.secrets import register_secret
 
 T = TypeVar("T")
@@ -19,8 +20,9 @@ ACTIONS_BOT = "github-actions[bot]"
 
 def describe_failure(error: BaseException) -> HttpFailure | None:
     """PyGithub and requests exceptions as an :class:`HttpFailure`."""
-    import requests
     from github import GithubException
+
+    from cml.forges.http import describe_requests_failure
 
     if isinstance(error, GithubException):
         data = error.data if isinstance(error.data, dict) else {}
@@ -30,10 +32,7 @@ def describe_failure(error: BaseException) -> HttpFailure | None:
             details = [e.get("message") or e.get("code") for e in errors if isinstance(e, dict)]
             message += ": " + "; ".join(str(d) for d in details if d)
         return HttpFailure(error.status, dict(error.headers or {}), message)
-    if isinstance(error, (requests.ConnectionError, requests.Timeout)):
-        kind = "timed out" if isinstance(error, requests.Timeout) else "connection failed"
-        return HttpFailure(None, {}, f"{kind} ({type(error).__name__})")
-    return None
+    return describe_requests_failure(error)
 
 
 class GitHubForge(Forge):
@@ -113,7 +112,7 @@ class GitHubForge(Forge):
         if self._viewer is None:
             try:
                 self._viewer = self._call("identifying the token's user", lambda: self._github.get_user().login)
-            except Exception:  # an App installation token cannot read /user: match any author
+            except ForgeError:  # an App installation token cannot read /user: match any author
                 return None
         return self._viewer
 
@@ -125,16 +124,10 @@ class GitHubForge(Forge):
         try:
             run = self._call("creating a check run", lambda: self._repo.create_check_run(
                 name=name, head_sha=sha, status="completed", conclusion=conclusion, output=output))
-        except Exception as error:
-            from cml.forges.errors import ForgePermissionError
-
-            if isinstance(error, ForgePermissionError):
-                raise ForgePermissionError(
-                    f"{error}; check runs need the Actions GITHUB_TOKEN (with 'checks: write') "
-                    f"or a GitHub App token, personal access tokens are refused"
-                ) from None
-            raise
+        except ForgePermissionError as error:
+            raise ForgePermissionError(
+                f"{error}; check runs need the Actions GITHUB_TOKEN (with 'checks: write') "
+                f"or a GitHub App token, personal access tokens are refused"
+            ) from None
         return run.html_url
 
-
-__all__ = ["GitHubForge", "to_forge_error"]

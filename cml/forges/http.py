@@ -140,3 +140,74 @@ def call_with_retries(
             raise to_forge_error(failure, forge, action) from None
         sleep(delay)
         waited += delay
+
+
+class JsonApi:
+    """A requests session bound to one API base, under the shared :class:`HttpPolicy`.
+
+    Used by the adapters that have no maintained client library (Bitbucket, Gitea).
+    """
+
+    def __init__(self, base_url: str, headers: Mapping[str, str], policy: HttpPolicy, forge: str):
+        import requests
+
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy
+        self.forge = forge
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "cml", **headers})
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+
+    def request(self, method: str, path: str, action: str, **kwargs):
+        """Send one request (retried under the policy); returns the ``requests.Response``."""
+
+        def send():
+            response = self.session.request(method, self.url(path), timeout=self.policy.timeout, **kwargs)
+            if response.status_code >= 400:
+                raise HttpFailure(response.status_code, dict(response.headers), _error_message(response))
+            return response
+
+        return call_with_retries(send, describe_requests_failure, self.policy, self.forge, action)
+
+    def json(self, method: str, path: str, action: str, **kwargs):
+        response = self.request(method, path, action, **kwargs)
+        return response.json() if response.content else None
+
+    def pages_by_link(self, path: str, action: str, params: Mapping[str, object] | None = None) -> list:
+        """Items of every page, following ``Link: <…>; rel="next"`` headers."""
+        items: list = []
+        url: str | None = path
+        query = dict(params or {})
+        while url:
+            response = self.request("GET", url, action, params=query)
+            items.extend(response.json() or [])
+            url = response.links.get("next", {}).get("url")
+            query = {}
+        return items
+
+
+def _error_message(response) -> str:
+    try:
+        document = response.json()
+    except ValueError:
+        return response.reason or f"HTTP {response.status_code}"
+    if isinstance(document, dict):
+        error = document.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message") or error)
+        return str(document.get("message") or error or response.reason)
+    return response.reason or f"HTTP {response.status_code}"
+
+
+def describe_requests_failure(error: BaseException) -> HttpFailure | None:
+    """requests' connection errors and time-outs as an :class:`HttpFailure`; HTTP errors pass through."""
+    import requests
+
+    if isinstance(error, HttpFailure):
+        return error
+    if isinstance(error, (requests.ConnectionError, requests.Timeout)):
+        kind = "timed out" if isinstance(error, requests.Timeout) else "connection failed"
+        return HttpFailure(None, {}, f"{kind} ({type(error).__name__})")
+    return None

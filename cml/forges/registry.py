@@ -99,6 +99,17 @@ def open_forge(context: RepositoryContext, token: str, environ: Mapping[str, str
 
         actions_token = bool(env.get("GITHUB_ACTIONS")) and token.startswith("ghs_")
         return GitHubForge(context.api_url, context.repository, token, policy, actions_token=actions_token)
-    raise ForgeConfigurationError(
-        f"--driver {context.driver}: this forge is not supported by this cml version; supported: github"
-    )
+    if context.driver == "gitlab":
+        from cml.forges.gitlab import GitLabForge
+
+        return GitLabForge(context.api_url, context.repository, token, policy, project_id=context.project_id,
+                           web_url=env.get("CI_PROJECT_URL"))
+    if context.driver == "bitbucket":
+        from cml.forges.bitbucket import BitbucketForge
+
+        return BitbucketForge(context.api_url, context.repository, token, policy)
+    if context.driver == "gitea":
+        from cml.forges.gitea import GiteaForge
+
+        return GiteaForge(context.api_url, context.repository, token, policy)
+    raise ForgeConfigurationError(f"unknown driver '{context.driver}'; use one of {', '.join(DRIVERS)}")

@@ -1,0 +1,103 @@
+"""Bitbucket Cloud, through its 2.0 REST API with requests.
+
+Tokens: an access token (repository, project or workspace) is sent as a Bearer
+token; ``user:app_password``, plain or base64-encoded as iterative/cml expected,
+as Basic authentication.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from cml.forges.base import Comment, Forge, Target
+from cml.forges.errors import ForgeError
+from cml.forges.http import HttpPolicy, JsonApi
+from cml.forges.secrets import register_secret
+
+
+def authorization_header(token: str) -> str:
+    """``Basic …`` for app passwords (``user:password`` or its base64), else ``Bearer …``."""
+    if ":" in token:
+        return "Basic " + base64.b64encode(token.encode()).decode()
+    try:
+        decoded = base64.b64decode(token, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    return f"Basic {token}" if ":" in decoded else f"Bearer {token}"
+
+
+class BitbucketForge(Forge):
+    """Comments on Bitbucket Cloud pull requests, issues and commits.
+
+    Endpoints under ``/repositories/{workspace}/{repo_slug}``: ``/pullrequests/{id}/comments``,
+    ``/issues/{id}/comments``, ``/commit/{sha}/comments`` (each with ``/{comment_id}``),
+    ``/commit/{sha}/pullrequests``; and ``/user``.
+    """
+
+    name = "bitbucket"
+    comment_limit = 32_767
+
+    def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None):
+        super().__init__(api_url, repository, token, policy)
+        register_secret(token)
+        self.api = JsonApi(self.api_url, {"Authorization": authorization_header(token)}, self.policy, "Bitbucket")
+        self._viewer: str | None = None
+        self._viewer_known = False
+
+    def _comments_path(self, target: Target) -> str:
+        section = {"pr": "pullrequests", "issue": "issues", "commit": "commit"}[target.kind]
+        return f"/repositories/{self.repository}/{section}/{target.ref}/comments"
+
+    @staticmethod
+    def _comment(raw: dict) -> Comment:
+        links = raw.get("links") or {}
+        url = (links.get("html") or {}).get("href") or (links.get("self") or {}).get("href") or ""
+        user = raw.get("user") or {}
+        return Comment(int(raw["id"]), (raw.get("content") or {}).get("raw") or "", url,
+                       user.get("uuid") or user.get("account_id"))
+
+    def _pages(self, path: str, action: str) -> list[dict]:
+        values: list[dict] = []
+        url: str | None = path
+        params: dict | None = {"pagelen": 100}
+        while url:
+            page = self.api.json("GET", url, action, params=params) or {}
+            values.extend(page.get("values") or [])
+            url, params = page.get("next"), None
+        return values
+
+    def comments(self, target: Target) -> list[Comment]:
+        """``GET …/comments?pagelen=100``, following ``next`` links; deleted comments skipped."""
+        raw = self._pages(self._comments_path(target), f"listing comments on {target}")
+        return [self._comment(c) for c in raw if not c.get("deleted")]
+
+    def create_comment(self, target: Target, body: str) -> Comment:
+        """``POST …/comments`` with ``{"content": {"raw": body}}``."""
+        raw = self.api.json("POST", self._comments_path(target), f"commenting on {target}", json={"content": {"raw": body}})
+        return self._comment(raw)
+
+    def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
+        """``PUT …/comments/{comment_id}``."""
+        raw = self.api.json("PUT", f"{self._comments_path(target)}/{comment.id}", f"updating comment {comment.id} on {target}",
+                            json={"content": {"raw": body}})
+        return self._comment(raw) if raw else Comment(comment.id, body, comment.url, comment.author)
+
+    def delete_comment(self, target: Target, comment: Comment) -> None:
+        """``DELETE …/comments/{comment_id}``."""
+        self.api.request("DELETE", f"{self._comments_path(target)}/{comment.id}", f"deleting comment {comment.id} on {target}")
+
+    def pull_requests_for_commit(self, sha: str) -> list[int]:
+        """``GET /repositories/{workspace}/{repo_slug}/commit/{sha}/pullrequests``: open ones, newest first."""
+        raw = self._pages(f"/repositories/{self.repository}/commit/{sha}/pullrequests", f"finding pull requests for {sha}")
+        return sorted((int(p["id"]) for p in raw if p.get("state") == "OPEN"), reverse=True)
+
+    def viewer(self) -> str | None:
+        """``GET /user``: the token user's uuid; ``None`` for access tokens, which have no user."""
+        if not self._viewer_known:
+            self._viewer_known = True
+            try:
+                self._viewer = (self.api.json("GET", "/user", "identifying the token's user") or {}).get("uuid")
+            except ForgeError:
+                self._viewer = None
+        return self._viewer

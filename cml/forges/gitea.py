@@ -1,0 +1,80 @@
+"""Gitea and Forgejo, through their REST API (``/api/v1``) with requests.
+
+In Gitea/Forgejo Actions the API base comes from ``GITHUB_API_URL``, which those
+runners set to ``https://HOST/api/v1``.
+"""
+
+from __future__ import annotations
+
+from cml.forges.base import Comment, Forge, Target
+from cml.forges.errors import ForgeError, ForgeNotFoundError, UnsupportedOperationError
+from cml.forges.http import HttpPolicy, JsonApi
+from cml.forges.secrets import register_secret
+
+
+class GiteaForge(Forge):
+    """Comments on Gitea/Forgejo pull requests and issues (which share one comment API).
+
+    Endpoints: ``/repos/{owner}/{repo}/issues/{index}/comments``,
+    ``/repos/{owner}/{repo}/issues/comments/{id}``, ``/repos/{owner}/{repo}/commits/{sha}/pull``, ``/user``.
+    Gitea has no commit comments.
+    """
+
+    name = "gitea"
+    comment_limit = 65_536
+
+    def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None):
+        super().__init__(api_url, repository, token, policy)
+        register_secret(token)
+        self.api = JsonApi(self.api_url, {"Authorization": f"token {token}"}, self.policy, "Gitea")
+        self._viewer: str | None = None
+        self._viewer_known = False
+
+    def _issue_path(self, target: Target) -> str:
+        if target.kind == "commit":
+            raise UnsupportedOperationError(
+                "Gitea has no commit comments; use --target pr, pr/N or issue/N (auto needs an open pull request)"
+            )
+        return f"/repos/{self.repository}/issues/{target.ref}/comments"
+
+    @staticmethod
+    def _comment(raw: dict) -> Comment:
+        return Comment(int(raw["id"]), raw.get("body") or "", raw.get("html_url") or "", (raw.get("user") or {}).get("login"))
+
+    def comments(self, target: Target) -> list[Comment]:
+        """``GET /repos/{owner}/{repo}/issues/{index}/comments`` (every page)."""
+        raw = self.api.pages_by_link(self._issue_path(target), f"listing comments on {target}", {"limit": 50})
+        return [self._comment(item) for item in raw]
+
+    def create_comment(self, target: Target, body: str) -> Comment:
+        """``POST /repos/{owner}/{repo}/issues/{index}/comments``."""
+        return self._comment(self.api.json("POST", self._issue_path(target), f"commenting on {target}", json={"body": body}))
+
+    def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
+        """``PATCH /repos/{owner}/{repo}/issues/comments/{id}``."""
+        raw = self.api.json("PATCH", f"/repos/{self.repository}/issues/comments/{comment.id}",
+                            f"updating comment {comment.id} on {target}", json={"body": body})
+        return self._comment(raw) if raw else Comment(comment.id, body, comment.url, comment.author)
+
+    def delete_comment(self, target: Target, comment: Comment) -> None:
+        """``DELETE /repos/{owner}/{repo}/issues/comments/{id}``."""
+        self.api.request("DELETE", f"/repos/{self.repository}/issues/comments/{comment.id}",
+                         f"deleting comment {comment.id} on {target}")
+
+    def pull_requests_for_commit(self, sha: str) -> list[int]:
+        """``GET /repos/{owner}/{repo}/commits/{sha}/pull``: the pull request that introduced the commit."""
+        try:
+            pull = self.api.json("GET", f"/repos/{self.repository}/commits/{sha}/pull", f"finding the pull request of {sha}")
+        except ForgeNotFoundError:
+            return []
+        return [int(pull["number"])] if pull and pull.get("state") == "open" else []
+
+    def viewer(self) -> str | None:
+        """``GET /user``; ``None`` (match any author) when the token cannot read it."""
+        if not self._viewer_known:
+            self._viewer_known = True
+            try:
+                self._viewer = (self.api.json("GET", "/user", "identifying the token's user") or {}).get("login")
+            except ForgeError:
+                self._viewer = None
+        return self._viewer

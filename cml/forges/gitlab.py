@@ -1,0 +1,127 @@
+"""GitLab.com and self-managed GitLab, through python-gitlab.
+
+The API base comes from ``CI_API_V4_URL`` in GitLab CI (any host, any sub-path).
+python-gitlab's own retries are off: :mod:`cml.forges.http` applies the shared policy.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+from urllib.parse import quote
+
+from cml.forges.base import Comment, Forge, Target
+from cml.forges.errors import ForgeError
+from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries, describe_requests_failure
+from cml.forges.secrets import register_secret
+
+T = TypeVar("T")
+#: Per-request: python-gitlab would otherwise sleep and retry on 429 by itself.
+NO_CLIENT_RETRIES = {"obey_rate_limit": False}
+
+
+def describe_failure(error: BaseException) -> HttpFailure | None:
+    """python-gitlab and requests exceptions as an :class:`HttpFailure`."""
+    from gitlab.exceptions import GitlabError
+
+    if isinstance(error, GitlabError):
+        status = error.response_code
+        message = str(error.error_message or "error")
+        return HttpFailure(status, {}, message) if status else HttpFailure(None, {}, message)
+    return describe_requests_failure(error)
+
+
+class GitLabForge(Forge):
+    """Notes on GitLab merge requests and issues, and commit comments.
+
+    Endpoints: ``/projects/:id/merge_requests/:iid/notes[/:note_id]``, ``/projects/:id/issues/:iid/notes[/:note_id]``,
+    ``/projects/:id/repository/commits/:sha/comments``, ``/projects/:id/repository/commits/:sha/merge_requests``, ``/user``.
+    Commit comments cannot be edited through GitLab's API.
+    """
+
+    name = "gitlab"
+    comment_limit = 1_000_000
+    edits_commit_comments = False
+
+    def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None,
+                 project_id: str | None = None, web_url: str | None = None):
+        super().__init__(api_url, repository, token, policy)
+        import gitlab
+
+        register_secret(token)
+        server = self.api_url[: -len("/api/v4")] if self.api_url.endswith("/api/v4") else self.api_url
+        self._gitlab = gitlab.Gitlab(server, private_token=token, timeout=self.policy.timeout, per_page=100,
+                                     retry_transient_errors=False, user_agent="cml")
+        self._project = self._gitlab.projects.get(project_id or repository, lazy=True)
+        self.web_url = (web_url or f"{server}/{repository}").rstrip("/")
+        self._viewer: str | None = None
+        self._viewer_known = False
+
+    def _call(self, action: str, operation: Callable[[], T]) -> T:
+        return call_with_retries(operation, describe_failure, self.policy, "GitLab", action)
+
+    def _parent(self, target: Target):
+        if target.kind == "pr":
+            return self._project.mergerequests.get(int(target.ref), lazy=True)
+        return self._project.issues.get(int(target.ref), lazy=True)
+
+    def _note_url(self, target: Target, note_id: int) -> str:
+        section = "merge_requests" if target.kind == "pr" else "issues"
+        return f"{self.web_url}/-/{section}/{target.ref}#note_{note_id}"
+
+    def _commit_url(self, sha: str) -> str:
+        return f"{self.web_url}/-/commit/{quote(sha)}"
+
+    def comments(self, target: Target) -> list[Comment]:
+        """``GET …/notes?sort=asc&order_by=created_at`` or ``GET …/commits/:sha/comments``, every page."""
+        if target.kind == "commit":
+            commit = self._project.commits.get(target.ref, lazy=True)
+            raw = self._call(f"listing comments on {target}", lambda: commit.comments.list(get_all=True, **NO_CLIENT_RETRIES))
+            return [Comment(0, c.note, self._commit_url(target.ref), c.author.get("username")) for c in raw]
+        notes = self._call(
+            f"listing comments on {target}",
+            lambda: self._parent(target).notes.list(get_all=True, sort="asc", order_by="created_at",
+                                                   **NO_CLIENT_RETRIES),
+        )
+        return [Comment(n.id, n.body, self._note_url(target, n.id), n.author.get("username"))
+                for n in notes if not getattr(n, "system", False)]
+
+    def create_comment(self, target: Target, body: str) -> Comment:
+        """``POST …/notes`` (``body``) or ``POST …/commits/:sha/comments`` (``note``)."""
+        if target.kind == "commit":
+            commit = self._project.commits.get(target.ref, lazy=True)
+            self._call(f"commenting on {target}", lambda: commit.comments.create({"note": body}, **NO_CLIENT_RETRIES))
+            return Comment(0, body, self._commit_url(target.ref), self.viewer())
+        note = self._call(f"commenting on {target}", lambda: self._parent(target).notes.create({"body": body}, **NO_CLIENT_RETRIES))
+        return Comment(note.id, body, self._note_url(target, note.id), (note.author or {}).get("username"))
+
+    def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
+        """``PUT …/notes/:note_id``."""
+        if target.kind == "commit":
+            raise ForgeError("GitLab cannot edit commit comments through its API")
+        note = self._parent(target).notes.get(comment.id, lazy=True)
+        note.body = body
+        self._call(f"updating comment {comment.id} on {target}", lambda: note.save(**NO_CLIENT_RETRIES))
+        return Comment(comment.id, body, comment.url, comment.author)
+
+    def delete_comment(self, target: Target, comment: Comment) -> None:
+        """``DELETE …/notes/:note_id``."""
+        if target.kind == "commit":
+            raise ForgeError("GitLab cannot delete commit comments through its API")
+        self._call(f"deleting comment {comment.id} on {target}", lambda: self._parent(target).notes.delete(comment.id, **NO_CLIENT_RETRIES))
+
+    def pull_requests_for_commit(self, sha: str) -> list[int]:
+        """``GET /projects/:id/repository/commits/:sha/merge_requests``: open ones, newest first."""
+        commit = self._project.commits.get(sha, lazy=True)
+        requests = self._call(f"finding merge requests for commit {sha}",
+                              lambda: commit.merge_requests(**NO_CLIENT_RETRIES))
+        return sorted((int(r["iid"]) for r in requests if r.get("state") == "opened"), reverse=True)
+
+    def viewer(self) -> str | None:
+        """``GET /user``: the username of the token's (bot) user."""
+        if not self._viewer_known:
+            self._viewer_known = True
+            try:
+                self._viewer = self._call("identifying the token's user", lambda: self._gitlab.http_get("/user", **NO_CLIENT_RETRIES))["username"]
+            except ForgeError:
+                self._viewer = None
+        return self._viewer

@@ -1,0 +1,213 @@
+"""Stateful fakes of the GitLab, Bitbucket Cloud and Gitea APIs: comments really stored and paginated."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from urllib.parse import unquote, urlencode
+
+from tests.fakes.server import Request, Response
+
+
+class CommentStore:
+    """Comments keyed by thread (``("pr", 7)``, ``("issue", 3)``, ``("commit", sha)``)."""
+
+    def __init__(self):
+        self.threads: dict[tuple, list[dict]] = {}
+        self._ids = itertools.count(501)
+
+    def add(self, thread: tuple, body: str, author: str) -> dict:
+        comment = {"id": next(self._ids), "body": body, "author": author}
+        self.threads.setdefault(thread, []).append(comment)
+        return comment
+
+    def find(self, thread: tuple, comment_id: int) -> dict | None:
+        return next((c for c in self.threads.get(thread, []) if c["id"] == comment_id), None)
+
+    def on(self, kind: str, ref) -> list[dict]:
+        return self.threads.get((kind, ref), [])
+
+
+class _Fake:
+    token_header = "Authorization"
+
+    def __init__(self):
+        self.store = CommentStore()
+        self.tokens: dict[str, str] = {}
+        self.base_url = ""
+        self.pulls_by_sha: dict[str, list[dict]] = {}
+
+    def add_token(self, token: str, user: str) -> None:
+        self.tokens[token] = user
+
+    def user_for(self, request: Request) -> str | None:
+        value = request.headers.get(self.token_header, "")
+        return self.tokens.get(re.sub(r"^(token|Bearer|Basic)\s+", "", value))
+
+
+class FakeGitLab(_Fake):
+    """``/api/v4`` with ``PRIVATE-TOKEN`` auth, ``page``/``per_page`` paging and ``Link`` headers."""
+
+    token_header = "PRIVATE-TOKEN"
+
+    def __init__(self, project_path: str = "ml/models", project_id: int = 42):
+        super().__init__()
+        self.project_keys = {str(project_id), project_path}
+
+    def _page(self, request: Request, items: list) -> Response:
+        per_page = int(request.query.get("per_page", ["20"])[0])
+        page = int(request.query.get("page", ["1"])[0])
+        chunk = items[(page - 1) * per_page: page * per_page]
+        headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(len(items))}
+        if page * per_page < len(items):
+            query = {k: v[0] for k, v in request.query.items()}
+            headers["Link"] = f'<{self.base_url}{request.path}?{urlencode({**query, "page": page + 1})}>; rel="next"'
+            headers["X-Next-Page"] = str(page + 1)
+        return Response(200, chunk, headers)
+
+    def _note(self, comment: dict) -> dict:
+        return {"id": comment["id"], "body": comment["body"], "system": False,
+                "author": {"username": comment["author"]}, "created_at": "2026-11-23T10:00:00Z"}
+
+    def handle(self, request: Request) -> Response:
+        user = self.user_for(request)
+        if user is None:
+            return Response(401, {"message": "401 Unauthorized"})
+        path = unquote(request.path)
+        if path == "/api/v4/user":
+            return Response(200, {"username": user, "id": 9})
+        match = re.fullmatch(r"/api/v4/projects/(.+?)/(merge_requests|issues)/(\d+)/notes(?:/(\d+))?", path)
+        if match and match[1] in self.project_keys:
+            thread = ("pr" if match[2] == "merge_requests" else "issue", int(match[3]))
+            if match[4] is None:
+                if request.method == "GET":
+                    return self._page(request, [self._note(c) for c in self.store.threads.get(thread, [])])
+                return Response(201, self._note(self.store.add(thread, request.json()["body"], user)))
+            comment = self.store.find(thread, int(match[4]))
+            if comment is None:
+                return Response(404, {"message": "404 Not found"})
+            if request.method == "DELETE":
+                self.store.threads[thread].remove(comment)
+                return Response(204)
+            comment["body"] = request.json()["body"]
+            return Response(200, self._note(comment))
+        match = re.fullmatch(r"/api/v4/projects/(.+?)/repository/commits/([0-9a-f]+)/(comments|merge_requests)", path)
+        if match and match[1] in self.project_keys:
+            if match[3] == "merge_requests":
+                return Response(200, self.pulls_by_sha.get(match[2], []))
+            thread = ("commit", match[2])
+            if request.method == "GET":
+                return self._page(request, [{"note": c["body"], "author": {"username": c["author"]}}
+                                            for c in self.store.threads.get(thread, [])])
+            comment = self.store.add(thread, request.json()["note"], user)
+            return Response(201, {"note": comment["body"], "author": {"username": user}})
+        return Response(404, {"message": "404 Not found"})
+
+
+class FakeBitbucket(_Fake):
+    """``/2.0`` with Basic or Bearer auth, ``pagelen``/``page`` paging and ``next`` links."""
+
+    def __init__(self, repository: str = "team/models"):
+        super().__init__()
+        self.repository = repository
+        self.uuids: dict[str, str] = {}
+
+    def add_token(self, token: str, user: str) -> None:
+        super().add_token(token, user)
+        self.uuids[user] = "{" + f"{abs(hash(user)) % 10**8:08d}-uuid" + "}"
+
+    def _comment(self, comment: dict) -> dict:
+        return {"id": comment["id"], "content": {"raw": comment["body"]}, "deleted": False,
+                "user": {"uuid": self.uuids.get(comment["author"], "{x}"), "display_name": comment["author"]},
+                "links": {"html": {"href": f"https://bitbucket.test/{self.repository}/c/{comment['id']}"}}}
+
+    def _page(self, request: Request, values: list) -> Response:
+        pagelen = int(request.query.get("pagelen", ["10"])[0])
+        page = int(request.query.get("page", ["1"])[0])
+        document = {"values": values[(page - 1) * pagelen: page * pagelen], "pagelen": pagelen, "page": page,
+                    "size": len(values)}
+        if page * pagelen < len(values):
+            document["next"] = f"{self.base_url}{request.path}?{urlencode({'pagelen': pagelen, 'page': page + 1})}"
+        return Response(200, document)
+
+    def handle(self, request: Request) -> Response:
+        user = self.user_for(request)
+        if user is None:
+            return Response(401, {"type": "error", "error": {"message": "Access token expired or invalid"}})
+        if request.path == "/2.0/user":
+            return Response(200, {"uuid": self.uuids[user], "display_name": user})
+        prefix = f"/2.0/repositories/{self.repository}/"
+        if not request.path.startswith(prefix):
+            return Response(404, {"type": "error", "error": {"message": "Repository not found"}})
+        rest = request.path[len(prefix):]
+        match = re.fullmatch(r"commit/([0-9a-f]+)/pullrequests", rest)
+        if match:
+            return self._page(request, self.pulls_by_sha.get(match[1], []))
+        match = re.fullmatch(r"(pullrequests|issues|commit)/(\w+)/comments(?:/(\d+))?", rest)
+        if not match:
+            return Response(404, {"type": "error", "error": {"message": "Not found"}})
+        kind = {"pullrequests": "pr", "issues": "issue", "commit": "commit"}[match[1]]
+        thread = (kind, match[2] if kind == "commit" else int(match[2]))
+        if match[3] is None:
+            if request.method == "GET":
+                return self._page(request, [self._comment(c) for c in self.store.threads.get(thread, [])])
+            body = request.json()["content"]["raw"]
+            if len(body) > 32_767:
+                return Response(400, {"type": "error", "error": {"message": "content too long"}})
+            return Response(201, self._comment(self.store.add(thread, body, user)))
+        comment = self.store.find(thread, int(match[3]))
+        if comment is None:
+            return Response(404, {"type": "error", "error": {"message": "Not found"}})
+        if request.method == "DELETE":
+            self.store.threads[thread].remove(comment)
+            return Response(204)
+        comment["body"] = request.json()["content"]["raw"]
+        return Response(200, self._comment(comment))
+
+
+class FakeGitea(_Fake):
+    """``/api/v1`` with ``token`` auth and ``page``/``limit`` paging with ``Link`` headers."""
+
+    def __init__(self, repository: str = "ml/models"):
+        super().__init__()
+        self.repository = repository
+
+    def _comment(self, comment: dict) -> dict:
+        return {"id": comment["id"], "body": comment["body"], "user": {"login": comment["author"]},
+                "html_url": f"https://gitea.test/{self.repository}/pulls/x#issuecomment-{comment['id']}"}
+
+    def handle(self, request: Request) -> Response:
+        user = self.user_for(request)
+        if user is None:
+            return Response(401, {"message": "token is required"})
+        if request.path == "/api/v1/user":
+            return Response(200, {"login": user, "id": 3})
+        prefix = f"/api/v1/repos/{self.repository}/"
+        rest = request.path[len(prefix):] if request.path.startswith(prefix) else ""
+        match = re.fullmatch(r"commits/([0-9a-f]+)/pull", rest)
+        if match:
+            pulls = self.pulls_by_sha.get(match[1])
+            return Response(200, pulls[0]) if pulls else Response(404, {"message": "pull request does not exist"})
+        match = re.fullmatch(r"issues/(\d+)/comments", rest)
+        if match:
+            thread = ("pr", int(match[1]))
+            if request.method == "GET":
+                limit = int(request.query.get("limit", ["30"])[0])
+                page = int(request.query.get("page", ["1"])[0])
+                items = self.store.threads.get(thread, [])
+                headers = {}
+                if page * limit < len(items):
+                    headers["Link"] = f'<{self.base_url}{request.path}?limit={limit}&page={page + 1}>; rel="next"'
+                return Response(200, [self._comment(c) for c in items[(page - 1) * limit: page * limit]], headers)
+            return Response(201, self._comment(self.store.add(thread, request.json()["body"], user)))
+        match = re.fullmatch(r"issues/comments/(\d+)", rest)
+        if match:
+            for thread, comments in self.store.threads.items():
+                comment = self.store.find(thread, int(match[1]))
+                if comment:
+                    if request.method == "DELETE":
+                        comments.remove(comment)
+                        return Response(204)
+                    comment["body"] = request.json()["body"]
+                    return Response(200, self._comment(comment))
+        return Response(404, {"message": "not found"})
