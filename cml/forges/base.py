@@ -72,3 +72,31 @@ class Forge(abc.ABC):
     def viewer(self) -> str | None:
         """The login comments posted with this token carry, if the forge can tell; ``None`` otherwise."""
         return None
+
+    @abc.abstractmethod
+    def publish_check(self, check: "Check") -> str:
+        """Record ``check`` on its commit (a check run, or the forge's commit status); returns a URL."""
+
+
+CONCLUSIONS = ("success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required")
+
+
+@dataclass(frozen=True)
+class Check:
+    """A report attached to a commit as a check: GitHub check run, or commit/build status elsewhere."""
+
+    sha: str
+    title: str
+    report: str
+    conclusion: str = "success"
+    details_url: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.conclusion in ("success", "neutral", "skipped")
+
+    def description(self, limit: int = 140) -> str:
+        """A one-line description: the report's first non-empty line, without Markdown heading marks."""
+        first = next((line.strip().lstrip("#").strip() for line in self.report.splitlines() if line.strip()), "")
+        text = first or self.title
+        return text if len(text) <= limit else text[: limit - 1] + "…"

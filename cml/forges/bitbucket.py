@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from cml.forges.base import Comment, Forge, Target
+from cml.forges.base import Check, Comment, Forge, Target
 from cml.forges.errors import ForgeError
 from cml.forges.http import HttpPolicy, JsonApi
 from cml.forges.secrets import register_secret
@@ -101,3 +101,14 @@ class BitbucketForge(Forge):
             except ForgeError:
                 self._viewer = None
         return self._viewer
+
+    def publish_check(self, check: Check) -> str:
+        """``POST /repositories/{workspace}/{repo_slug}/commit/{sha}/statuses/build``."""
+        import hashlib
+
+        state = "SUCCESSFUL" if check.passed else "STOPPED" if check.conclusion == "cancelled" else "FAILED"
+        url = check.details_url or f"https://bitbucket.org/{self.repository}/commits/{check.sha}"
+        self.api.json("POST", f"/repositories/{self.repository}/commit/{check.sha}/statuses/build", "setting the build status",
+                      json={"key": "cml-" + hashlib.sha1(check.title.encode()).hexdigest()[:12], "state": state,
+                            "name": check.title, "url": url, "description": check.description(255)})
+        return url

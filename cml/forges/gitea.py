@@ -6,7 +6,7 @@ runners set to ``https://HOST/api/v1``.
 
 from __future__ import annotations
 
-from cml.forges.base import Comment, Forge, Target
+from cml.forges.base import Check, Comment, Forge, Target
 from cml.forges.errors import ForgeError, ForgeNotFoundError, UnsupportedOperationError
 from cml.forges.http import HttpPolicy, JsonApi
 from cml.forges.secrets import register_secret
@@ -78,3 +78,12 @@ class GiteaForge(Forge):
             except ForgeError:
                 self._viewer = None
         return self._viewer
+
+    def publish_check(self, check: Check) -> str:
+        """``POST /repos/{owner}/{repo}/statuses/{sha}``: a commit status named after the check."""
+        state = "success" if check.passed else "failure"
+        data = {"state": state, "context": check.title, "description": check.description(255)}
+        if check.details_url:
+            data["target_url"] = check.details_url
+        self.api.json("POST", f"/repos/{self.repository}/statuses/{check.sha}", "setting the commit status", json=data)
+        return check.details_url or ""

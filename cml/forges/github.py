@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from cml.forges.base import Comment, Forge, Target
+from cml.forges.base import Check, Comment, Forge, Target
 from cml.forges.errors import ForgeError, ForgePermissionError
 from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries
 from cml.forges.secrets import register_secret
 
 T = TypeVar("T")
 ACTIONS_BOT = "github-actions[bot]"
+CHECK_SUMMARY_LIMIT = 65_535
 
 
 def describe_failure(error: BaseException) -> HttpFailure | None:
@@ -116,18 +117,19 @@ class GitHubForge(Forge):
                 return None
         return self._viewer
 
-    def create_check_run(self, sha: str, name: str, title: str, summary: str, conclusion: str, text: str = "") -> str:
-        """``POST /repos/{owner}/{repo}/check-runs``; returns the run's URL."""
-        output = {"title": title, "summary": summary}
-        if text:
-            output["text"] = text
+    def publish_check(self, check: Check) -> str:
+        """``POST /repos/{owner}/{repo}/check-runs`` (summary cut to 65,535 characters)."""
+        from cml.report.truncate import truncate_markdown
+
+        output = {"title": check.title, "summary": truncate_markdown(check.report, CHECK_SUMMARY_LIMIT - 1024)}
+        extra = {"details_url": check.details_url} if check.details_url else {}
         try:
             run = self._call("creating a check run", lambda: self._repo.create_check_run(
-                name=name, head_sha=sha, status="completed", conclusion=conclusion, output=output))
+                name=check.title, head_sha=check.sha, status="completed", conclusion=check.conclusion,
+                output=output, **extra))
         except ForgePermissionError as error:
             raise ForgePermissionError(
                 f"{error}; check runs need the Actions GITHUB_TOKEN (with 'checks: write') "
                 f"or a GitHub App token, personal access tokens are refused"
             ) from None
         return run.html_url
-

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable, TypeVar
 from urllib.parse import quote
 
-from cml.forges.base import Comment, Forge, Target
+from cml.forges.base import Check, Comment, Forge, Target
 from cml.forges.errors import ForgeError
 from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries, describe_requests_failure
 from cml.forges.secrets import register_secret
@@ -125,3 +125,14 @@ class GitLabForge(Forge):
             except ForgeError:
                 self._viewer = None
         return self._viewer
+
+    def publish_check(self, check: Check) -> str:
+        """``POST /projects/:id/statuses/:sha``: a commit status named after the check, linking to the report."""
+        state = {"success": "success", "neutral": "success", "skipped": "skipped", "cancelled": "canceled"}.get(
+            check.conclusion, "failed")
+        data = {"state": state, "name": check.title, "description": check.description(255)}
+        if check.details_url:
+            data["target_url"] = check.details_url
+        commit = self._project.commits.get(check.sha, lazy=True)
+        self._call("setting the commit status", lambda: commit.statuses.create(data, **NO_CLIENT_RETRIES))
+        return check.details_url or self._commit_url(check.sha)

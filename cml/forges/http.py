@@ -89,8 +89,9 @@ def retry_delay(failure: HttpFailure, attempt: int, policy: HttpPolicy, now: flo
     reset = _header(failure.headers, "x-ratelimit-reset")
     if reset and reset.strip().isdigit():
         return max(0.0, float(reset) - (time.time() if now is None else now)) + 1.0
-    # GitHub asks for at least a minute after a secondary rate limit without Retry-After.
-    return max(60.0, policy.backoff * 2 ** (attempt - 1))
+    backoff = policy.backoff * 2 ** (attempt - 1)
+    # GitHub asks for at least a minute after a secondary rate limit (a 403) that names no time.
+    return max(60.0, backoff) if failure.status == 403 else backoff
 
 
 def to_forge_error(failure: HttpFailure, forge: str, action: str) -> ForgeError:

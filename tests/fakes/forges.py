@@ -36,6 +36,7 @@ class _Fake:
         self.tokens: dict[str, str] = {}
         self.base_url = ""
         self.pulls_by_sha: dict[str, list[dict]] = {}
+        self.statuses: list[tuple[str, dict]] = []
 
     def add_token(self, token: str, user: str) -> None:
         self.tokens[token] = user
@@ -91,6 +92,13 @@ class FakeGitLab(_Fake):
                 return Response(204)
             comment["body"] = request.json()["body"]
             return Response(200, self._note(comment))
+        match = re.fullmatch(r"/api/v4/projects/(.+?)/statuses/([0-9a-f]+)", path)
+        if match and match[1] in self.project_keys and request.method == "POST":
+            status = request.json()
+            if status.get("state") not in ("pending", "running", "success", "failed", "canceled", "skipped"):
+                return Response(400, {"message": "state is invalid"})
+            self.statuses.append((match[2], status))
+            return Response(201, {"id": len(self.statuses), **status})
         match = re.fullmatch(r"/api/v4/projects/(.+?)/repository/commits/([0-9a-f]+)/(comments|merge_requests)", path)
         if match and match[1] in self.project_keys:
             if match[3] == "merge_requests":
@@ -143,6 +151,13 @@ class FakeBitbucket(_Fake):
         match = re.fullmatch(r"commit/([0-9a-f]+)/pullrequests", rest)
         if match:
             return self._page(request, self.pulls_by_sha.get(match[1], []))
+        match = re.fullmatch(r"commit/([0-9a-f]+)/statuses/build", rest)
+        if match and request.method == "POST":
+            status = request.json()
+            if not status.get("url") or status.get("state") not in ("SUCCESSFUL", "FAILED", "INPROGRESS", "STOPPED"):
+                return Response(400, {"type": "error", "error": {"message": "invalid build status"}})
+            self.statuses.append((match[1], status))
+            return Response(201, status)
         match = re.fullmatch(r"(pullrequests|issues|commit)/(\w+)/comments(?:/(\d+))?", rest)
         if not match:
             return Response(404, {"type": "error", "error": {"message": "Not found"}})
@@ -184,6 +199,10 @@ class FakeGitea(_Fake):
             return Response(200, {"login": user, "id": 3})
         prefix = f"/api/v1/repos/{self.repository}/"
         rest = request.path[len(prefix):] if request.path.startswith(prefix) else ""
+        match = re.fullmatch(r"statuses/([0-9a-f]+)", rest)
+        if match and request.method == "POST":
+            self.statuses.append((match[1], request.json()))
+            return Response(201, request.json())
         match = re.fullmatch(r"commits/([0-9a-f]+)/pull", rest)
         if match:
             pulls = self.pulls_by_sha.get(match[1])

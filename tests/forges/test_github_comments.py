@@ -6,31 +6,7 @@ import sys
 
 import pytest
 
-HEAD_SHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
-TOKEN = "ghs_ActionsToken1234567890"
-PAT = "ghp_PersonalToken1234567890"
-
-
-@pytest.fixture
-def actions(github, tmp_path, monkeypatch):
-    """Environment of a GitHub Actions job on a pull_request event for PR #7."""
-    github.add_token(TOKEN, "github-actions[bot]")
-    github.add_token(PAT, "alice")
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps({"pull_request": {"number": 7, "head": {"sha": HEAD_SHA}}}))
-    summary = tmp_path / "summary.md"
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "report.md").write_text("# Report\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
-    env = {
-        "CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_API_URL": github.base_url,
-        "GITHUB_SERVER_URL": "https://github.test", "GITHUB_REPOSITORY": github.repository,
-        "GITHUB_EVENT_PATH": str(event), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_SHA": "f" * 40,
-        "GITHUB_RUN_ID": "555", "GITHUB_WORKFLOW": "train", "GITHUB_STEP_SUMMARY": str(summary),
-        "REPO_TOKEN": TOKEN, "CML_HTTP_BACKOFF": "0.01",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
+from tests.forges.ci_env import HEAD_SHA, PAT, TOKEN
 
 
 def test_create_posts_on_the_pull_request_with_one_request(actions, github, run_cli, tmp_path):

@@ -5,39 +5,8 @@ import base64
 import pytest
 
 from tests.fakes.forges import FakeBitbucket, FakeGitea, FakeGitLab
-from tests.fakes.server import FakeForgeServer
 
-SHA = "0123456789abcdef0123456789abcdef01234567"
-REPORT = "# Report\n\nall good\n"
-
-
-@pytest.fixture
-def serve():
-    servers = []
-
-    def start(fake):
-        server = FakeForgeServer(fake).__enter__()
-        fake.base_url = server.url
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.__exit__()
-
-
-@pytest.fixture
-def report(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "report.md").write_text(REPORT)
-    return tmp_path / "report.md"
-
-
-def gitlab_env(server, **extra):
-    return {"CI": "true", "GITLAB_CI": "true", "CI_API_V4_URL": f"{server.url}/api/v4", "CI_PROJECT_ID": "42",
-            "CI_PROJECT_PATH": "ml/models", "CI_PROJECT_URL": "https://gitlab.test/ml/models", "CI_COMMIT_SHA": SHA,
-            "CI_PIPELINE_ID": "77", "CI_JOB_ID": "88", "REPO_TOKEN": "glpat-secret-token", "CML_HTTP_BACKOFF": "0.01",
-            **extra}
+from tests.forges.ci_env import REPORT, SHA, bitbucket_env, gitea_env, gitlab_env
 
 
 def test_gitlab_merge_request_note_created_then_updated_across_pages(serve, report, run_cli):
@@ -90,12 +59,6 @@ def test_gitlab_job_token_is_not_enough(serve, report, run_cli, monkeypatch):
     assert server.count() == 0
 
 
-def bitbucket_env(server, token, **extra):
-    return {"CI": "true", "BITBUCKET_BUILD_NUMBER": "12", "BITBUCKET_COMMIT": SHA, "BITBUCKET_WORKSPACE": "team",
-            "BITBUCKET_REPO_SLUG": "models", "BITBUCKET_PIPELINE_UUID": "{p}", "BITBUCKET_API_URL": f"{server.url}/2.0",
-            "REPO_TOKEN": token, "CML_HTTP_BACKOFF": "0.01", **extra}
-
-
 @pytest.mark.parametrize("token, header_token", [
     ("repo-access-token-abc", "repo-access-token-abc"),
     ("alice:app-password-1", base64.b64encode(b"alice:app-password-1").decode()),
@@ -127,15 +90,6 @@ def test_bitbucket_long_report_fits_its_smaller_limit(serve, report, run_cli):
     assert result.exit_code == 0, result.stderr
     (comment,) = fake.store.on("pr", 4)
     assert len(comment["body"]) <= 32_767 and "This report was truncated" in comment["body"]
-
-
-def gitea_env(server, tmp_path, **extra):
-    event = tmp_path / "event.json"
-    event.write_text('{"pull_request": {"number": 2, "head": {"sha": "%s"}}}' % SHA)
-    return {"CI": "true", "GITHUB_ACTIONS": "true", "GITEA_ACTIONS": "true", "GITHUB_API_URL": f"{server.url}/api/v1",
-            "GITHUB_SERVER_URL": "https://gitea.test", "GITHUB_REPOSITORY": "ml/models", "GITHUB_SHA": SHA,
-            "GITHUB_EVENT_PATH": str(event), "GITHUB_RUN_ID": "9", "GITEA_TOKEN": "gitea-token-123",
-            "CML_HTTP_BACKOFF": "0.01", **extra}
 
 
 def test_gitea_pull_request_comment_create_and_update(serve, report, run_cli, tmp_path):

@@ -1,0 +1,44 @@
+"""``cml check create``: attach a report to the head commit as a check."""
+
+from __future__ import annotations
+
+import click
+
+from cml.cli.app import Application
+from cml.cli.comment import forge_options, open_from_settings
+from cml.cli.options import CmlGroup, pass_app
+from cml.errors import UsageError
+from cml.fileio import read_text
+from cml.forges.base import CONCLUSIONS
+
+
+@click.group(cls=CmlGroup, name="check")
+def command() -> None:
+    """Attach reports to commits as checks."""
+
+
+@command.command()
+@click.argument("markdown_file", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--title", default="CML Report", show_default=True, help="The check's name and title.")
+@click.option("--conclusion", type=click.Choice(CONCLUSIONS), default="success", show_default=True,
+              help="The check's result.")
+@click.option("--url", "details_url", metavar="URL", help="Where the check links to  [default: the CI job]")
+@click.option("--head-sha", metavar="SHA", help="Commit to attach the check to  [default: the CI's head commit]")
+@forge_options
+@pass_app
+def create(app: Application, markdown_file, title, conclusion, details_url, head_sha, forge_settings) -> None:
+    """Attach FILE to the head commit: a check run on GitHub, a commit (build) status on GitLab,
+    Bitbucket and Gitea. Prints the check's URL."""
+    from cml.forges.base import Check
+
+    report = read_text(markdown_file)
+    context, forge = open_from_settings(app, forge_settings)
+    sha = head_sha or context.sha
+    if not sha:
+        raise UsageError("cannot tell which commit to attach the check to; pass --head-sha", option="--head-sha")
+    details_url = details_url or app.environ.get("CI_JOB_URL") or (
+        f"{context.server_url}/{context.repository}/actions/runs/{context.run_id}"
+        if context.driver == "github" and context.server_url and context.run_id else None)
+    url = forge.publish_check(Check(sha, title, report, conclusion, details_url))
+    if url:
+        app.output(url)
