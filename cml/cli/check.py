@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from cml.cli.app import Application
-from cml.cli.comment import forge_options, open_from_settings
-from cml.cli.options import CmlGroup, pass_app
+from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app
 from cml.errors import UsageError
 from cml.fileio import read_text
 from cml.forges.base import CONCLUSIONS
@@ -32,13 +31,11 @@ def create(app: Application, markdown_file, title, conclusion, details_url, head
     from cml.forges.base import Check
 
     report = read_text(markdown_file)
-    context, forge = open_from_settings(app, forge_settings)
+    context, forge = open_forge_from_options(app, forge_settings)
     sha = head_sha or context.sha
     if not sha:
         raise UsageError("cannot tell which commit to attach the check to; pass --head-sha", option="--head-sha")
-    details_url = details_url or app.environ.get("CI_JOB_URL") or (
-        f"{context.server_url}/{context.repository}/actions/runs/{context.run_id}"
-        if context.driver == "github" and context.server_url and context.run_id else None)
+    details_url = details_url or app.environ.get("CI_JOB_URL") or context.actions_run_url
     url = forge.publish_check(Check(sha, title, report, conclusion, details_url))
     if url:
         app.output(url)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import time
-
 import click
 
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, pass_app
-from cml.errors import InputError, UsageError
+from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app
+from cml.errors import UsageError
 from cml.fileio import read_text
 
 
@@ -19,42 +15,9 @@ def command() -> None:
     """Post reports as pull-request, issue or commit comments."""
 
 
-def forge_options(function):
-    """``--repo``, ``--token``, ``--driver`` and ``--api-url``, shared by every command that talks to a forge."""
-
-    @click.option("--repo", metavar="URL", help="Repository URL  [default: from the CI, else the 'origin' remote]")
-    @click.option("--token", "--driver-token", "token", metavar="TOKEN",
-                  help="API token  [default: REPO_TOKEN, repo_token, GITHUB_TOKEN, GITLAB_TOKEN, BITBUCKET_TOKEN, GITEA_TOKEN]")
-    @click.option("--driver", type=click.Choice(["github", "gitlab", "bitbucket", "gitea"]),
-                  help="Forge kind  [default: from the CI or the repository host]")
-    @click.option("--api-url", metavar="URL", help="API base URL, for self-hosted forges  [default: from the CI]")
-    @functools.wraps(function)
-    def wrapper(*args, repo, token, driver, api_url, **kwargs):
-        return function(*args, forge_settings={"repo": repo, "token": token, "driver": driver, "api_url": api_url},
-                        **kwargs)
-
-    return wrapper
-
-
-def open_from_settings(app: Application, settings: dict):
-    from cml.forges.registry import find_token, open_forge, repository_context
-
-    context = repository_context(app.environ, settings["repo"], settings["driver"], settings["api_url"])
-    token = find_token(settings["token"], context.driver, app.environ)
-    return context, open_forge(context, token, app.environ)
-
-
-def _fingerprint(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except OSError:
-        return None
-
-
 def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch, watermark_title, rm_watermark,
           summary, forge_settings) -> None:
-    from cml.forges.delivery import append_step_summary, comment_body, deliver, resolve_target
+    from cml.forges.delivery import ReportPoster, job_summary_link, resolve_target, watch_file
     from cml.forges.marker import Marker
 
     if rm_watermark and update:
@@ -67,53 +30,19 @@ def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch
     if pr:
         app.warn("Deprecation warning: use --target=pr instead of --pr")
         target = "pr"
-    if not watch:
-        report = read_text(markdown_file)
-    context, forge = open_from_settings(app, forge_settings)
-    marker = None if rm_watermark else Marker.for_run(watermark_title or "", context.workflow, context.run_id,
+    report = None if watch else read_text(markdown_file)
+    context, forge = open_forge_from_options(app, forge_settings)
+    marker = None if rm_watermark else Marker.for_run(watermark_title, context.workflow, context.run_id,
                                                      commit_sha or context.sha)
-    resolved = resolve_target(target, forge, context)
-    summary_path = app.environ.get("GITHUB_STEP_SUMMARY") if summary else None
-    hint = ""
-    if summary_path and context.server_url and context.run_id:
-        hint = f"The full report is in the [job summary]({context.server_url}/{context.repository}/actions/runs/{context.run_id})."
-
-    def post_once(report_text: str, known=None):
-        if known is None:
-            comment = deliver(forge, resolved, report_text, marker, update, app.warn, hint).comment
-            if summary_path:
-                append_step_summary(report_text, summary_path)
-        else:
-            comment = forge.update_comment(resolved, known, comment_body(report_text, forge, marker, hint)[0])
-        app.output(comment.url)
-        return comment
-
-    if not watch:
-        post_once(report)
+    poster = ReportPoster(forge, resolve_target(target, forge, context), marker, update, app.warn,
+                          app.environ.get("GITHUB_STEP_SUMMARY") if summary else None, job_summary_link(context))
+    if report is not None:
+        app.output(poster.post(report).url)
         return
-    _watch(app, markdown_file, post_once)
-
-
-def _watch(app: Application, path: str, post_once) -> None:
-    """Post once ``path`` exists, then update the same comment whenever it changes, until interrupted."""
-    interval = float(app.environ.get("CML_WATCH_INTERVAL", "1"))
-    app.note(f"watching {path}; press Ctrl-C to stop")
-    seen = None
-    comment = None
-    try:
-        while True:
-            current = _fingerprint(path)
-            if current is not None and current != seen:
-                try:
-                    report = read_text(path)
-                except InputError as error:
-                    app.warn(str(error))
-                else:
-                    comment = post_once(report, comment)
-                    seen = current
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        app.note("stopped watching")
+    app.note(f"watching {markdown_file}; press Ctrl-C to stop")
+    watch_file(markdown_file, lambda text: app.output(poster.post(text).url), app.warn,
+               float(app.environ.get("CML_WATCH_INTERVAL", "1")))
+    app.note("stopped watching")
 
 
 def comment_options(function):

@@ -110,3 +110,32 @@ def title_option(default: str):
 
 
 pass_app = click.make_pass_decorator(Application, ensure=True)
+
+
+def forge_options(function):
+    """``--repo``, ``--token``, ``--driver`` and ``--api-url``, for every command that talks to a forge.
+
+    The command receives them as one ``forge_settings`` mapping for :func:`open_forge_from_options`.
+    """
+
+    @click.option("--repo", metavar="URL", help="Repository URL  [default: from the CI, else the 'origin' remote]")
+    @click.option("--token", "--driver-token", "token", metavar="TOKEN",
+                  help="API token  [default: REPO_TOKEN, repo_token, GITHUB_TOKEN, GITLAB_TOKEN, BITBUCKET_TOKEN, GITEA_TOKEN]")
+    @click.option("--driver", type=click.Choice(["github", "gitlab", "bitbucket", "gitea"]),
+                  help="Forge kind  [default: from the CI or the repository host]")
+    @click.option("--api-url", metavar="URL", help="API base URL, for self-hosted forges  [default: from the CI]")
+    @functools.wraps(function)
+    def wrapper(*args, repo, token, driver, api_url, **kwargs):
+        settings = {"repo": repo, "token": token, "driver": driver, "api_url": api_url}
+        return function(*args, forge_settings=settings, **kwargs)
+
+    return wrapper
+
+
+def open_forge_from_options(app: Application, settings: dict):
+    """The repository context and forge adapter for ``forge_settings`` and the CI environment."""
+    from cml.forges.registry import find_token, open_forge, repository_context
+
+    context = repository_context(app.environ, settings["repo"], settings["driver"], settings["api_url"])
+    token = find_token(settings["token"], context.driver, app.environ)
+    return context, open_forge(context, token, app.environ)

@@ -141,3 +141,67 @@ def append_step_summary(report: str, path: str) -> bool:
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(("\n" if used else "") + text)
     return True
+
+
+def job_summary_link(context: RepositoryContext) -> str:
+    """A sentence linking to the GitHub Actions run whose summary holds the full report."""
+    url = context.actions_run_url
+    return f"The full report is in the [job summary]({url})." if url else ""
+
+
+class ReportPoster:
+    """Posts one report to one target, then keeps that same comment current on later calls.
+
+    The first :meth:`post` runs :func:`deliver` (marker, ``--update``, races,
+    size limit) and appends the report to the job summary; later calls edit the
+    comment it produced, as ``--watch`` needs.
+    """
+
+    def __init__(self, forge: Forge, target: Target, marker: Marker | None, update: bool,
+                 warn: Callable[[str], None], summary_path: str | None = None, full_report_hint: str = ""):
+        self.forge = forge
+        self.target = target
+        self.marker = marker
+        self.update = update
+        self.warn = warn
+        self.summary_path = summary_path
+        self.hint = full_report_hint if summary_path else ""
+        self.comment: Comment | None = None
+
+    def post(self, report: str) -> Comment:
+        if self.comment is None:
+            self.comment = deliver(self.forge, self.target, report, self.marker, self.update, self.warn, self.hint).comment
+            if self.summary_path:
+                append_step_summary(report, self.summary_path)
+        else:
+            body, _ = comment_body(report, self.forge, self.marker, self.hint)
+            self.comment = self.forge.update_comment(self.target, self.comment, body)
+        return self.comment
+
+
+def watch_file(path: str, on_change: Callable[[str], None], warn: Callable[[str], None], interval: float = 1.0) -> None:
+    """Call ``on_change(text)`` once ``path`` exists and whenever its content changes, until Ctrl-C."""
+    import hashlib
+    import time
+
+    from cml.errors import InputError
+    from cml.fileio import read_bytes
+
+    seen = None
+    try:
+        while True:
+            try:
+                data = read_bytes(path)
+            except InputError:
+                data = None
+            digest = hashlib.sha256(data).hexdigest() if data is not None else None
+            if digest is not None and digest != seen:
+                try:
+                    on_change(data.decode("utf-8-sig"))
+                    seen = digest
+                except UnicodeDecodeError:
+                    warn(f"{path}: is not UTF-8 text; waiting for the next change")
+                    seen = digest
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return

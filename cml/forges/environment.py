@@ -81,6 +81,13 @@ class RepositoryContext:
     workflow: str | None = None
     ci: str | None = None
 
+    @property
+    def actions_run_url(self) -> str | None:
+        """The GitHub Actions run page (its job summary is there), when this is a GitHub Actions run."""
+        if self.driver != "github" or not (self.server_url and self.run_id and self.repository):
+            return None
+        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
 
 def _event_payload(path: str | None) -> dict:
     import json
