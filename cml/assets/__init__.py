@@ -1,0 +1,1 @@
+"""Publishing the files a report points at, and rewriting only those links."""
