@@ -200,7 +200,9 @@ def is_local_file(url: str) -> bool:
 
 def local_path(url: str) -> str:
     """The file path a local destination names (query and fragment dropped, %-escapes decoded)."""
-    return unquote(urlsplit(url.replace("\\", "/")).path) if not url.startswith("<") else url
+    if re.match(r"^[A-Za-z]:[\\/]", url):
+        return url
+    return unquote(urlsplit(url.replace("\\", "/")).path)
 
 
 def rewrite(text: str, replacements: dict[Destination, str]) -> str:
