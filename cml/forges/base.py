@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
+from cml.forges.errors import ForgeError
 from cml.forges.http import HttpPolicy
 
 
@@ -48,6 +49,7 @@ class Forge(abc.ABC):
         self.repository = repository
         self.token = token
         self.policy = policy or HttpPolicy()
+        self._viewer_lookup: tuple[str | None] | None = None
 
     @abc.abstractmethod
     def comments(self, target: Target) -> list[Comment]:
@@ -72,6 +74,15 @@ class Forge(abc.ABC):
     def viewer(self) -> str | None:
         """The login comments posted with this token carry, if the forge can tell; ``None`` otherwise."""
         return None
+
+    def _remembered_viewer(self, lookup: Callable[[], str | None]) -> str | None:
+        """Run ``lookup`` once; a token that may not read its own user matches any author (``None``)."""
+        if self._viewer_lookup is None:
+            try:
+                self._viewer_lookup = (lookup(),)
+            except ForgeError:
+                self._viewer_lookup = (None,)
+        return self._viewer_lookup[0]
 
     @abc.abstractmethod
     def publish_check(self, check: "Check") -> str:

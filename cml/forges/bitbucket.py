@@ -11,7 +11,6 @@ import base64
 import binascii
 
 from cml.forges.base import Check, Comment, Forge, Target
-from cml.forges.errors import ForgeError
 from cml.forges.http import HttpPolicy, JsonApi
 from cml.forges.secrets import register_secret
 
@@ -42,8 +41,6 @@ class BitbucketForge(Forge):
         super().__init__(api_url, repository, token, policy)
         register_secret(token)
         self.api = JsonApi(self.api_url, {"Authorization": authorization_header(token)}, self.policy, "Bitbucket")
-        self._viewer: str | None = None
-        self._viewer_known = False
 
     def _comments_path(self, target: Target) -> str:
         section = {"pr": "pullrequests", "issue": "issues", "commit": "commit"}[target.kind]
@@ -94,13 +91,8 @@ class BitbucketForge(Forge):
 
     def viewer(self) -> str | None:
         """``GET /user``: the token user's uuid; ``None`` for access tokens, which have no user."""
-        if not self._viewer_known:
-            self._viewer_known = True
-            try:
-                self._viewer = (self.api.json("GET", "/user", "identifying the token's user") or {}).get("uuid")
-            except ForgeError:
-                self._viewer = None
-        return self._viewer
+        return self._remembered_viewer(
+            lambda: (self.api.json("GET", "/user", "identifying the token's user") or {}).get("uuid"))
 
     def publish_check(self, check: Check) -> str:
         """``POST /repositories/{workspace}/{repo_slug}/commit/{sha}/statuses/build``."""

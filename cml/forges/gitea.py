@@ -7,7 +7,7 @@ runners set to ``https://HOST/api/v1``.
 from __future__ import annotations
 
 from cml.forges.base import Check, Comment, Forge, Target
-from cml.forges.errors import ForgeError, ForgeNotFoundError, UnsupportedOperationError
+from cml.forges.errors import ForgeNotFoundError, UnsupportedOperationError
 from cml.forges.http import HttpPolicy, JsonApi
 from cml.forges.secrets import register_secret
 
@@ -27,8 +27,6 @@ class GiteaForge(Forge):
         super().__init__(api_url, repository, token, policy)
         register_secret(token)
         self.api = JsonApi(self.api_url, {"Authorization": f"token {token}"}, self.policy, "Gitea")
-        self._viewer: str | None = None
-        self._viewer_known = False
 
     def _issue_path(self, target: Target) -> str:
         if target.kind == "commit":
@@ -71,13 +69,8 @@ class GiteaForge(Forge):
 
     def viewer(self) -> str | None:
         """``GET /user``; ``None`` (match any author) when the token cannot read it."""
-        if not self._viewer_known:
-            self._viewer_known = True
-            try:
-                self._viewer = (self.api.json("GET", "/user", "identifying the token's user") or {}).get("login")
-            except ForgeError:
-                self._viewer = None
-        return self._viewer
+        return self._remembered_viewer(
+            lambda: (self.api.json("GET", "/user", "identifying the token's user") or {}).get("login"))
 
     def publish_check(self, check: Check) -> str:
         """``POST /repos/{owner}/{repo}/statuses/{sha}``: a commit status named after the check."""

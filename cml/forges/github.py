@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, TypeVar
 
 from cml.forges.base import Check, Comment, Forge, Target
-from cml.forges.errors import ForgeError, ForgePermissionError
+from cml.forges.errors import ForgePermissionError
 from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries
 from cml.forges.secrets import register_secret
 
@@ -59,7 +59,6 @@ class GitHubForge(Forge):
             retry=None, lazy=True, user_agent="cml", seconds_between_requests=None, seconds_between_writes=None,
         )
         self._repo = self._github.get_repo(repository)
-        self._viewer: str | None = None
 
     def _call(self, action: str, operation: Callable[[], T]) -> T:
         return call_with_retries(operation, describe_failure, self.policy, "GitHub", action)
@@ -110,12 +109,8 @@ class GitHubForge(Forge):
         """``github-actions[bot]`` for the Actions token (no request), else ``GET /user``."""
         if self.actions_token:
             return ACTIONS_BOT
-        if self._viewer is None:
-            try:
-                self._viewer = self._call("identifying the token's user", lambda: self._github.get_user().login)
-            except ForgeError:  # an App installation token cannot read /user: match any author
-                return None
-        return self._viewer
+        return self._remembered_viewer(
+            lambda: self._call("identifying the token's user", lambda: self._github.get_user().login))
 
     def publish_check(self, check: Check) -> str:
         """``POST /repos/{owner}/{repo}/check-runs`` (summary cut to 65,535 characters)."""

@@ -53,8 +53,6 @@ class GitLabForge(Forge):
                                      retry_transient_errors=False, user_agent="cml")
         self._project = self._gitlab.projects.get(project_id or repository, lazy=True)
         self.web_url = (web_url or f"{server}/{repository}").rstrip("/")
-        self._viewer: str | None = None
-        self._viewer_known = False
 
     def _call(self, action: str, operation: Callable[[], T]) -> T:
         return call_with_retries(operation, describe_failure, self.policy, "GitLab", action)
@@ -118,13 +116,8 @@ class GitLabForge(Forge):
 
     def viewer(self) -> str | None:
         """``GET /user``: the username of the token's (bot) user."""
-        if not self._viewer_known:
-            self._viewer_known = True
-            try:
-                self._viewer = self._call("identifying the token's user", lambda: self._gitlab.http_get("/user", **NO_CLIENT_RETRIES))["username"]
-            except ForgeError:
-                self._viewer = None
-        return self._viewer
+        return self._remembered_viewer(lambda: self._call(
+            "identifying the token's user", lambda: self._gitlab.http_get("/user", **NO_CLIENT_RETRIES))["username"])
 
     def publish_check(self, check: Check) -> str:
         """``POST /projects/:id/statuses/:sha``: a commit status named after the check, linking to the report."""
