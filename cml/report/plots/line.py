@@ -81,21 +81,18 @@ def x_values(table: Table, x: str | None = None):
     return "row", np.arange(len(table), dtype=float)
 
 
-def y_columns(table: Table, x_name: str, ys: Sequence[str] = ()) -> list[str]:
-    """The named y columns, or every numeric column but x and dvclive's ``timestamp``."""
+def y_columns(table: Table, x_name: str, ys: Sequence[str] = ()) -> dict:
+    """The named y columns, or every numeric column but x and dvclive's ``timestamp``, as float arrays."""
     if ys:
-        for name in ys:
-            table.column(name, "-y")
-        return list(ys)
-    found = []
+        return {name: numeric_array(table, name, "-y") for name in ys}
+    found = {}
     for name in table.columns:
         if name in (x_name, "timestamp"):
             continue
         try:
-            numeric_array(table, name)
+            found[name] = numeric_array(table, name)
         except InputError:
             continue
-        found.append(name)
     if not found:
         raise InputError(table.path, "has no numeric column to plot; name one with -y")
     return found
@@ -120,19 +117,23 @@ def curves_from_files(files: Sequence[str], x: str | None = None, ys: Sequence[s
     missing = []
     x_name = "step"
     for path, name in zip(files, names):
-        tables = [(load_table(path), False)]
+        head = load_table(path)
+        base = None
         if revision:
             data = base_files[os.fspath(path)]
             if data is None:
                 missing.append(path)
             else:
-                tables.append((load_table(path, data, label=f"{path} (at {revision.name})"), True))
-        x_name, _ = x_values(tables[0][0], x)
-        columns = y_columns(tables[0][0], x_name, ys)
-        for column in columns:
+                base = load_table(path, data, label=f"{path} (at {revision.name})")
+        x_name, head_x = x_values(head, x)
+        base_x = None
+        columns = y_columns(head, x_name, ys)
+        for column, values in columns.items():
             label = column if len(files) == 1 else name if len(columns) == 1 else f"{name}: {column}"
-            for table, dashed in tables:
-                if column in table.data:
-                    series.append(Series(f"{label} ({revision.name})" if dashed else label, x_values(table, x)[1],
-                                         numeric_array(table, column, "-y"), dashed=dashed, color_key=label))
+            series.append(Series(label, head_x, values, color_key=label))
+            if base is not None and column in base.data:
+                if base_x is None:
+                    base_x = x_values(base, x)[1]
+                series.append(Series(f"{label} ({revision.name})", base_x, numeric_array(base, column, "-y"),
+                                     dashed=True, color_key=label))
     return Curves(series, names, x_name, missing)
