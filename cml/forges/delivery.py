@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import time
 from dataclasses import dataclass
 from typing import Callable
 
-from cml.errors import UsageError
+from cml.errors import InputError, UsageError
+from cml.fileio import decode_text, read_bytes
 from cml.forges.base import Comment, Forge, Target
 from cml.forges.environment import RepositoryContext
 from cml.forges.errors import ForgeNotFoundError
@@ -84,6 +88,16 @@ def _delete_quietly(forge: Forge, target: Target, comment: Comment) -> None:
         pass  # another job removed it first
 
 
+def _keep_oldest(forge: Forge, target: Target, reports: list[Comment], body: str,
+                 ours: Comment | None = None) -> Comment:
+    """Make the oldest of ``reports`` carry ``body`` (unless it is ``ours``, just posted) and delete the rest."""
+    oldest = reports[0]
+    kept = ours if ours is not None and oldest.id == ours.id else forge.update_comment(target, oldest, body)
+    for duplicate in reports[1:]:
+        _delete_quietly(forge, target, duplicate)
+    return kept
+
+
 def deliver(
     forge: Forge,
     target: Target,
@@ -107,27 +121,18 @@ def deliver(
     if update and marker is not None:
         existing = _own_reports(forge, target, marker)
         if existing:
-            kept = forge.update_comment(target, existing[0], body)
-            for duplicate in existing[1:]:
-                _delete_quietly(forge, target, duplicate)
-            return Delivery(kept, "updated", truncated)
+            return Delivery(_keep_oldest(forge, target, existing, body), "updated", truncated)
     created = forge.create_comment(target, body)
     if update and marker is not None:
         reports = _own_reports(forge, target, marker)
-        if reports and reports[0].id != created.id:
-            kept = forge.update_comment(target, reports[0], body)
-            for duplicate in reports[1:]:
-                _delete_quietly(forge, target, duplicate)
-            return Delivery(kept, "updated", truncated)
-        for duplicate in reports[1:]:
-            _delete_quietly(forge, target, duplicate)
+        if reports:
+            kept = _keep_oldest(forge, target, reports, body, ours=created)
+            return Delivery(kept, "created" if kept is created else "updated", truncated)
     return Delivery(created, "created", truncated)
 
 
 def append_step_summary(report: str, path: str) -> bool:
     """Append ``report`` to GitHub's ``$GITHUB_STEP_SUMMARY`` within its 1 MiB per-step limit."""
-    import os
-
     try:
         used = os.path.getsize(path)
     except OSError:
@@ -181,12 +186,6 @@ class ReportPoster:
 
 def watch_file(path: str, on_change: Callable[[str], None], warn: Callable[[str], None], interval: float = 1.0) -> None:
     """Call ``on_change(text)`` once ``path`` exists and whenever its content changes, until Ctrl-C."""
-    import hashlib
-    import time
-
-    from cml.errors import InputError
-    from cml.fileio import read_bytes
-
     seen = None
     try:
         while True:
@@ -196,12 +195,13 @@ def watch_file(path: str, on_change: Callable[[str], None], warn: Callable[[str]
                 data = None
             digest = hashlib.sha256(data).hexdigest() if data is not None else None
             if digest is not None and digest != seen:
+                seen = digest
                 try:
-                    on_change(data.decode("utf-8-sig"))
-                    seen = digest
-                except UnicodeDecodeError:
-                    warn(f"{path}: is not UTF-8 text; waiting for the next change")
-                    seen = digest
+                    text = decode_text(data, path)
+                except InputError as error:
+                    warn(f"{error}; waiting for the next change")
+                else:
+                    on_change(text)
             time.sleep(interval)
     except KeyboardInterrupt:
         return
