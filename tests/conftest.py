@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,8 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from cml.cli.main import cli
+from tests.fakes.server import FakeForgeServer
+from tests.fakes.ci_env import HEAD_SHA, PAT, TOKEN
 
-CI_VARIABLE_PREFIXES = ("GITHUB_", "GITLAB_", "CI_", "BITBUCKET_", "GITEA_", "FORGEJO_", "CML_")
+CI_VARIABLE_PREFIXES = ("GITHUB_", "GITLAB_", "CI_", "BITBUCKET_", "GITEA_", "FORGEJO_", "CML_", "AWS_")
+TOKEN_VARIABLES = ("REPO_TOKEN", "repo_token")
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Test Author",
     "GIT_AUTHOR_EMAIL": "author@example.test",
@@ -28,7 +32,7 @@ GIT_IDENTITY = {
 def clean_environment(monkeypatch, tmp_path_factory):
     """Tests start outside any CI and with a private git config, whatever runs them."""
     for name in list(os.environ):
-        if name == "CI" or name.startswith(CI_VARIABLE_PREFIXES):
+        if name == "CI" or name in TOKEN_VARIABLES or name.startswith(CI_VARIABLE_PREFIXES):
             monkeypatch.delenv(name)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
@@ -182,3 +186,40 @@ def github(github_description):
         fake.server = server
         yield fake
     assert fake.violations == [], "requests not allowed by GitHub's OpenAPI description"
+
+
+@pytest.fixture
+def actions(github, tmp_path, monkeypatch):
+    """Environment of a GitHub Actions job on a pull_request event for PR #7."""
+    github.add_token(TOKEN, "github-actions[bot]")
+    github.add_token(PAT, "alice")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 7, "head": {"sha": HEAD_SHA}}}))
+    summary = tmp_path / "summary.md"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "report.md").write_text("# Report\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    env = {
+        "CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_API_URL": github.base_url,
+        "GITHUB_SERVER_URL": "https://github.test", "GITHUB_REPOSITORY": github.repository,
+        "GITHUB_EVENT_PATH": str(event), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_SHA": "f" * 40,
+        "GITHUB_RUN_ID": "555", "GITHUB_WORKFLOW": "train", "GITHUB_STEP_SUMMARY": str(summary),
+        "REPO_TOKEN": TOKEN, "CML_HTTP_BACKOFF": "0.01",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(fake):
+        server = FakeForgeServer(fake).__enter__()
+        fake.base_url = server.url
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__()

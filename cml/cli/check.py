@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app
+from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app, publish_options
 from cml.errors import UsageError
 from cml.fileio import read_text
 from cml.forges.base import CONCLUSIONS
@@ -22,19 +22,36 @@ def command() -> None:
 @click.option("--conclusion", type=click.Choice(CONCLUSIONS), default="success", show_default=True,
               help="The check's result.")
 @click.option("--url", "details_url", metavar="URL", help="Where the check links to  [default: the CI job]")
-@click.option("--head-sha", metavar="SHA", help="Commit to attach the check to  [default: the CI's head commit]")
+@click.option("--head-sha", "--commit-sha", "head_sha", metavar="SHA",
+              help="Commit to attach the check to  [default: the CI's head commit]")
+@click.option("--publish/--no-publish", default=True, show_default=True,
+              help="Publish the local files and data: URIs the report links to (GitHub check runs show the report).")
+@publish_options()
 @forge_options
 @pass_app
-def create(app: Application, markdown_file, title, conclusion, details_url, head_sha, forge_settings) -> None:
+def create(app: Application, markdown_file, title, conclusion, details_url, head_sha, publish, publish_settings,
+           allow_outside, skip_missing, forge_settings) -> None:
     """Attach FILE to the head commit: a check run on GitHub, a commit (build) status on GitLab,
     Bitbucket and Gitea. Prints the check's URL."""
+    from cml.assets.backends import open_publisher
+    from cml.assets.publisher import ReportFiles
+    from cml.assets.references import Boundary
     from cml.forges.base import Check
 
     report = read_text(markdown_file)
+    files = None
+    references = []
+    if publish:
+        boundary = Boundary.for_report(markdown_file, app.environ, allow_outside)
+        files = ReportFiles(markdown_file, boundary, lambda: open_publisher(
+            publish_settings, forge, context, None, app.environ, app.warn), skip_missing, app.warn)
+        references = files.references(report)
     context, forge = open_forge_from_options(app, forge_settings)
     sha = head_sha or context.sha
     if not sha:
         raise UsageError("cannot tell which commit to attach the check to; pass --head-sha", option="--head-sha")
+    if files is not None and references and forge.check_shows_report:
+        report = files.publish(report, references)
     details_url = details_url or app.environ.get("CI_JOB_URL") or context.actions_run_url
     url = forge.publish_check(Check(sha, title, report, conclusion, details_url))
     if url:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app
-from cml.errors import UsageError
+from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app, publish_options
+from cml.assets.content import AssetError
+from cml.errors import InputError, UsageError
 from cml.fileio import read_text
 
 
@@ -16,7 +17,10 @@ def command() -> None:
 
 
 def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch, watermark_title, rm_watermark,
-          summary, forge_settings) -> None:
+          summary, publish, publish_settings, allow_outside, skip_missing, forge_settings) -> None:
+    from cml.assets.backends import open_publisher
+    from cml.assets.publisher import ReportFiles
+    from cml.assets.references import Boundary, collect_references
     from cml.forges.delivery import ReportPoster, job_summary_link, resolve_target, watch_file
     from cml.forges.marker import Marker
 
@@ -31,17 +35,35 @@ def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch
         app.warn("Deprecation warning: use --target=pr instead of --pr")
         target = "pr"
     report = None if watch else read_text(markdown_file)
+    boundary = Boundary.for_report(markdown_file, app.environ, allow_outside) if publish else None
+    references = None
+    if publish and report is not None:
+        # Bad links fail here, before any request is made.
+        references = collect_references(report, markdown_file, boundary, skip_missing, app.warn)
     context, forge = open_forge_from_options(app, forge_settings)
+    resolved = resolve_target(target, forge, context)
+    files = None
+    if publish:
+        issue = int(resolved.ref) if resolved.kind in ("pr", "issue") else None
+        files = ReportFiles(markdown_file, boundary, lambda: open_publisher(
+            publish_settings, forge, context, issue, app.environ, app.warn), skip_missing, app.warn)
     marker = None if rm_watermark else Marker.for_run(watermark_title, context.workflow, context.run_id,
                                                      commit_sha or context.sha)
-    poster = ReportPoster(forge, resolve_target(target, forge, context), marker, update, app.warn,
+    poster = ReportPoster(forge, resolved, marker, update, app.warn,
                           app.environ.get("GITHUB_STEP_SUMMARY") if summary else None, job_summary_link(context))
     if report is not None:
-        app.output(poster.post(report).url)
+        app.output(poster.post(files.publish(report, references) if files else report).url)
         return
+
+    def on_change(text: str) -> None:
+        try:
+            app.output(poster.post(files.publish(text) if files else text).url)
+        except (InputError, AssetError) as error:
+            app.warn(f"{error}; waiting for the next change")
+
     app.note(f"watching {markdown_file}; press Ctrl-C to stop")
-    watch_file(markdown_file, lambda text: app.output(poster.post(text).url), app.warn,
-               float(app.environ.get("CML_WATCH_INTERVAL", "1")))
+    watch_file(markdown_file, on_change, app.warn, float(app.environ.get("CML_WATCH_INTERVAL", "1")),
+               dependencies=files.fingerprint if files else None)
     app.note("stopped watching")
 
 
@@ -56,6 +78,9 @@ def comment_options(function):
         click.option("--watermark-title", default="", metavar="TEXT",
                      help="Label that tells reports apart; {workflow} and {run} are replaced."),
         click.option("--rm-watermark", is_flag=True, help="Post without the invisible marker (the comment cannot be updated later)."),
+        click.option("--publish/--no-publish", default=True, show_default=True,
+                     help="Publish the local files and data: URIs the report links to, and link their URLs."),
+        publish_options(),
         click.option("--summary/--no-summary", default=True, show_default=True,
                      help="Also append the report to the GitHub Actions job summary ($GITHUB_STEP_SUMMARY)."),
         forge_options,

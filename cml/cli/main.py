@@ -11,7 +11,7 @@ import sys
 import click
 
 from cml import __version__
-from cml.cli import check, comment, demo, metrics, params, plot, report, table
+from cml.cli import asset, check, comment, demo, metrics, params, plot, report, table
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, verbose_option
 from cml.errors import CmlError, QualityGateFailed
@@ -83,7 +83,7 @@ def cli(log: str) -> None:
 
 cli.params.append(verbose_option(envvar="CML_VERBOSE", show_envvar=True))
 
-for module in (metrics, params, table, plot, report, comment, check, demo):
+for module in (metrics, params, table, plot, report, comment, check, asset, demo):
     cli.add_command(module.command)
 
 

@@ -139,3 +139,55 @@ def open_forge_from_options(app: Application, settings: dict):
     context = repository_context(app.environ, settings["repo"], settings["driver"], settings["api_url"])
     token = find_token(settings["token"], context.driver, app.environ)
     return context, open_forge(context, token, app.environ)
+
+
+class Duration(click.ParamType):
+    """Seconds, or a number with ``s``, ``m``, ``h``, ``d`` or ``w``: ``90``, ``5m``, ``7d``."""
+
+    name = "duration"
+    UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        number, unit = (text[:-1], text[-1]) if text[-1:] in self.UNITS else (text, "s")
+        try:
+            seconds = float(number) * self.UNITS[unit]
+        except ValueError:
+            self.fail(f"'{value}' is not a duration; use seconds or a number with s, m, h, d or w (like 7d)", param, ctx)
+        if seconds <= 0:
+            self.fail(f"'{value}' is not a positive duration", param, ctx)
+        return int(seconds)
+
+
+def publish_options(url_flags: tuple[str, ...] = ("--publish-url",)):
+    """``--publish-url``, ``--native``, ``--publish-branch``, ``--publish-public``, ``--publish-expires``,
+    ``--allow-outside`` and ``--skip-missing``; the command receives one ``publish_settings`` keyword
+    (a :class:`cml.assets.backends.PublishSettings`) plus ``allow_outside`` and ``skip_missing``."""
+
+    def decorate(function):
+        @click.option(*url_flags, "publish_url", metavar="URL",
+                      help="Publish to s3://BUCKET/PREFIX (or an https:// asset server) instead of the forge's storage.")
+        @click.option("--native", "--publish-native", "native", is_flag=True,
+                      help="Publish to the forge's own storage (the default; kept for iterative/cml workflows).")
+        @click.option("--publish-branch", default="cml-assets", show_default=True, metavar="BRANCH",
+                      help="GitHub: the branch that holds published files (needs 'contents: write').")
+        @click.option("--publish-public", is_flag=True,
+                      help="S3: make files public-read and link them plainly instead of with presigned links.")
+        @click.option("--publish-expires", type=Duration(), default="7d", show_default=True, metavar="DURATION",
+                      help="S3: how long presigned links work (at most 7d).")
+        @click.option("--allow-outside", multiple=True, metavar="FOLDER", type=click.Path(file_okay=False),
+                      help="Also publish files from FOLDER (by default only the report's folder and the CI workspace).")
+        @click.option("--skip-missing", is_flag=True,
+                      help="Warn about links to missing files and leave them as they are, instead of failing.")
+        @functools.wraps(function)
+        def wrapper(*args, publish_url, native, publish_branch, publish_public, publish_expires, **kwargs):
+            from cml.assets.backends import PublishSettings
+
+            settings = PublishSettings(publish_url, native, publish_branch, publish_public, publish_expires)
+            return function(*args, publish_settings=settings, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -43,6 +43,8 @@ class Forge(abc.ABC):
     comment_limit: ClassVar[int]
     #: Whether commit comments can be edited through the API.
     edits_commit_comments: ClassVar[bool] = True
+    #: Whether :meth:`publish_check` shows the report itself (so its images must be published).
+    check_shows_report: ClassVar[bool] = False
 
     def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None):
         self.api_url = api_url.rstrip("/")

@@ -184,8 +184,13 @@ class ReportPoster:
         return self.comment
 
 
-def watch_file(path: str, on_change: Callable[[str], None], warn: Callable[[str], None], interval: float = 1.0) -> None:
-    """Call ``on_change(text)`` once ``path`` exists and whenever its content changes, until Ctrl-C."""
+def watch_file(path: str, on_change: Callable[[str], None], warn: Callable[[str], None], interval: float = 1.0,
+               dependencies: Callable[[str], str] | None = None) -> None:
+    """Call ``on_change(text)`` once ``path`` exists and whenever its content changes, until Ctrl-C.
+
+    ``dependencies(text)`` fingerprints the files the text points at, so a changed
+    image counts as a change even when the report's text stays the same.
+    """
     seen = None
     try:
         while True:
@@ -193,14 +198,21 @@ def watch_file(path: str, on_change: Callable[[str], None], warn: Callable[[str]
                 data = read_bytes(path)
             except InputError:
                 data = None
-            digest = hashlib.sha256(data).hexdigest() if data is not None else None
-            if digest is not None and digest != seen:
-                seen = digest
+            text = None
+            digest = None
+            if data is not None:
                 try:
                     text = decode_text(data, path)
                 except InputError as error:
-                    warn(f"{error}; waiting for the next change")
+                    digest = hashlib.sha256(data).hexdigest()
+                    if digest != seen:
+                        warn(f"{error}; waiting for the next change")
                 else:
+                    extra = dependencies(text) if dependencies else ""
+                    digest = hashlib.sha256(data + extra.encode()).hexdigest()
+            if digest is not None and digest != seen:
+                seen = digest
+                if text is not None:
                     on_change(text)
             time.sleep(interval)
     except KeyboardInterrupt:

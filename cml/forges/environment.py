@@ -131,6 +131,17 @@ def _github_actions_context(env: Mapping[str, str], driver: str) -> RepositoryCo
     )
 
 
+def _bitbucket_web_url(origin: str | None) -> str | None:
+    """``https://bitbucket.org`` from ``BITBUCKET_GIT_HTTP_ORIGIN`` (which Pipelines gives as ``http://``)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(origin or "")
+    if not parts.netloc:
+        return None
+    scheme = "https" if parts.hostname == "bitbucket.org" else parts.scheme
+    return f"{scheme}://{parts.netloc}"
+
+
 def ci_repository_context(environ: Mapping[str, str] | None = None) -> RepositoryContext | None:
     """The repository context a CI job provides, or ``None`` outside a known CI."""
     env = os.environ if environ is None else environ
@@ -151,6 +162,7 @@ def ci_repository_context(environ: Mapping[str, str] | None = None) -> Repositor
             driver="bitbucket", api_url=env.get("BITBUCKET_API_URL") or DEFAULT_API_URLS["bitbucket"],
             repository=full_name, sha=env.get("BITBUCKET_COMMIT"), pull_request=_int_or_none(env.get("BITBUCKET_PR_ID")),
             run_id=env.get("BITBUCKET_BUILD_NUMBER"), workflow=env.get("BITBUCKET_PIPELINE_UUID"), ci="bitbucket",
+            server_url=_bitbucket_web_url(env.get("BITBUCKET_GIT_HTTP_ORIGIN")),
         )
     return None
 

@@ -46,6 +46,7 @@ class GitHubForge(Forge):
 
     name = "github"
     comment_limit = 65_536
+    check_shows_report = True
 
     def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None,
                  actions_token: bool = False):
@@ -58,9 +59,9 @@ class GitHubForge(Forge):
             base_url=self.api_url, auth=Auth.Token(token), per_page=100, timeout=int(max(1, self.policy.timeout)),
             retry=None, lazy=True, user_agent="cml", seconds_between_requests=None, seconds_between_writes=None,
         )
-        self._repo = self._github.get_repo(repository)
+        self.repo = self._github.get_repo(repository)
 
-    def _call(self, action: str, operation: Callable[[], T]) -> T:
+    def call(self, action: str, operation: Callable[[], T]) -> T:
         return call_with_retries(operation, describe_failure, self.policy, "GitHub", action)
 
     @staticmethod
@@ -70,39 +71,39 @@ class GitHubForge(Forge):
     def comments(self, target: Target) -> list[Comment]:
         """``GET /repos/{owner}/{repo}/issues/{n}/comments`` or ``…/commits/{sha}/comments``, 100 per page."""
         if target.kind == "commit":
-            listing = lambda: self._repo.get_commit(target.ref).get_comments()  # noqa: E731
+            listing = lambda: self.repo.get_commit(target.ref).get_comments()  # noqa: E731
         else:
-            listing = lambda: self._repo.get_issue(int(target.ref)).get_comments()  # noqa: E731
-        return self._call(f"listing comments on {target}", lambda: [self._comment(c) for c in listing()])
+            listing = lambda: self.repo.get_issue(int(target.ref)).get_comments()  # noqa: E731
+        return self.call(f"listing comments on {target}", lambda: [self._comment(c) for c in listing()])
 
     def create_comment(self, target: Target, body: str) -> Comment:
         """``POST /repos/{owner}/{repo}/issues/{n}/comments`` or ``…/commits/{sha}/comments``."""
         if target.kind == "commit":
-            create = lambda: self._repo.get_commit(target.ref).create_comment(body)  # noqa: E731
+            create = lambda: self.repo.get_commit(target.ref).create_comment(body)  # noqa: E731
         else:
-            create = lambda: self._repo.get_issue(int(target.ref)).create_comment(body)  # noqa: E731
-        return self._comment(self._call(f"commenting on {target}", create))
+            create = lambda: self.repo.get_issue(int(target.ref)).create_comment(body)  # noqa: E731
+        return self._comment(self.call(f"commenting on {target}", create))
 
     def _lazy_comment(self, target: Target, comment: Comment):
         if target.kind == "commit":
-            return self._repo.get_comment(comment.id)
-        return self._repo.get_issue(int(target.ref)).get_comment(comment.id)
+            return self.repo.get_comment(comment.id)
+        return self.repo.get_issue(int(target.ref)).get_comment(comment.id)
 
     def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
         """``PATCH /repos/{owner}/{repo}/issues/comments/{id}`` or ``…/comments/{id}`` (commit comments)."""
         raw = self._lazy_comment(target, comment)
-        self._call(f"updating comment {comment.id} on {target}", lambda: raw.edit(body))
+        self.call(f"updating comment {comment.id} on {target}", lambda: raw.edit(body))
         return Comment(comment.id, body, comment.url, comment.author)
 
     def delete_comment(self, target: Target, comment: Comment) -> None:
         """``DELETE /repos/{owner}/{repo}/issues/comments/{id}`` or ``…/comments/{id}``."""
         raw = self._lazy_comment(target, comment)
-        self._call(f"deleting comment {comment.id} on {target}", raw.delete)
+        self.call(f"deleting comment {comment.id} on {target}", raw.delete)
 
     def pull_requests_for_commit(self, sha: str) -> list[int]:
         """``GET /repos/{owner}/{repo}/commits/{sha}/pulls``: open pull requests first, newest first."""
-        pulls = self._call(f"finding pull requests for commit {sha}",
-                           lambda: [(p.state, p.number) for p in self._repo.get_commit(sha).get_pulls()])
+        pulls = self.call(f"finding pull requests for commit {sha}",
+                           lambda: [(p.state, p.number) for p in self.repo.get_commit(sha).get_pulls()])
         return [number for state, number in sorted(pulls, key=lambda p: (p[0] != "open", -p[1])) if state == "open"]
 
     def viewer(self) -> str | None:
@@ -110,7 +111,7 @@ class GitHubForge(Forge):
         if self.actions_token:
             return ACTIONS_BOT
         return self._remembered_viewer(
-            lambda: self._call("identifying the token's user", lambda: self._github.get_user().login))
+            lambda: self.call("identifying the token's user", lambda: self._github.get_user().login))
 
     def publish_check(self, check: Check) -> str:
         """``POST /repos/{owner}/{repo}/check-runs`` (summary cut to 65,535 characters)."""
@@ -119,7 +120,7 @@ class GitHubForge(Forge):
         output = {"title": check.title, "summary": truncate_markdown(check.report, CHECK_SUMMARY_LIMIT - 1024)}
         extra = {"details_url": check.details_url} if check.details_url else {}
         try:
-            run = self._call("creating a check run", lambda: self._repo.create_check_run(
+            run = self.call("creating a check run", lambda: self.repo.create_check_run(
                 name=check.title, head_sha=check.sha, status="completed", conclusion=check.conclusion,
                 output=output, **extra))
         except ForgePermissionError as error:

@@ -51,16 +51,16 @@ class GitLabForge(Forge):
         server = self.api_url[: -len("/api/v4")] if self.api_url.endswith("/api/v4") else self.api_url
         self._gitlab = gitlab.Gitlab(server, private_token=token, timeout=self.policy.timeout, per_page=100,
                                      retry_transient_errors=False, user_agent="cml")
-        self._project = self._gitlab.projects.get(project_id or repository, lazy=True)
+        self.project = self._gitlab.projects.get(project_id or repository, lazy=True)
         self.web_url = (web_url or f"{server}/{repository}").rstrip("/")
 
-    def _call(self, action: str, operation: Callable[[], T]) -> T:
+    def call(self, action: str, operation: Callable[[], T]) -> T:
         return call_with_retries(operation, describe_failure, self.policy, "GitLab", action)
 
     def _parent(self, target: Target):
         if target.kind == "pr":
-            return self._project.mergerequests.get(int(target.ref), lazy=True)
-        return self._project.issues.get(int(target.ref), lazy=True)
+            return self.project.mergerequests.get(int(target.ref), lazy=True)
+        return self.project.issues.get(int(target.ref), lazy=True)
 
     def _note_url(self, target: Target, note_id: int) -> str:
         section = "merge_requests" if target.kind == "pr" else "issues"
@@ -72,10 +72,10 @@ class GitLabForge(Forge):
     def comments(self, target: Target) -> list[Comment]:
         """``GET …/notes?sort=asc&order_by=created_at`` or ``GET …/commits/:sha/comments``, every page."""
         if target.kind == "commit":
-            commit = self._project.commits.get(target.ref, lazy=True)
-            raw = self._call(f"listing comments on {target}", lambda: commit.comments.list(get_all=True, **NO_CLIENT_RETRIES))
+            commit = self.project.commits.get(target.ref, lazy=True)
+            raw = self.call(f"listing comments on {target}", lambda: commit.comments.list(get_all=True, **NO_CLIENT_RETRIES))
             return [Comment(0, c.note, self._commit_url(target.ref), c.author.get("username")) for c in raw]
-        notes = self._call(
+        notes = self.call(
             f"listing comments on {target}",
             lambda: self._parent(target).notes.list(get_all=True, sort="asc", order_by="created_at",
                                                    **NO_CLIENT_RETRIES),
@@ -86,10 +86,10 @@ class GitLabForge(Forge):
     def create_comment(self, target: Target, body: str) -> Comment:
         """``POST …/notes`` (``body``) or ``POST …/commits/:sha/comments`` (``note``)."""
         if target.kind == "commit":
-            commit = self._project.commits.get(target.ref, lazy=True)
-            self._call(f"commenting on {target}", lambda: commit.comments.create({"note": body}, **NO_CLIENT_RETRIES))
+            commit = self.project.commits.get(target.ref, lazy=True)
+            self.call(f"commenting on {target}", lambda: commit.comments.create({"note": body}, **NO_CLIENT_RETRIES))
             return Comment(0, body, self._commit_url(target.ref), self.viewer())
-        note = self._call(f"commenting on {target}", lambda: self._parent(target).notes.create({"body": body}, **NO_CLIENT_RETRIES))
+        note = self.call(f"commenting on {target}", lambda: self._parent(target).notes.create({"body": body}, **NO_CLIENT_RETRIES))
         return Comment(note.id, body, self._note_url(target, note.id), (note.author or {}).get("username"))
 
     def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
@@ -98,25 +98,25 @@ class GitLabForge(Forge):
             raise ForgeError("GitLab cannot edit commit comments through its API")
         note = self._parent(target).notes.get(comment.id, lazy=True)
         note.body = body
-        self._call(f"updating comment {comment.id} on {target}", lambda: note.save(**NO_CLIENT_RETRIES))
+        self.call(f"updating comment {comment.id} on {target}", lambda: note.save(**NO_CLIENT_RETRIES))
         return Comment(comment.id, body, comment.url, comment.author)
 
     def delete_comment(self, target: Target, comment: Comment) -> None:
         """``DELETE …/notes/:note_id``."""
         if target.kind == "commit":
             raise ForgeError("GitLab cannot delete commit comments through its API")
-        self._call(f"deleting comment {comment.id} on {target}", lambda: self._parent(target).notes.delete(comment.id, **NO_CLIENT_RETRIES))
+        self.call(f"deleting comment {comment.id} on {target}", lambda: self._parent(target).notes.delete(comment.id, **NO_CLIENT_RETRIES))
 
     def pull_requests_for_commit(self, sha: str) -> list[int]:
         """``GET /projects/:id/repository/commits/:sha/merge_requests``: open ones, newest first."""
-        commit = self._project.commits.get(sha, lazy=True)
-        requests = self._call(f"finding merge requests for commit {sha}",
+        commit = self.project.commits.get(sha, lazy=True)
+        requests = self.call(f"finding merge requests for commit {sha}",
                               lambda: commit.merge_requests(**NO_CLIENT_RETRIES))
         return sorted((int(r["iid"]) for r in requests if r.get("state") == "opened"), reverse=True)
 
     def viewer(self) -> str | None:
         """``GET /user``: the username of the token's (bot) user."""
-        return self._remembered_viewer(lambda: self._call(
+        return self._remembered_viewer(lambda: self.call(
             "identifying the token's user", lambda: self._gitlab.http_get("/user", **NO_CLIENT_RETRIES))["username"])
 
     def publish_check(self, check: Check) -> str:
@@ -126,6 +126,6 @@ class GitLabForge(Forge):
         data = {"state": state, "name": check.title, "description": check.description(255)}
         if check.details_url:
             data["target_url"] = check.details_url
-        commit = self._project.commits.get(check.sha, lazy=True)
-        self._call("setting the commit status", lambda: commit.statuses.create(data, **NO_CLIENT_RETRIES))
+        commit = self.project.commits.get(check.sha, lazy=True)
+        self.call("setting the commit status", lambda: commit.statuses.create(data, **NO_CLIENT_RETRIES))
         return check.details_url or self._commit_url(check.sha)

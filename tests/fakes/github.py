@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
+from tests.fakes.git_data import GitDataStore
 from tests.fakes.server import Request, Response
 
 PAT_PREFIXES = ("ghp_", "github_pat_")
@@ -26,7 +27,14 @@ class FakeGitHub:
         self.pulls_by_sha: dict[str, list[dict]] = {}
         self.check_runs: list[dict] = []
         self.violations: list[str] = []
+        self.read_only_tokens: set[str] = set()
+        self.git_data = None  # a GitDataStore, from enable_git_data()
         self._ids = itertools.count(1001)
+
+    def enable_git_data(self, git_dir: str) -> "GitDataStore":
+        """Back the Git Data API (and ``/{owner}/{repo}/raw/…`` on the web host) with a bare repository."""
+        self.git_data = GitDataStore(git_dir, f"{self.base_url}/repos/{self.repository}")
+        return self.git_data
 
     # -- helpers for tests ------------------------------------------------------------------
 
@@ -66,8 +74,22 @@ class FakeGitHub:
             headers["Link"] = f'{link(page + 1)}; rel="next", {link(last)}; rel="last"'
         return Response(200, chunk, headers)
 
+    def _raw(self, path: str) -> Response | None:
+        """The web host's ``/{owner}/{repo}/raw/{branch}/{path}``, as a logged-in reader would get it."""
+        prefix = f"/{self.repository}/raw/"
+        if self.git_data is None or not path.startswith(prefix):
+            return None
+        branch, _, name = unquote(path[len(prefix):]).partition("/")
+        data = self.git_data.read(branch, name)
+        if data is None:
+            return Response(404, {"message": "Not Found"})
+        return Response(200, data, {"Content-Type": "application/octet-stream"})
+
     def handle(self, request: Request) -> Response:
         path = request.path
+        raw = self._raw(path) if request.method == "GET" else None
+        if raw is not None:
+            return raw
         if self.prefix:
             if not path.startswith(self.prefix):
                 return Response(404, {"message": "Not Found"})
@@ -117,6 +139,12 @@ class FakeGitHub:
             comment["body"] = request.json()["body"]
             comment["updated_at"] = "2026-11-23T11:00:00Z"
             return Response(200, self._public(comment))
+        if self.git_data is not None and path.startswith(f"/repos/{self.repository}/git/"):
+            if method != "GET" and token in self.read_only_tokens:
+                return Response(403, {"message": "Resource not accessible by integration"})
+            answer = self.git_data.handle(method, path[len(f"/repos/{self.repository}/"):], request.json(), login)
+            if answer is not None:
+                return answer
         match = re.fullmatch(rf"/repos/{repo}/commits/([0-9a-f]+)/pulls", path)
         if match:
             return self._page(request, self.pulls_by_sha.get(match[1], []))

@@ -17,7 +17,11 @@ class OpenAPIDescription:
         self.routes = []
         self._operations: dict = {}
         for template, item in self.spec["paths"].items():
-            pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+            # Parameters marked x-multi-segment (a git ref such as heads/feature-a) may contain slashes.
+            multi = {self._resolve(p)["name"] for operation in item.values() if isinstance(operation, dict)
+                     for p in operation.get("parameters", []) if self._resolve(p).get("x-multi-segment")}
+            pattern = re.compile("^" + re.sub(
+                r"\\\{([^}]+)\\\}", lambda m: ".+" if m[1] in multi else "[^/]+", re.escape(template)) + "$")
             self.routes.append((pattern, template, item))
         from jsonschema import Draft4Validator
         from referencing import Registry, Resource

@@ -26,9 +26,26 @@ class Request:
     def json(self):
         return json.loads(self.body or b"null")
 
+    def files(self) -> dict[str, tuple[str, str, bytes]]:
+        """Multipart form parts by field name: ``(filename, content type, bytes)``."""
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        content_type = self.headers.get("Content-Type", "")
+        if not content_type.startswith("multipart/form-data"):
+            return {}
+        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + self.body)
+        parts = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            parts[name] = (part.get_filename(), part.get_content_type(), part.get_payload(decode=True))
+        return parts
+
 
 @dataclass
 class Response:
+    """A JSON answer; ``bytes`` bodies are sent as they are (with the ``Content-Type`` in ``headers``)."""
+
     status: int
     body: object = None
     headers: dict = field(default_factory=dict)
@@ -88,9 +105,13 @@ class FakeForgeServer:
                 else:
                     with server._lock:
                         response = server.app.handle(request)
-                payload = b"" if response.body is None else json.dumps(response.body).encode()
+                if isinstance(response.body, bytes):
+                    payload, content_type = response.body, "application/octet-stream"
+                else:
+                    payload = b"" if response.body is None else json.dumps(response.body).encode()
+                    content_type = "application/json; charset=utf-8"
                 self.send_response(response.status)
-                headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
+                headers = {"Content-Type": content_type, **response.headers}
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
@@ -98,7 +119,7 @@ class FakeForgeServer:
                 if payload and self.command != "HEAD":
                     self.wfile.write(payload)
 
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+            do_GET = do_HEAD = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

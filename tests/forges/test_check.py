@@ -3,7 +3,7 @@
 import pytest
 
 from tests.fakes.forges import FakeBitbucket, FakeGitea, FakeGitLab
-from tests.forges.ci_env import HEAD_SHA, PAT, SHA, TOKEN, bitbucket_env, gitea_env, gitlab_env
+from tests.fakes.ci_env import HEAD_SHA, PAT, SHA, TOKEN, bitbucket_env, gitea_env, gitlab_env
 
 
 def test_github_check_run_with_summary_and_conclusion(actions, github, run_cli):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.forges.ci_env import HEAD_SHA, PAT, TOKEN
+from tests.fakes.ci_env import HEAD_SHA, PAT, TOKEN
 
 
 def test_create_posts_on_the_pull_request_with_one_request(actions, github, run_cli, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from tests.fakes.forges import FakeBitbucket, FakeGitea, FakeGitLab
 
-from tests.forges.ci_env import REPORT, SHA, bitbucket_env, gitea_env, gitlab_env
+from tests.fakes.ci_env import REPORT, SHA, bitbucket_env, gitea_env, gitlab_env
 
 
 def test_gitlab_merge_request_note_created_then_updated_across_pages(serve, report, run_cli):

@@ -1,0 +1,122 @@
+"""Files to publish, named by their content: the same bytes always get the same name."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+from dataclasses import dataclass, field
+
+from cml.errors import CmlError
+
+#: Types Python's table lacks or gets wrong on some platforms, for files ML reports link to.
+EXTRA_TYPES = {
+    ".webp": "image/webp", ".avif": "image/avif", ".svg": "image/svg+xml", ".md": "text/markdown",
+    ".yaml": "application/yaml", ".yml": "application/yaml", ".tsv": "text/tab-separated-values",
+    ".csv": "text/csv", ".json": "application/json", ".log": "text/plain", ".ipynb": "application/x-ipynb+json",
+    ".parquet": "application/vnd.apache.parquet", ".onnx": "application/octet-stream",
+}
+_EXTENSIONS_FOR_TYPE = {"image/jpeg": ".jpg", "image/svg+xml": ".svg", "text/plain": ".txt",
+                        "text/markdown": ".md", "application/yaml": ".yaml"}
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"), (b"PK\x03\x04", "application/zip"),
+)
+
+
+class AssetError(CmlError):
+    """A file cannot be published: too large, of a refused type, or an unreadable ``data:`` URI."""
+
+
+def guess_mime_type(name: str, data: bytes = b"") -> str:
+    """The MIME type for a file name, else from the content's signature, else ``application/octet-stream``."""
+    extension = os.path.splitext(name)[1].lower()
+    if extension in EXTRA_TYPES:
+        return EXTRA_TYPES[extension]
+    guessed, _ = mimetypes.guess_type(name, strict=False)
+    if guessed:
+        return guessed
+    for signature, mime_type in _SIGNATURES:
+        if data.startswith(signature):
+            return mime_type
+    if data.lstrip()[:5].lower() == b"<svg " or b"<svg" in data[:512].lower():
+        return "image/svg+xml"
+    return "application/octet-stream"
+
+
+def extension_for(mime_type: str) -> str:
+    """A file extension for ``mime_type`` (``.png``), or ``""`` when there is none."""
+    if mime_type in _EXTENSIONS_FOR_TYPE:
+        return _EXTENSIONS_FOR_TYPE[mime_type]
+    reverse = {value: key for key, value in EXTRA_TYPES.items()}
+    return reverse.get(mime_type) or mimetypes.guess_extension(mime_type, strict=False) or ""
+
+
+def format_size(size: int) -> str:
+    """``1.5 MiB``-style sizes for messages."""
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"
+
+
+@dataclass(frozen=True)
+class Asset:
+    """Bytes to publish with their MIME type; :attr:`name` is the SHA-256 of the bytes plus the extension.
+
+    ``origin`` says where the bytes came from (a path, or ``data: URI``) for messages.
+    """
+
+    data: bytes = field(repr=False)
+    mime_type: str
+    extension: str
+    origin: str
+    digest: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", hashlib.sha256(self.data).hexdigest())
+
+    @property
+    def name(self) -> str:
+        return self.digest + self.extension
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.startswith(("image/", "video/"))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, origin: str, mime_type: str | None = None) -> "Asset":
+        """An asset named after ``origin``'s extension (or, failing that, one that fits the MIME type)."""
+        mime_type = mime_type or guess_mime_type(origin, data)
+        extension = os.path.splitext(origin)[1].lower()
+        if not extension or len(extension) > 10 or not extension[1:].isalnum():
+            extension = extension_for(mime_type)
+        return cls(data, mime_type, extension, origin)
+
+    @classmethod
+    def from_data_uri(cls, uri: str) -> "Asset":
+        """Decode a ``data:[<type>][;base64],<data>`` URI (RFC 2397)."""
+        from urllib.error import URLError
+        from urllib.request import urlopen
+
+        try:
+            with urlopen(uri) as response:  # the stdlib's data: handler; no network is involved
+                data = response.read()
+                mime_type = response.headers.get_content_type()
+        except (URLError, ValueError) as error:
+            raise AssetError(f"cannot decode a data: URI ({error}); check that it is valid base64") from None
+        return cls(data, mime_type, extension_for(mime_type), "data: URI")
+
+    def check_size(self, limit: int | None, backend: str) -> None:
+        """Raise :class:`AssetError` naming the file when it is larger than ``backend`` accepts."""
+        if limit is not None and self.size > limit:
+            raise AssetError(
+                f"{self.origin} is {format_size(self.size)}; {backend} accepts at most {format_size(limit)} per file. "
+                "Make it smaller (a PNG of a plot rarely needs more than 1 MiB) or publish to S3 with --publish-url s3://…"
+            )

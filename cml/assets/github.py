@@ -1,0 +1,115 @@
+"""GitHub has no upload API for comments: commit the files to a dedicated branch instead.
+
+The commit is made through the Git Data API (no clone, nothing pushed from the
+runner): blobs, one tree on top of the branch's tree, one commit whose parent is
+the branch head, and a fast-forward-only ref update, so history is never
+rewritten. Links use ``https://HOST/OWNER/REPO/raw/BRANCH/NAME``, which GitHub
+serves to everyone who can read the repository, private repositories included.
+The token needs ``contents: write``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from cml.assets.content import Asset
+from cml.assets.publisher import Publisher, in_parallel
+from cml.forges.errors import ForgeError, ForgeNotFoundError, ForgePermissionError, ForgeRequestError
+
+DEFAULT_BRANCH = "cml-assets"
+#: GitHub refuses blobs over 100 MB.
+BLOB_LIMIT = 100 * 1024 * 1024
+REF_UPDATE_ATTEMPTS = 5
+
+
+def web_url_for(api_url: str) -> str:
+    """``https://github.com`` for ``https://api.github.com``; ``https://HOST`` for ``https://HOST/api/v3``."""
+    base = api_url.rstrip("/")
+    if base == "https://api.github.com":
+        return "https://github.com"
+    return base[: -len("/api/v3")] if base.endswith("/api/v3") else base
+
+
+class GitHubBranchPublisher(Publisher):
+    """Commits files to ``branch`` through the Git Data API and links their ``raw`` URLs.
+
+    Endpoints: ``GET /repos/{owner}/{repo}/git/ref/heads/{branch}``, ``GET …/git/commits/{sha}``,
+    ``GET …/git/trees/{sha}``, ``POST …/git/blobs``, ``POST …/git/trees``, ``POST …/git/commits``,
+    ``PATCH …/git/refs/heads/{branch}`` (``force: false``) or ``POST …/git/refs`` for a new branch.
+    """
+
+    size_limit = BLOB_LIMIT
+
+    def __init__(self, forge, server_url: str | None = None, branch: str = DEFAULT_BRANCH):
+        super().__init__()
+        self.forge = forge
+        self.branch = branch.strip() or DEFAULT_BRANCH
+        self.label = f"GitHub branch {self.branch}"
+        self.server_url = (server_url or web_url_for(forge.api_url)).rstrip("/")
+        self._blobs: dict[str, str] = {}
+
+    def url_of(self, name: str) -> str:
+        return f"{self.server_url}/{self.forge.repository}/raw/{quote(self.branch)}/{quote(name)}"
+
+    def _head(self):
+        """``(ref, parent commit, tree)`` of the branch, or ``(None, None, None)`` when it does not exist yet."""
+        repo = self.forge.repo
+        ref = repo.get_git_ref(f"heads/{self.branch}")
+        try:
+            head_sha = self.forge.call(f"reading branch {self.branch}", lambda: ref.object.sha)
+        except ForgeNotFoundError:
+            return None, None, None
+        commit = self.forge.call(f"reading the head of {self.branch}", lambda: repo.get_git_commit(head_sha))
+        tree = self.forge.call(f"listing {self.branch}", lambda: repo.get_git_tree(commit.tree.sha))
+        return ref, commit, tree
+
+    def _blob(self, asset: Asset) -> str:
+        import base64
+
+        if asset.name not in self._blobs:
+            content = base64.b64encode(asset.data).decode("ascii")
+            blob = self.forge.call(f"uploading {asset.origin}",
+                                   lambda: self.forge.repo.create_git_blob(content, "base64"))
+            self._blobs[asset.name] = blob.sha
+        return self._blobs[asset.name]
+
+    def _store(self, assets: list[Asset]) -> dict[str, str]:
+        from github import InputGitTreeElement
+
+        repo = self.forge.repo
+        refused: tuple[str | None, ForgeRequestError] | None = None
+        for _ in range(REF_UPDATE_ATTEMPTS):
+            ref, parent, tree = self._head()
+            head_sha = parent.sha if parent is not None else None
+            if refused is not None and refused[0] == head_sha:
+                raise refused[1]  # the branch did not move, so the refusal was not a race
+            present = {entry.path for entry in tree.tree} if tree is not None else set()
+            missing = [asset for asset in assets if asset.name not in present]
+            if not missing:
+                break
+            try:
+                shas = in_parallel(self._blob, missing)
+                elements = [InputGitTreeElement(a.name, "100644", "blob", sha=s) for a, s in zip(missing, shas)]
+                new_tree = self.forge.call("writing the tree", lambda: repo.create_git_tree(
+                    elements, *([tree] if tree is not None else [])))
+                commit = self.forge.call("writing the commit", lambda: repo.create_git_commit(
+                    f"cml: publish {len(missing)} report file{'s' if len(missing) != 1 else ''}",
+                    new_tree, [parent] if parent is not None else []))
+                if ref is None:
+                    self.forge.call(f"creating branch {self.branch}",
+                                    lambda: repo.create_git_ref(f"refs/heads/{self.branch}", commit.sha))
+                else:
+                    self.forge.call(f"updating branch {self.branch}", lambda: ref.edit(commit.sha, force=False))
+            except ForgePermissionError as error:
+                raise ForgePermissionError(
+                    f"{error}; publishing on GitHub commits the files to the {self.branch} branch, which needs "
+                    "'contents: write' (workflow permissions), or choose --publish-url s3://… or --no-publish"
+                ) from None
+            except ForgeRequestError as error:
+                # Another job may have moved or created the branch first: build again on its new head.
+                refused = (head_sha, error)
+                continue
+            break
+        else:
+            raise ForgeError(f"GitHub: branch {self.branch} kept changing while publishing; rerun the job")
+        return {asset.name: self.url_of(asset.name) for asset in assets}

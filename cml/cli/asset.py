@@ -1,0 +1,69 @@
+"""``cml asset publish``: publish one file and print its URL (or Markdown)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from cml.cli.app import Application
+from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app, publish_options
+from cml.errors import InputError
+
+
+@click.group(cls=CmlGroup, name="asset")
+def command() -> None:
+    """Publish files where reviewers can see them."""
+
+
+@command.command()
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--md", is_flag=True, help="Print Markdown (an image for images, else a link) instead of the URL.")
+@click.option("-t", "--title", default="", help="Alt text or link text for --md.")
+@click.option("--mime-type", metavar="TYPE", help="Content type  [default: from the file name and content]")
+@click.option("--target", default="auto", show_default=True,
+              help="Gitea only: the pull request or issue (pr/N, issue/N) that keeps the attachment.")
+@click.option("-f", "--file", "output_file", type=click.Path(dir_okay=False), hidden=True,
+              help="Write the output to this file.")
+@click.option("--rm-watermark", is_flag=True, hidden=True, help="Accepted for iterative/cml workflows; no effect.")
+@click.option("--gitlab-uploads", is_flag=True, hidden=True, help="Deprecated: --native.")
+@publish_options(("--url", "--publish-url"))
+@forge_options
+@pass_app
+def publish(app: Application, path, md, title, mime_type, target, output_file, rm_watermark, gitlab_uploads,
+            publish_settings, allow_outside, skip_missing, forge_settings) -> None:
+    """Publish FILE to the forge's storage (or --url s3://BUCKET/PREFIX) and print its URL."""
+    from cml.assets.backends import open_publisher
+    from cml.assets.content import Asset
+    from cml.assets.references import Boundary
+    from cml.fileio import read_bytes, write_atomic
+    from cml.forges.base import Target
+    from cml.forges.delivery import parse_target
+
+    if gitlab_uploads:
+        app.warn("--gitlab-uploads will be deprecated soon, use --native instead")
+    boundary = Boundary.for_folder(os.getcwd(), app.environ, allow_outside)
+    if not boundary.contains(path):
+        raise InputError(path, "is outside the current folder and the CI workspace; "
+                               "pass --allow-outside FOLDER to publish it anyway")
+    asset = Asset.from_bytes(read_bytes(path), os.path.basename(path), mime_type)
+    forge = context = None
+    issue = None
+    if not (publish_settings.url or "").strip():
+        context, forge = open_forge_from_options(app, forge_settings)
+        chosen = parse_target(target)
+        if isinstance(chosen, Target) and chosen.kind in ("pr", "issue"):
+            issue = int(chosen.ref)
+        elif context.pull_request:
+            issue = context.pull_request
+    publisher = open_publisher(publish_settings, forge, context, issue, app.environ, app.warn, absolute_links=True)
+    url = publisher.publish([asset])[asset.name]
+    if md:
+        text = title or os.path.basename(path)
+        output = f"![{text}]({url})" if asset.is_image else f"[{text}]({url})"
+    else:
+        output = url
+    if output_file:
+        write_atomic(output_file, output + "\n")
+    else:
+        app.output(output)
