@@ -29,6 +29,8 @@ print(json.dumps(sorted(sys.modules)))
         ["table", "predictions.csv"],
         ["plot", "--help"],
         ["comment", "create", "--help"],
+        ["check", "create", "--help"],
+        ["asset", "publish", "--help"],
     ],
     ids=lambda args: " ".join(args),
 )

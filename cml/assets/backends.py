@@ -23,6 +23,10 @@ class PublishSettings:
     expires: int = MAX_PRESIGN_SECONDS
 
     def __post_init__(self) -> None:
+        url = (self.url or "").strip()
+        if url and not url.startswith(("s3://", "https://", "http://")):
+            raise UsageError(f"cannot publish to '{url}'; use s3://BUCKET/PREFIX or an https:// asset server",
+                             option="--publish-url")
         if self.native and self.url:
             raise UsageError("--native publishes to the forge's own storage; drop it or drop --publish-url",
                              option="--publish-url")
@@ -51,9 +55,6 @@ def open_publisher(
         from cml.assets.server import AssetServerPublisher
 
         return AssetServerPublisher(url, getattr(forge, "policy", None), warn)
-    if url:
-        raise UsageError(f"cannot publish to '{url}'; use s3://BUCKET/PREFIX or an https:// asset server",
-                         option="--publish-url")
     if forge is None:
         raise UsageError("no forge to publish to; pass --publish-url s3://BUCKET/PREFIX", option="--publish-url")
     if forge.name == "github":

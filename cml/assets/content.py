@@ -102,15 +102,22 @@ class Asset:
     @classmethod
     def from_data_uri(cls, uri: str) -> "Asset":
         """Decode a ``data:[<type>][;base64],<data>`` URI (RFC 2397)."""
-        from urllib.error import URLError
-        from urllib.request import urlopen
+        import base64
+        import binascii
+        from urllib.parse import unquote, unquote_to_bytes
 
-        try:
-            with urlopen(uri) as response:  # the stdlib's data: handler; no network is involved
-                data = response.read()
-                mime_type = response.headers.get_content_type()
-        except (URLError, ValueError) as error:
-            raise AssetError(f"cannot decode a data: URI ({error}); check that it is valid base64") from None
+        header, comma, payload = uri[len("data:"):].partition(",")
+        parameters = [part.strip() for part in header.split(";")]
+        mime_type = parameters[0].lower() or "text/plain"
+        if not comma or "/" not in mime_type:
+            raise AssetError("cannot decode a data: URI (expected data:TYPE;base64,DATA)")
+        if "base64" in (p.lower() for p in parameters[1:]):
+            try:
+                data = base64.b64decode("".join(unquote(payload).split()), validate=True)
+            except (binascii.Error, ValueError):
+                raise AssetError("cannot decode a data: URI (its base64 data is invalid)") from None
+        else:
+            data = unquote_to_bytes(payload)
         return cls(data, mime_type, extension_for(mime_type), "data: URI")
 
     def check_size(self, limit: int | None, backend: str) -> None:

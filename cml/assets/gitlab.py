@@ -28,8 +28,10 @@ class GitLabUploadsPublisher(Publisher):
         self.absolute = absolute
 
     def _upload(self, asset: Asset) -> str:
-        uploaded = self.forge.call(f"uploading {asset.origin}", lambda: self.forge.project.upload(
-            asset.name, filedata=asset.data, **NO_CLIENT_RETRIES))
+        # Not project.upload(): it sends no content type for the file part.
+        path = f"/projects/{self.forge.project.encoded_id}/uploads"
+        uploaded = self.forge.call(f"uploading {asset.origin}", lambda: self.forge.project.manager.gitlab.http_post(
+            path, files={"file": (asset.name, asset.data, asset.mime_type)}, **NO_CLIENT_RETRIES))
         url = uploaded["url"]
         return f"{self.forge.web_url}{url}" if self.absolute and url.startswith("/") else url
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import uuid
 from urllib.parse import unquote, urlencode
 
 from tests.fakes.server import Request, Response
@@ -53,7 +54,9 @@ class FakeGitLab(_Fake):
 
     def __init__(self, project_path: str = "ml/models", project_id: int = 42):
         super().__init__()
+        self.project_path = project_path
         self.project_keys = {str(project_id), project_path}
+        self.uploads: dict[str, tuple[str, bytes]] = {}  # "/uploads/<secret>/<name>" -> (content type, bytes)
 
     def _page(self, request: Request, items: list) -> Response:
         per_page = int(request.query.get("per_page", ["20"])[0])
@@ -71,10 +74,21 @@ class FakeGitLab(_Fake):
                 "author": {"username": comment["author"]}, "created_at": "2026-11-23T10:00:00Z"}
 
     def handle(self, request: Request) -> Response:
+        path = unquote(request.path)
+        web_prefix = f"/{self.project_path}/uploads/"
+        if request.method == "GET" and path.startswith(web_prefix):
+            stored = self.uploads.get(path[len(self.project_path) + 1:])
+            return Response(200, stored[1], {"Content-Type": stored[0]}) if stored else Response(404, {"message": "404"})
         user = self.user_for(request)
         if user is None:
             return Response(401, {"message": "401 Unauthorized"})
-        path = unquote(request.path)
+        match = re.fullmatch(r"/api/v4/projects/(.+?)/uploads", path)
+        if match and match[1] in self.project_keys and request.method == "POST":
+            name, content_type, data = request.files()["file"]
+            url = f"/uploads/{uuid.uuid4().hex}/{name}"
+            self.uploads[url] = (content_type, data)
+            return Response(201, {"id": len(self.uploads), "alt": name, "url": url,
+                                  "full_path": f"/-/project/42{url}", "markdown": f"![{name}]({url})"})
         if path == "/api/v4/user":
             return Response(200, {"username": user, "id": 9})
         match = re.fullmatch(r"/api/v4/projects/(.+?)/(merge_requests|issues)/(\d+)/notes(?:/(\d+))?", path)
@@ -119,6 +133,7 @@ class FakeBitbucket(_Fake):
         super().__init__()
         self.repository = repository
         self.uuids: dict[str, str] = {}
+        self.downloads: dict[str, tuple[str, bytes]] = {}
 
     def add_token(self, token: str, user: str) -> None:
         super().add_token(token, user)
@@ -139,9 +154,23 @@ class FakeBitbucket(_Fake):
         return Response(200, document)
 
     def handle(self, request: Request) -> Response:
+        web_prefix = f"/{self.repository}/downloads/"
+        if request.method == "GET" and request.path.startswith(web_prefix):
+            stored = self.downloads.get(unquote(request.path[len(web_prefix):]))
+            return Response(200, stored[1], {"Content-Type": stored[0]}) if stored else Response(404, {})
         user = self.user_for(request)
         if user is None:
             return Response(401, {"type": "error", "error": {"message": "Access token expired or invalid"}})
+        downloads = f"/2.0/repositories/{self.repository}/downloads"
+        if request.path == downloads and request.method == "POST":
+            name, content_type, data = request.files()["files"]
+            self.downloads[name] = (content_type, data)
+            return Response(201)
+        if request.path.startswith(downloads + "/") and request.method == "GET":
+            name = unquote(request.path[len(downloads) + 1:])
+            if name not in self.downloads:
+                return Response(404, {"type": "error", "error": {"message": "No such file"}})
+            return Response(302, None, {"Location": f"{self.base_url}{web_prefix}{name}"})
         if request.path == "/2.0/user":
             return Response(200, {"uuid": self.uuids[user], "display_name": user})
         prefix = f"/2.0/repositories/{self.repository}/"
@@ -186,17 +215,43 @@ class FakeGitea(_Fake):
     def __init__(self, repository: str = "ml/models"):
         super().__init__()
         self.repository = repository
+        self.attachment_settings = {"enabled": True, "max_files": 5, "max_size": 2048, "allowed_types":
+                                    ".csv,.docx,.gif,.gz,.jpeg,.jpg,.log,.md,.pdf,.png,.svg,.txt,.webm,.zip"}
+        self.attachments: dict[int, list[dict]] = {}
+        self.files: dict[str, tuple[str, bytes]] = {}
+
+    def _attachments(self, request: Request, number: int) -> Response:
+        if request.method == "GET":
+            return Response(200, self.attachments.get(number, []))
+        name, content_type, data = request.files()["attachment"]
+        name = request.query.get("name", [name])[0]
+        allowed = self.attachment_settings["allowed_types"].split(",")
+        if "." + name.rsplit(".", 1)[-1] not in allowed:
+            return Response(422, {"message": f"File type is not allowed: {name}"})
+        if len(data) > self.attachment_settings["max_size"] * 1024 * 1024:
+            return Response(413, {"message": "file too large"})
+        key = str(uuid.uuid4())
+        self.files[key] = (content_type, data)
+        attachment = {"id": len(self.files), "name": name, "size": len(data), "uuid": key,
+                      "browser_download_url": f"{self.base_url}/attachments/{key}"}
+        self.attachments.setdefault(number, []).append(attachment)
+        return Response(201, attachment)
 
     def _comment(self, comment: dict) -> dict:
         return {"id": comment["id"], "body": comment["body"], "user": {"login": comment["author"]},
                 "html_url": f"https://gitea.test/{self.repository}/pulls/x#issuecomment-{comment['id']}"}
 
     def handle(self, request: Request) -> Response:
+        if request.method == "GET" and request.path.startswith("/attachments/"):
+            stored = self.files.get(request.path[len("/attachments/"):])
+            return Response(200, stored[1], {"Content-Type": stored[0]}) if stored else Response(404, {})
         user = self.user_for(request)
         if user is None:
             return Response(401, {"message": "token is required"})
         if request.path == "/api/v1/user":
             return Response(200, {"login": user, "id": 3})
+        if request.path == "/api/v1/settings/attachment":
+            return Response(200, self.attachment_settings)
         prefix = f"/api/v1/repos/{self.repository}/"
         rest = request.path[len(prefix):] if request.path.startswith(prefix) else ""
         match = re.fullmatch(r"statuses/([0-9a-f]+)", rest)
@@ -207,6 +262,9 @@ class FakeGitea(_Fake):
         if match:
             pulls = self.pulls_by_sha.get(match[1])
             return Response(200, pulls[0]) if pulls else Response(404, {"message": "pull request does not exist"})
+        match = re.fullmatch(r"issues/(\d+)/assets", rest)
+        if match:
+            return self._attachments(request, int(match[1]))
         match = re.fullmatch(r"issues/(\d+)/comments", rest)
         if match:
             thread = ("pr", int(match[1]))

@@ -31,7 +31,7 @@ class Request:
         from email.parser import BytesParser
         from email.policy import HTTP
 
-        content_type = self.headers.get("Content-Type", "")
+        content_type = next((v for k, v in self.headers.items() if k.lower() == "content-type"), "")
         if not content_type.startswith("multipart/form-data"):
             return {}
         message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + self.body)

@@ -45,3 +45,26 @@ def test_two_jobs_at_once_leave_one_comment(actions, github, tmp_path):
     results = [job.communicate(timeout=60) for job in jobs]
     assert all(job.returncode == 0 for job in jobs), results
     assert len(github.comments_on(number=7)) == 1
+
+
+def test_watch_reposts_when_only_a_linked_image_changes(actions, github, tmp_path, monkeypatch):
+    from tests.assets.conftest import content_name, png
+
+    store = github.enable_git_data(str(tmp_path / "github.git"))
+    first, second = png(2, 2, (1, 1, 1)), png(3, 3, (2, 2, 2))
+    (tmp_path / "loss.png").write_bytes(first)
+    (tmp_path / "report.md").write_text("# Training\n\n![loss](loss.png)\n")
+    env = {**os.environ, **actions, "CML_WATCH_INTERVAL": "0.1"}
+    process = subprocess.Popen([sys.executable, "-m", "cml", "comment", "create", "report.md", "--watch"],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: any(content_name(first, ".png") in c["body"] for c in github.comments_on(number=7)))
+        (tmp_path / "loss.png").write_bytes(second)
+        assert wait_for(lambda: content_name(second, ".png") in github.comments_on(number=7)[0]["body"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert len(github.comments_on(number=7)) == 1
+    assert sorted(store.git("ls-tree", "--name-only", "cml-assets").split()) == sorted(
+        [content_name(first, ".png"), content_name(second, ".png")])
