@@ -98,6 +98,51 @@ def make_inputs(root: Path) -> None:
     (root / "report.md").write_text("\n".join(lines) + "\n")
 
 
+def make_publish_report(root: Path, images: int = 50, distinct: int = 40) -> Path:
+    """A report linking ``images`` PNGs of which ``distinct`` have different bytes."""
+    folder = root / "publish"
+    (folder / "plots").mkdir(parents=True)
+    plot = (root / "plots" / "curve_0.png").read_bytes()
+    lines = [f"# Report with {images} images ({distinct} distinct)", ""]
+    for index in range(images):
+        (folder / "plots" / f"p{index}.png").write_bytes(plot + f"variant {index % distinct}".encode())
+        lines.append(f"![plot {index}](plots/p{index}.png)")
+    (folder / "report.md").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def publish_runs(folder: Path, repeat: int) -> tuple[float, dict[str, int]]:
+    """Median time of ``cml comment create`` publishing to a fresh fake GitHub (Git Data API on a real
+    bare repository, on loopback), and the requests of one run by kind."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.fakes.github import FakeGitHub
+    from tests.fakes.server import FakeForgeServer
+
+    times, counts = [], {}
+    for attempt in range(repeat):
+        fake = FakeGitHub()
+        fake.add_token("ghs_benchmark_token_0000", "github-actions[bot]")
+        with FakeForgeServer(fake) as server:
+            fake.base_url = server.url
+            fake.enable_git_data(str(folder / f"github-{attempt}.git"))
+            event = folder / "event.json"
+            event.write_text(json.dumps({"pull_request": {"number": 7, "head": {"sha": "a" * 40}}}))
+            env = {**os.environ, "CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_API_URL": server.url,
+                   "GITHUB_SERVER_URL": server.url, "GITHUB_REPOSITORY": fake.repository,
+                   "GITHUB_EVENT_PATH": str(event), "GITHUB_TOKEN": "ghs_benchmark_token_0000"}
+            started = time.perf_counter()
+            completed = subprocess.run([*CML, "comment", "create", "report.md", "--no-summary"], cwd=folder, env=env,
+                                       capture_output=True, text=True)
+            times.append(time.perf_counter() - started)
+            if completed.returncode:
+                raise SystemExit(f"cml comment create failed:\n{completed.stderr}")
+            counts = {}
+            for request in server.requests:
+                kind = f"{request.method} {'/'.join(request.path.split('/')[4:6])}"
+                counts[kind] = counts.get(kind, 0) + 1
+    return statistics.median(times), counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (median is reported)")
@@ -123,6 +168,10 @@ def main() -> None:
         rows.append(("plot pr, 10^6 scores", "", timed([*CML, "plot", "pr", "scores.csv", "-o", "pr.png"], root, slow), None))
         rows.append(("report preview, 50 images inlined", "",
                      timed([*CML, "report", "preview", "report.md"], root, options.repeat), None))
+        publish_seconds, requests = publish_runs(make_publish_report(root), slow)
+        rows.append((f"comment create, 50 images (40 distinct) published to a GitHub branch on loopback: "
+                     f"{sum(requests.values())} requests ({', '.join(f'{n} {k}' for k, n in sorted(requests.items()))})",
+                     "", publish_seconds, None))
 
     if options.json:
         print(json.dumps([{"case": c, "peer": p, "cml_seconds": round(t, 3),
