@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, ClassVar, Iterable, Sequence, TypeVar
 
@@ -75,6 +76,15 @@ class ReportFiles:
     def references(self, text: str) -> list[Reference]:
         """The local files and ``data:`` URIs of ``text``, checked (boundary, existence) without any network."""
         return collect_references(text, self.report_path, self.boundary, self.skip_missing, self.warn)
+
+    def full_report_link(self, text: str) -> str:
+        """Publish ``text`` itself as a Markdown file and return a sentence linking to it
+        (for a report too long for the forge's comment limit)."""
+        if self._publisher is None:
+            self._publisher = self.open_publisher()
+        asset = Asset.from_bytes(text.encode("utf-8"), "report.md", "text/markdown")
+        url = self._publisher.publish([asset])[asset.name]
+        return f"The full report is [{os.path.basename(self.report_path)}]({url})."
 
     def fingerprint(self, text: str) -> str:
         """The content digests of the files ``text`` points at, so ``--watch`` notices a changed image."""

@@ -39,19 +39,15 @@ def create(app: Application, markdown_file, title, conclusion, details_url, head
     from cml.forges.base import Check
 
     report = read_text(markdown_file)
-    files = None
-    references = []
-    if publish:
-        boundary = Boundary.for_report(markdown_file, app.environ, allow_outside)
-        files = ReportFiles(markdown_file, boundary, lambda: open_publisher(
-            publish_settings, forge, context, None, app.environ, app.warn), skip_missing, app.warn)
-        references = files.references(report)
     context, forge = open_forge_from_options(app, forge_settings)
     sha = head_sha or context.sha
     if not sha:
         raise UsageError("cannot tell which commit to attach the check to; pass --head-sha", option="--head-sha")
-    if files is not None and references and forge.check_shows_report:
-        report = files.publish(report, references)
+    if publish and forge.check_shows_report:
+        boundary = Boundary.for_report(markdown_file, app.environ, allow_outside)
+        files = ReportFiles(markdown_file, boundary, lambda: open_publisher(
+            publish_settings, forge, context, None, app.environ, app.warn), skip_missing, app.warn)
+        report = files.publish(report)
     details_url = details_url or app.environ.get("CI_JOB_URL") or context.actions_run_url
     url = forge.publish_check(Check(sha, title, report, conclusion, details_url))
     if url:

@@ -49,8 +49,9 @@ def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch
             publish_settings, forge, context, issue, app.environ, app.warn), skip_missing, app.warn)
     marker = None if rm_watermark else Marker.for_run(watermark_title, context.workflow, context.run_id,
                                                      commit_sha or context.sha)
-    poster = ReportPoster(forge, resolved, marker, update, app.warn,
-                          app.environ.get("GITHUB_STEP_SUMMARY") if summary else None, job_summary_link(context))
+    summary_path = app.environ.get("GITHUB_STEP_SUMMARY") if summary else None
+    hint = job_summary_link(context) if summary_path else (files.full_report_link if files else "")
+    poster = ReportPoster(forge, resolved, marker, update, app.warn, summary_path, hint)
     if report is not None:
         app.output(poster.post(files.publish(report, references) if files else report).url)
         return

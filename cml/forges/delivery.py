@@ -6,7 +6,7 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Union
 
 from cml.errors import InputError, UsageError
 from cml.fileio import decode_text, read_bytes
@@ -67,11 +67,19 @@ class Delivery:
     truncated: bool
 
 
-def comment_body(report: str, forge: Forge, marker: Marker | None, full_report_hint: str) -> tuple[str, bool]:
+#: A sentence saying where the full report is, or a function that makes one from the full report
+#: (it may publish the report, so it is called only when the report must be cut).
+FullReportHint = Union[str, Callable[[str], str]]
+
+
+def comment_body(report: str, forge: Forge, marker: Marker | None, full_report_hint: FullReportHint) -> tuple[str, bool]:
     """The body to post: the report cut to the forge's limit, then the marker."""
     suffix = f"\n\n{marker}\n" if marker else ""
     limit = forge.comment_limit - SAFETY_MARGIN - len(suffix)
-    body = truncate_markdown(report.rstrip(), limit, full_report_hint)
+    hint = full_report_hint
+    if callable(hint):
+        hint = hint(report) if len(report.rstrip()) > limit else ""
+    body = truncate_markdown(report.rstrip(), limit, hint)
     truncated = body != report.rstrip()
     return (marker.append_to(body) if marker else body), truncated
 
@@ -105,7 +113,7 @@ def deliver(
     marker: Marker | None,
     update: bool,
     warn: Callable[[str], None],
-    full_report_hint: str = "",
+    full_report_hint: FullReportHint = "",
 ) -> Delivery:
     """Post ``report`` on ``target``; with ``update``, edit this label's previous report instead.
 
@@ -163,14 +171,14 @@ class ReportPoster:
     """
 
     def __init__(self, forge: Forge, target: Target, marker: Marker | None, update: bool,
-                 warn: Callable[[str], None], summary_path: str | None = None, full_report_hint: str = ""):
+                 warn: Callable[[str], None], summary_path: str | None = None, full_report_hint: FullReportHint = ""):
         self.forge = forge
         self.target = target
         self.marker = marker
         self.update = update
         self.warn = warn
         self.summary_path = summary_path
-        self.hint = full_report_hint if summary_path else ""
+        self.hint = full_report_hint
         self.comment: Comment | None = None
 
     def post(self, report: str) -> Comment:

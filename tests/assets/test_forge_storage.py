@@ -102,3 +102,20 @@ def test_gitea_limits_are_checked_before_anything_is_sent(serve, report_folder, 
     result = run_cli("comment", "create", "report.md", env=gitea_env(server, tmp_path))
     assert result.exit_code == 1 and "only accepts attachments of type" in result.stderr
     assert fake.attachments == {} and fake.store.on("pr", 2) == []
+
+
+def test_a_report_too_long_for_bitbucket_links_its_full_text_published_as_a_file(serve, report_folder, run_cli):
+    fake = FakeBitbucket()
+    fake.add_token("bb-access-token", "bot")
+    server = serve(fake)
+    rows = "".join(f"| class {index} | 0.{index:04d} |\n" for index in range(2000))
+    full = f"# Per-class results\n\n| class | f1 |\n|---|---|\n{rows}"
+    (report_folder / "report.md").write_text(full)
+    env = bitbucket_env(server, "bb-access-token", BITBUCKET_PR_ID="4", BITBUCKET_GIT_HTTP_ORIGIN=f"{server.url}/team/models")
+    result = run_cli("comment", "create", "report.md", env=env)
+    assert result.exit_code == 0, result.stderr
+    (comment,) = fake.store.on("pr", 4)
+    assert len(comment["body"]) < 32_767
+    name = content_name(full.encode(), ".md")
+    assert f"The full report is [report.md]({server.url}/team/models/downloads/{name})." in comment["body"]
+    assert fake.downloads[name] == ("text/markdown", full.encode())
