@@ -31,6 +31,7 @@ print(json.dumps(sorted(sys.modules)))
         ["comment", "create", "--help"],
         ["check", "create", "--help"],
         ["asset", "publish", "--help"],
+        ["workflow", "rerun", "--help"],
     ],
     ids=lambda args: " ".join(args),
 )

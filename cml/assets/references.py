@@ -17,9 +17,7 @@ from cml.assets.content import Asset, AssetError
 from cml.assets.links import Destination, find_destinations, is_local_file, local_path
 from cml.errors import InputError
 from cml.fileio import read_bytes
-
-#: Where each CI checks the repository out.
-WORKSPACE_VARIABLES = ("GITHUB_WORKSPACE", "CI_PROJECT_DIR", "BITBUCKET_CLONE_DIR")
+from cml.workspace import WORKSPACE_VARIABLES
 
 
 class Boundary:

@@ -11,7 +11,7 @@ import sys
 import click
 
 from cml import __version__
-from cml.cli import asset, check, comment, demo, metrics, params, plot, report, table
+from cml.cli import asset, check, comment, demo, metrics, params, plot, pr, repo, report, table, workflow
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, verbose_option
 from cml.errors import CmlError, QualityGateFailed
@@ -75,6 +75,7 @@ def cli(log: str) -> None:
     Metrics and params:  cml metrics show|diff|classification, cml params show|diff
     Tables and plots:    cml table, cml plot confusion|roc|pr|line
     Reports:             cml report preview, cml comment create|update, cml check create
+    CI runs:             cml workflow rerun
     First run:           cml demo
     """
     if log == "debug":
@@ -83,8 +84,9 @@ def cli(log: str) -> None:
 
 cli.params.append(verbose_option(envvar="CML_VERBOSE", show_envvar=True))
 
-for module in (metrics, params, table, plot, report, comment, check, asset, demo):
+for module in (metrics, params, table, plot, report, comment, check, asset, pr, repo, workflow, demo):
     cli.add_command(module.command)
+cli.add_command(repo.ci)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import abc
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
-from cml.forges.errors import ForgeError
+from cml.forges.errors import ForgeError, UnsupportedOperationError
 from cml.forges.http import HttpPolicy
 
 
@@ -29,6 +29,19 @@ class Comment:
     body: str
     url: str
     author: str | None = None
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """An open pull (merge) request: ``source`` branch into ``target``."""
+
+    number: int
+    url: str
+    source: str
+    target: str
+
+
+MERGE_METHODS = ("merge", "rebase", "squash")
 
 
 class Forge(abc.ABC):
@@ -86,9 +99,37 @@ class Forge(abc.ABC):
                 self._viewer_lookup = (None,)
         return self._viewer_lookup[0]
 
+    #: The user name sent with the token for git over HTTPS (Basic authentication).
+    git_username: ClassVar[str] = "x-access-token"
+
+    def git_credentials(self) -> tuple[str, str]:
+        """``(user, password)`` for git over HTTPS with this adapter's token."""
+        return self.git_username, self.token
+
+    @abc.abstractmethod
+    def find_pull_request(self, source: str, target: str) -> PullRequest | None:
+        """The open (else merged) pull request from branch ``source`` into ``target``, if there is one."""
+
+    @abc.abstractmethod
+    def create_pull_request(self, source: str, target: str, title: str, body: str) -> PullRequest:
+        """Open a pull request from ``source`` into ``target``."""
+
+    @abc.abstractmethod
+    def merge_pull_request(self, pull: PullRequest, method: str) -> str:
+        """Turn on auto-merge with ``method`` (merge, rebase, squash), or merge now where the forge
+        has no auto-merge; returns ``"auto-merge"`` or ``"merged"``."""
+
     @abc.abstractmethod
     def publish_check(self, check: "Check") -> str:
         """Record ``check`` on its commit (a check run, or the forge's commit status); returns a URL."""
+
+    def rerun_workflow(self, run_id: str, poll_interval: float = 2.0, timeout: float = 300.0) -> str:
+        """Re-run the CI run (workflow run, pipeline) ``run_id``, cancelling it first if the forge needs that;
+        returns the run's URL. ``poll_interval`` and ``timeout`` bound waiting for a cancelled run to stop.
+
+        The default: the forge has no API for it (:class:`UnsupportedOperationError`).
+        """
+        raise UnsupportedOperationError(f"{self.name} cannot re-run a CI run through its API; re-run it from the web UI")
 
 
 CONCLUSIONS = ("success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from cml.forges.base import Check, Comment, Forge, Target
+from cml.forges.base import Check, Comment, Forge, PullRequest, Target
 from cml.forges.http import HttpPolicy, JsonApi
 from cml.forges.secrets import register_secret
 
@@ -104,3 +104,55 @@ class BitbucketForge(Forge):
                       json={"key": "cml-" + hashlib.sha1(check.title.encode()).hexdigest()[:12], "state": state,
                             "name": check.title, "url": url, "description": check.description(255)})
         return url
+
+    git_username = "x-token-auth"
+    MERGE_STRATEGIES = {"merge": "merge_commit", "rebase": "fast_forward", "squash": "squash"}
+
+    def git_credentials(self) -> tuple[str, str]:
+        """App passwords (``user:password``, plain or base64) as they are; access tokens as ``x-token-auth``."""
+        header = authorization_header(self.token)
+        if header.startswith("Basic "):
+            user, _, password = base64.b64decode(header[len("Basic "):]).decode().partition(":")
+            return user, password
+        return self.git_username, self.token
+
+    @staticmethod
+    def _pull(raw: dict) -> PullRequest:
+        return PullRequest(int(raw["id"]), ((raw.get("links") or {}).get("html") or {}).get("href", ""),
+                           raw["source"]["branch"]["name"], raw["destination"]["branch"]["name"])
+
+    def find_pull_request(self, source: str, target: str) -> PullRequest | None:
+        """``GET /repositories/{workspace}/{repo_slug}/pullrequests?state=OPEN&state=MERGED&q=…``."""
+        query = f'source.branch.name="{source}" AND destination.branch.name="{target}"'
+        page = self.api.json("GET", f"/repositories/{self.repository}/pullrequests", f"finding the pull request from {source}",
+                             params={"state": ["OPEN", "MERGED"], "q": query}) or {}
+        values = page.get("values") or []
+        return self._pull(values[0]) if values else None
+
+    def create_pull_request(self, source: str, target: str, title: str, body: str) -> PullRequest:
+        """``POST /repositories/{workspace}/{repo_slug}/pullrequests``."""
+        raw = self.api.json("POST", f"/repositories/{self.repository}/pullrequests",
+                            f"opening a pull request from {source} into {target}",
+                            json={"title": title, "description": body, "close_source_branch": True,
+                                  "source": {"branch": {"name": source}}, "destination": {"branch": {"name": target}}})
+        return self._pull(raw)
+
+    def merge_pull_request(self, pull: PullRequest, method: str) -> str:
+        """Bitbucket Cloud has no auto-merge: ``POST …/pullrequests/{id}/merge`` now."""
+        self.api.json("POST", f"/repositories/{self.repository}/pullrequests/{pull.number}/merge",
+                      f"merging pull request #{pull.number}",
+                      json={"merge_strategy": self.MERGE_STRATEGIES[method], "close_source_branch": True})
+        return "merged"
+
+    def rerun_workflow(self, run_id: str, poll_interval: float = 2.0, timeout: float = 300.0) -> str:
+        """``GET /repositories/{workspace}/{repo_slug}/pipelines/{pipeline_uuid}`` for its ``target``, then
+        ``POST /repositories/{workspace}/{repo_slug}/pipelines/`` with that target: a new pipeline for the
+        same commit and selector. Returns the new pipeline's page."""
+        from urllib.parse import quote
+
+        pipelines = f"/repositories/{self.repository}/pipelines/"
+        old = self.api.json("GET", pipelines + quote(run_id, safe=""), f"reading pipeline {run_id}") or {}
+        new = self.api.json("POST", pipelines, f"re-running pipeline {run_id}", json={"target": old.get("target")}) or {}
+        link = ((new.get("links") or {}).get("html") or {}).get("href")
+        number = new.get("build_number")
+        return link or (f"https://bitbucket.org/{self.repository}/pipelines/results/{number}" if number else "")

@@ -6,7 +6,9 @@ runners set to ``https://HOST/api/v1``.
 
 from __future__ import annotations
 
-from cml.forges.base import Check, Comment, Forge, Target
+from urllib.parse import quote
+
+from cml.forges.base import Check, Comment, Forge, PullRequest, Target
 from cml.forges.errors import ForgeNotFoundError, UnsupportedOperationError
 from cml.forges.http import HttpPolicy, JsonApi
 from cml.forges.secrets import register_secret
@@ -80,3 +82,36 @@ class GiteaForge(Forge):
             data["target_url"] = check.details_url
         self.api.json("POST", f"/repos/{self.repository}/statuses/{check.sha}", "setting the commit status", json=data)
         return check.details_url or ""
+
+    @staticmethod
+    def _pull(raw: dict) -> PullRequest:
+        return PullRequest(int(raw["number"]), raw.get("html_url") or "", (raw.get("head") or {}).get("ref", ""),
+                           (raw.get("base") or {}).get("ref", ""))
+
+    def find_pull_request(self, source: str, target: str) -> PullRequest | None:
+        """``GET /repos/{owner}/{repo}/pulls/{base}/{head}``; ``None`` when there is none or it was closed unmerged."""
+        try:
+            raw = self.api.json("GET", f"/repos/{self.repository}/pulls/{quote(target, safe='')}/{quote(source, safe='')}",
+                                f"finding the pull request from {source}")
+        except ForgeNotFoundError:
+            return None
+        return self._pull(raw) if raw and (raw.get("state") == "open" or raw.get("merged")) else None
+
+    def create_pull_request(self, source: str, target: str, title: str, body: str) -> PullRequest:
+        """``POST /repos/{owner}/{repo}/pulls``."""
+        raw = self.api.json("POST", f"/repos/{self.repository}/pulls", f"opening a pull request from {source} into {target}",
+                            json={"head": source, "base": target, "title": title, "body": body})
+        return self._pull(raw)
+
+    def merge_pull_request(self, pull: PullRequest, method: str) -> str:
+        """``POST /repos/{owner}/{repo}/pulls/{index}/merge`` with ``merge_when_checks_succeed``."""
+        self.api.request("POST", f"/repos/{self.repository}/pulls/{pull.number}/merge",
+                         f"merging pull request #{pull.number}",
+                         json={"Do": method, "merge_when_checks_succeed": True, "delete_branch_after_merge": True})
+        return "auto-merge"
+
+    def rerun_workflow(self, run_id: str, poll_interval: float = 2.0, timeout: float = 300.0) -> str:
+        """No request: Gitea and Forgejo have no API to re-run an Actions run."""
+        raise UnsupportedOperationError(
+            f"Gitea/Forgejo has no API to re-run an Actions run; re-run run {run_id} from its page in the web UI"
+        )

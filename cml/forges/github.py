@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from cml.forges.base import Check, Comment, Forge, Target
-from cml.forges.errors import ForgePermissionError
+from cml.forges.base import Check, Comment, Forge, PullRequest, Target
+from cml.forges.errors import ForgePermissionError, ForgeRequestError
 from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries
 from cml.forges.secrets import register_secret
 
@@ -60,6 +60,7 @@ class GitHubForge(Forge):
             retry=None, lazy=True, user_agent="cml", seconds_between_requests=None, seconds_between_writes=None,
         )
         self.repo = self._github.get_repo(repository)
+        self._pulls: dict[int, object] = {}
 
     def call(self, action: str, operation: Callable[[], T]) -> T:
         return call_with_retries(operation, describe_failure, self.policy, "GitHub", action)
@@ -128,4 +129,79 @@ class GitHubForge(Forge):
                 f"{error}; check runs need the Actions GITHUB_TOKEN (with 'checks: write') "
                 f"or a GitHub App token, personal access tokens are refused"
             ) from None
+        return run.html_url
+
+    def _pull(self, raw) -> PullRequest:
+        return PullRequest(raw.number, raw.html_url, raw.head.ref, raw.base.ref)
+
+    def find_pull_request(self, source: str, target: str) -> PullRequest | None:
+        """``GET /repos/{owner}/{repo}/pulls?state=all&head=OWNER:SOURCE&base=TARGET``."""
+        owner = self.repository.split("/")[0]
+        pulls = self.call(f"finding the pull request from {source}", lambda: sorted(
+            (p for p in self.repo.get_pulls(state="all", head=f"{owner}:{source}", base=target)
+             if p.state == "open" or p.merged), key=lambda p: p.state != "open"))
+        if not pulls:
+            return None
+        self._pulls[pulls[0].number] = pulls[0]
+        return self._pull(pulls[0])
+
+    def create_pull_request(self, source: str, target: str, title: str, body: str) -> PullRequest:
+        """``POST /repos/{owner}/{repo}/pulls``."""
+        raw = self.call(f"opening a pull request from {source} into {target}",
+                        lambda: self.repo.create_pull(base=target, head=source, title=title, body=body))
+        self._pulls[raw.number] = raw
+        return self._pull(raw)
+
+    def merge_pull_request(self, pull: PullRequest, method: str) -> str:
+        """GraphQL ``enablePullRequestAutoMerge``; where GitHub refuses auto-merge (not enabled for the
+        repository, or nothing left to wait for), ``PUT /repos/{owner}/{repo}/pulls/{n}/merge``."""
+        raw = self._pulls.get(pull.number) or self.call("reading the pull request", lambda: self.repo.get_pull(pull.number))
+        try:
+            self.call("enabling auto-merge", lambda: raw.enable_automerge(merge_method=method.upper()))
+            return "auto-merge"
+        except ForgeRequestError:
+            self.call(f"merging pull request #{pull.number}", lambda: raw.merge(merge_method=method))
+            return "merged"
+
+    def rerun_workflow(self, run_id: str, poll_interval: float = 2.0, timeout: float = 300.0) -> str:
+        """``GET /repos/{owner}/{repo}/actions/runs/{run_id}``; a run that has not completed is cancelled
+        (``POST …/actions/runs/{run_id}/cancel``) and polled with ``GET`` until it has; then
+        ``POST …/actions/runs/{run_id}/rerun``. Returns the run's ``html_url``.
+
+        The POSTs go through the requester rather than ``WorkflowRun.cancel()``/``rerun()``, which
+        return ``False`` on any error instead of raising it.
+        """
+        import time
+
+        from cml.forges.errors import ForgeError, ForgeRequestError
+
+        if not str(run_id).strip().isdigit():
+            raise ForgeRequestError(f"GitHub: '{run_id}' is not a workflow run id (a number, like GITHUB_RUN_ID)")
+        number = int(run_id)
+
+        def fetch():
+            return self.call(f"reading workflow run {number}", lambda: self.repo.get_workflow_run(number).complete())
+
+        def post(url: str, action: str) -> None:
+            self.call(action, lambda: self._github.requester.requestJsonAndCheck("POST", url))
+
+        run = fetch()
+        if run.status != "completed":
+            try:
+                post(run.cancel_url, f"cancelling workflow run {number}")
+            except ForgeRequestError:  # 409: it completed in the meantime
+                run = fetch()
+                if run.status != "completed":
+                    raise
+            deadline = time.monotonic() + timeout
+            while run.status != "completed":
+                if time.monotonic() >= deadline:
+                    raise ForgeError(f"GitHub: workflow run {number} is still '{run.status}' {timeout:g} s after "
+                                     f"cancelling it; re-run it once it has stopped")
+                time.sleep(poll_interval)
+                run = fetch()
+        try:
+            post(run.rerun_url, f"re-running workflow run {number}")
+        except ForgePermissionError as error:
+            raise ForgePermissionError(f"{error}; re-running needs a token with 'actions: write'") from None
         return run.html_url

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable, TypeVar
 from urllib.parse import quote
 
-from cml.forges.base import Check, Comment, Forge, Target
+from cml.forges.base import Check, Comment, Forge, PullRequest, Target
 from cml.forges.errors import ForgeError
 from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries, describe_requests_failure
 from cml.forges.secrets import register_secret
@@ -17,6 +17,8 @@ from cml.forges.secrets import register_secret
 T = TypeVar("T")
 #: Per-request: python-gitlab would otherwise sleep and retry on 429 by itself.
 NO_CLIENT_RETRIES = {"obey_rate_limit": False}
+#: Pipeline statuses that must be cancelled before a retry re-runs the pipeline.
+ACTIVE_PIPELINE_STATUSES = ("created", "waiting_for_resource", "preparing", "pending", "running")
 
 
 def describe_failure(error: BaseException) -> HttpFailure | None:
@@ -129,3 +131,43 @@ class GitLabForge(Forge):
         commit = self.project.commits.get(check.sha, lazy=True)
         self.call("setting the commit status", lambda: commit.statuses.create(data, **NO_CLIENT_RETRIES))
         return check.details_url or self._commit_url(check.sha)
+
+    git_username = "oauth2"
+
+    @staticmethod
+    def _merge_request(raw) -> PullRequest:
+        return PullRequest(int(raw.iid), raw.web_url, raw.source_branch, raw.target_branch)
+
+    def find_pull_request(self, source: str, target: str) -> PullRequest | None:
+        """``GET /projects/:id/merge_requests?source_branch=…&target_branch=…`` (opened first, else merged)."""
+        listed = self.call(f"finding the merge request from {source}", lambda: self.project.mergerequests.list(
+            source_branch=source, target_branch=target, get_all=False, **NO_CLIENT_RETRIES))
+        found = sorted((r for r in listed if r.state in ("opened", "merged")), key=lambda r: r.state != "opened")
+        return self._merge_request(found[0]) if found else None
+
+    def create_pull_request(self, source: str, target: str, title: str, body: str) -> PullRequest:
+        """``POST /projects/:id/merge_requests``."""
+        raw = self.call(f"opening a merge request from {source} into {target}", lambda: self.project.mergerequests.create(
+            {"source_branch": source, "target_branch": target, "title": title, "description": body,
+             "remove_source_branch": True}, **NO_CLIENT_RETRIES))
+        return self._merge_request(raw)
+
+    def merge_pull_request(self, pull: PullRequest, method: str) -> str:
+        """``PUT /projects/:id/merge_requests/:iid/merge`` with ``merge_when_pipeline_succeeds`` (GitLab's
+        auto-merge; ``squash`` for the squash method, the project's merge method otherwise)."""
+        request = self.project.mergerequests.get(pull.number, lazy=True)
+        self.call(f"setting merge request !{pull.number} to merge when the pipeline succeeds", lambda: request.merge(
+            merge_when_pipeline_succeeds=True, squash=method == "squash", **NO_CLIENT_RETRIES))
+        return "auto-merge"
+
+    def rerun_workflow(self, run_id: str, poll_interval: float = 2.0, timeout: float = 300.0) -> str:
+        """``GET /projects/:id/pipelines/:pipeline_id``; an active pipeline is cancelled first
+        (``POST …/pipelines/:pipeline_id/cancel``); then ``POST …/pipelines/:pipeline_id/retry``
+        (which retries its failed and canceled jobs). Returns the pipeline's ``web_url``."""
+        pipeline = self.call(f"reading pipeline {run_id}",
+                             lambda: self.project.pipelines.get(run_id, **NO_CLIENT_RETRIES))
+        if pipeline.status in ACTIVE_PIPELINE_STATUSES:
+            self.call(f"cancelling pipeline {run_id}", lambda: pipeline.cancel(**NO_CLIENT_RETRIES))
+        retried = self.call(f"retrying pipeline {run_id}", lambda: pipeline.retry(**NO_CLIENT_RETRIES))
+        web_url = retried.get("web_url") if isinstance(retried, dict) else None
+        return web_url or getattr(pipeline, "web_url", None) or f"{self.web_url}/-/pipelines/{run_id}"

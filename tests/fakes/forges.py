@@ -7,6 +7,7 @@ import re
 import uuid
 from urllib.parse import unquote, urlencode
 
+from tests.fakes.pulls import PullStore
 from tests.fakes.server import Request, Response
 
 
@@ -37,6 +38,7 @@ class _Fake:
         self.tokens: dict[str, str] = {}
         self.base_url = ""
         self.pulls_by_sha: dict[str, list[dict]] = {}
+        self.pull_store = PullStore()
         self.statuses: list[tuple[str, dict]] = []
 
     def add_token(self, token: str, user: str) -> None:
@@ -57,6 +59,28 @@ class FakeGitLab(_Fake):
         self.project_path = project_path
         self.project_keys = {str(project_id), project_path}
         self.uploads: dict[str, tuple[str, bytes]] = {}  # "/uploads/<secret>/<name>" -> (content type, bytes)
+        self.pipelines: dict[int, dict] = {}  # by id; see add_pipeline()
+        self.pipeline_events: list[tuple[str, int]] = []  # ("cancel" | "retry", pipeline id), in order
+
+    def add_pipeline(self, pipeline_id: int, status: str = "failed") -> dict:
+        pipeline = {"id": pipeline_id, "iid": 1, "project_id": 42, "status": status, "ref": "main", "sha": "0" * 40,
+                    "web_url": f"https://gitlab.test/{self.project_path}/-/pipelines/{pipeline_id}"}
+        self.pipelines[pipeline_id] = pipeline
+        return pipeline
+
+    def _pipeline(self, request: Request, pipeline_id: int, action: str | None) -> Response:
+        pipeline = self.pipelines.get(pipeline_id)
+        if pipeline is None:
+            return Response(404, {"message": "404 Not found"})
+        if action == "cancel":
+            if pipeline["status"] in ("created", "waiting_for_resource", "preparing", "pending", "running"):
+                pipeline["status"] = "canceled"
+            self.pipeline_events.append(("cancel", pipeline_id))
+        elif action == "retry":
+            if pipeline["status"] in ("failed", "canceled"):
+                pipeline["status"] = "pending"
+            self.pipeline_events.append(("retry", pipeline_id))
+        return Response(201 if action else 200, pipeline)
 
     def _page(self, request: Request, items: list) -> Response:
         per_page = int(request.query.get("per_page", ["20"])[0])
@@ -106,6 +130,12 @@ class FakeGitLab(_Fake):
                 return Response(204)
             comment["body"] = request.json()["body"]
             return Response(200, self._note(comment))
+        match = re.fullmatch(r"/api/v4/projects/(.+?)/pipelines/(\d+)(?:/(cancel|retry))?", path)
+        if match and match[1] in self.project_keys and request.method == ("GET" if match[3] is None else "POST"):
+            return self._pipeline(request, int(match[2]), match[3])
+        match = re.fullmatch(r"/api/v4/projects/(.+?)/merge_requests(?:/(\d+)/merge)?", path)
+        if match and match[1] in self.project_keys:
+            return self._merge_requests(request, match[2], user)
         match = re.fullmatch(r"/api/v4/projects/(.+?)/statuses/([0-9a-f]+)", path)
         if match and match[1] in self.project_keys and request.method == "POST":
             status = request.json()
@@ -126,6 +156,43 @@ class FakeGitLab(_Fake):
         return Response(404, {"message": "404 Not found"})
 
 
+def _gitlab_merge_request(self, pull: dict) -> dict:
+    return {"iid": pull["number"], "id": pull["number"] + 9000, "state": "opened" if pull["state"] == "open" else "merged",
+            "source_branch": pull["source"], "target_branch": pull["target"], "title": pull["title"],
+            "description": pull["body"], "web_url": f"https://gitlab.test/ml/models/-/merge_requests/{pull['number']}",
+            "merge_when_pipeline_succeeds": bool(pull["auto_merge"])}
+
+
+def _gitlab_merge_requests(self, request: Request, merge_iid: str | None, user: str) -> Response:
+    store = self.pull_store
+    if merge_iid is not None:
+        pull = store.get(int(merge_iid))
+        if pull is None:
+            return Response(404, {"message": "404 Not found"})
+        # GitLab reads parameters from the query string and the body alike.
+        data = {**{k: v[0] for k, v in request.query.items()}, **(request.json() or {})}
+        if str(data.get("merge_when_pipeline_succeeds")).lower() == "true":
+            pull["auto_merge"] = "squash" if str(data.get("squash")).lower() == "true" else "merge"
+        else:
+            store.merge(pull, "merge")
+        return Response(200, _gitlab_merge_request(self, pull))
+    if request.method == "GET":
+        query = {k: v[0] for k, v in request.query.items()}
+        state = {"opened": "open", None: "all"}.get(query.get("state"), query.get("state"))
+        found = store.find(query.get("source_branch"), query.get("target_branch"), state)
+        return Response(200, [_gitlab_merge_request(self, p) for p in found])
+    data = request.json()
+    if data["target_branch"] in store.refuse_targets:
+        return Response(422, {"message": ["target branch is protected"]})
+    if store.find(data["source_branch"], data["target_branch"]):
+        return Response(409, {"message": ["Another open merge request already exists for this source branch"]})
+    pull = store.open(data["source_branch"], data["target_branch"], data["title"], data.get("description", ""), user)
+    return Response(201, _gitlab_merge_request(self, pull))
+
+
+FakeGitLab._merge_requests = _gitlab_merge_requests
+
+
 class FakeBitbucket(_Fake):
     """``/2.0`` with Basic or Bearer auth, ``pagelen``/``page`` paging and ``next`` links."""
 
@@ -134,6 +201,29 @@ class FakeBitbucket(_Fake):
         self.repository = repository
         self.uuids: dict[str, str] = {}
         self.downloads: dict[str, tuple[str, bytes]] = {}
+        self.pipelines: dict[str, dict] = {}  # by uuid, in creation order; see add_pipeline()
+
+    def add_pipeline(self, pipeline_uuid: str, target: dict, state: str = "COMPLETED") -> dict:
+        number = len(self.pipelines) + 1
+        pipeline = {"type": "pipeline", "uuid": pipeline_uuid, "build_number": number, "target": target,
+                    "state": {"name": state, "type": f"pipeline_state_{state.lower()}"}, "links": {"self": {
+                        "href": f"{self.base_url}/2.0/repositories/{self.repository}/pipelines/{pipeline_uuid}"}}}
+        self.pipelines[pipeline_uuid] = pipeline
+        return pipeline
+
+    def _pipelines(self, request: Request, rest: str) -> Response | None:
+        if rest == "pipelines/" and request.method == "POST":
+            target = (request.json() or {}).get("target")
+            if not isinstance(target, dict) or target.get("type") not in ("pipeline_ref_target", "pipeline_commit_target",
+                                                                          "pipeline_pullrequest_target"):
+                return Response(400, {"type": "error", "error": {"message": "target: a pipeline target is required"}})
+            return Response(201, self.add_pipeline("{" + str(uuid.uuid4()) + "}", target, "PENDING"))
+        match = re.fullmatch(r"pipelines/(\{[^/]+\})", unquote(rest))
+        if match and request.method == "GET":
+            pipeline = self.pipelines.get(match[1])
+            return Response(200, pipeline) if pipeline else Response(404, {"type": "error", "error": {
+                "message": "Pipeline not found"}})
+        return None
 
     def add_token(self, token: str, user: str) -> None:
         super().add_token(token, user)
@@ -177,6 +267,11 @@ class FakeBitbucket(_Fake):
         if not request.path.startswith(prefix):
             return Response(404, {"type": "error", "error": {"message": "Repository not found"}})
         rest = request.path[len(prefix):]
+        answer = self._pipelines(request, rest)
+        if answer is not None:
+            return answer
+        if rest == "pullrequests" or re.fullmatch(r"pullrequests/\d+/merge", rest):
+            return self._pull_requests(request, rest, user)
         match = re.fullmatch(r"commit/([0-9a-f]+)/pullrequests", rest)
         if match:
             return self._page(request, self.pulls_by_sha.get(match[1], []))
@@ -207,6 +302,56 @@ class FakeBitbucket(_Fake):
             return Response(204)
         comment["body"] = request.json()["content"]["raw"]
         return Response(200, self._comment(comment))
+
+
+def _bitbucket_pull(self, pull: dict) -> dict:
+    return {"id": pull["number"], "title": pull["title"], "state": "OPEN" if pull["state"] == "open" else "MERGED",
+            "source": {"branch": {"name": pull["source"]}}, "destination": {"branch": {"name": pull["target"]}},
+            "links": {"html": {"href": f"https://bitbucket.test/{self.repository}/pull-requests/{pull['number']}"}}}
+
+
+def _bitbucket_pull_requests(self, request: Request, rest: str, user: str) -> Response:
+    store = self.pull_store
+    if rest.endswith("/merge"):
+        pull = store.get(int(rest.split("/")[1]))
+        store.merge(pull, request.json()["merge_strategy"])
+        return Response(200, _bitbucket_pull(self, pull))
+    if request.method == "GET":
+        query = request.query.get("q", [""])[0]
+        source = re.search(r'source.branch.name="([^"]+)"', query)
+        target = re.search(r'destination.branch.name="([^"]+)"', query)
+        states = tuple(s.lower() for s in request.query.get("state", ["OPEN"]))
+        found = store.find(source and source[1], target and target[1], states)
+        return Response(200, {"values": [_bitbucket_pull(self, p) for p in found], "pagelen": 10, "page": 1})
+    data = request.json()
+    pull = store.open(data["source"]["branch"]["name"], data["destination"]["branch"]["name"], data["title"],
+                      data.get("description", ""), user)
+    return Response(201, _bitbucket_pull(self, pull))
+
+
+FakeBitbucket._pull_requests = _bitbucket_pull_requests
+
+
+def _gitea_pull(self, pull: dict) -> dict:
+    return {"number": pull["number"], "state": "open" if pull["state"] == "open" else "closed",
+            "merged": pull["state"] == "merged",
+            "html_url": f"https://gitea.test/{self.repository}/pulls/{pull['number']}",
+            "head": {"ref": pull["source"]}, "base": {"ref": pull["target"]}}
+
+
+def _gitea_pulls(self, request: Request, rest: str, user: str) -> Response:
+    store = self.pull_store
+    if rest == "pulls":
+        data = request.json()
+        pull = store.open(data["head"], data["base"], data["title"], data.get("body", ""), user)
+        return Response(201, _gitea_pull(self, pull))
+    first, second = rest.split("/")[1:3]
+    if second == "merge":
+        pull = store.get(int(first))
+        pull["auto_merge"] = request.json()["Do"]
+        return Response(200)
+    found = store.find(unquote(second), unquote(first), "all")
+    return Response(200, _gitea_pull(self, found[0])) if found else Response(404, {"message": "pull request does not exist"})
 
 
 class FakeGitea(_Fake):
@@ -254,6 +399,8 @@ class FakeGitea(_Fake):
             return Response(200, self.attachment_settings)
         prefix = f"/api/v1/repos/{self.repository}/"
         rest = request.path[len(prefix):] if request.path.startswith(prefix) else ""
+        if rest == "pulls" or re.fullmatch(r"pulls/(\d+/merge|[^/]+/[^/]+)", rest):
+            return self._pulls(request, rest, user)
         match = re.fullmatch(r"statuses/([0-9a-f]+)", rest)
         if match and request.method == "POST":
             self.statuses.append((match[1], request.json()))
@@ -288,3 +435,6 @@ class FakeGitea(_Fake):
                     comment["body"] = request.json()["body"]
                     return Response(200, self._comment(comment))
         return Response(404, {"message": "not found"})
+
+
+FakeGitea._pulls = _gitea_pulls

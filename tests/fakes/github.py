@@ -11,6 +11,7 @@ import re
 from urllib.parse import unquote, urlencode
 
 from tests.fakes.git_data import GitDataStore
+from tests.fakes.pulls import PullStore
 from tests.fakes.server import Request, Response
 
 PAT_PREFIXES = ("ghp_", "github_pat_")
@@ -26,8 +27,11 @@ class FakeGitHub:
         self.comments: dict[int, dict] = {}
         self.pulls_by_sha: dict[str, list[dict]] = {}
         self.check_runs: list[dict] = []
+        self.workflow_runs: dict[int, dict] = {}  # by id; see add_workflow_run()
+        self.workflow_events: list[tuple[str, int]] = []  # ("cancel" | "rerun", run id), in order
         self.violations: list[str] = []
         self.read_only_tokens: set[str] = set()
+        self.pull_store = PullStore()
         self.git_data = None  # a GitDataStore, from enable_git_data()
         self._ids = itertools.count(1001)
 
@@ -52,6 +56,41 @@ class FakeGitHub:
                    "html_url": html, "url": api, "created_at": "2026-11-23T10:00:00Z", "updated_at": "2026-11-23T10:00:00Z"}
         self.comments[comment_id] = comment
         return comment
+
+    def add_workflow_run(self, run_id: int, status: str = "completed", conclusion: str | None = "failure",
+                         polls_to_stop: int = 1) -> dict:
+        """A workflow run; once cancelled it stays ``in_progress`` for ``polls_to_stop`` more GETs."""
+        api = f"{self.base_url}/repos/{self.repository}/actions/runs/{run_id}"
+        run = {"id": run_id, "name": "train", "status": status, "conclusion": conclusion, "run_attempt": 1,
+               "head_sha": "f" * 40, "url": api, "cancel_url": f"{api}/cancel", "rerun_url": f"{api}/rerun",
+               "html_url": f"https://github.test/{self.repository}/actions/runs/{run_id}",
+               "polls_to_stop": polls_to_stop, "cancelling": False}
+        self.workflow_runs[run_id] = run
+        return run
+
+    def _workflow_run(self, request: Request, run_id: int, action: str | None, token: str) -> Response:
+        run = self.workflow_runs.get(run_id)
+        if run is None:
+            return Response(404, {"message": "Not Found"})
+        if action is None:
+            if run["cancelling"]:
+                run["polls_to_stop"] -= 1
+                if run["polls_to_stop"] < 0:
+                    run.update(status="completed", conclusion="cancelled", cancelling=False)
+            return Response(200, {k: v for k, v in run.items() if k not in ("polls_to_stop", "cancelling")})
+        if token in self.read_only_tokens:
+            return Response(403, {"message": "Resource not accessible by integration"})
+        if action == "cancel":
+            if run["status"] == "completed":
+                return Response(409, {"message": "Cannot cancel a workflow run that is completed."})
+            run["cancelling"] = True
+            self.workflow_events.append(("cancel", run_id))
+            return Response(202, {})
+        if run["status"] != "completed":
+            return Response(403, {"message": "This workflow is already running"})
+        run.update(status="queued", conclusion=None, run_attempt=run["run_attempt"] + 1)
+        self.workflow_events.append(("rerun", run_id))
+        return Response(201, {})
 
     def comments_on(self, number: int | None = None, sha: str | None = None) -> list[dict]:
         return [c for c in self.comments.values()
@@ -85,6 +124,56 @@ class FakeGitHub:
             return Response(404, {"message": "Not Found"})
         return Response(200, data, {"Content-Type": "application/octet-stream"})
 
+    def _pull_document(self, pull: dict) -> dict:
+        owner = self.repository.split("/")[0]
+        return {"id": pull["number"] + 5000, "node_id": f"PR_{pull['number']}", "number": pull["number"],
+                "state": "open" if pull["state"] == "open" else "closed", "title": pull["title"], "body": pull["body"],
+                "html_url": f"https://github.test/{self.repository}/pull/{pull['number']}",
+                "url": f"{self.base_url}/repos/{self.repository}/pulls/{pull['number']}",
+                "head": {"ref": pull["source"], "label": f"{owner}:{pull['source']}", "sha": "0" * 40},
+                "base": {"ref": pull["target"], "label": f"{owner}:{pull['target']}", "sha": "0" * 40},
+                "user": {"login": pull["author"]}, "merged": pull["state"] == "merged"}
+
+    def _pulls(self, request: Request, rest: str, login: str) -> Response:
+        store = self.pull_store
+        if rest == "" and request.method == "GET":
+            head = request.query.get("head", [None])[0]
+            source = head.split(":", 1)[1] if head and ":" in head else head
+            found = store.find(source, request.query.get("base", [None])[0], request.query.get("state", ["open"])[0])
+            return self._page(request, [self._pull_document(p) for p in found])
+        if rest == "" and request.method == "POST":
+            data = request.json()
+            if data["base"] in store.refuse_targets:
+                return Response(422, {"message": "Validation Failed", "errors": [{"message": "base is protected"}]})
+            if store.find(data["head"], data["base"]):
+                return Response(422, {"message": "Validation Failed",
+                                      "errors": [{"message": "A pull request already exists"}]})
+            pull = store.open(data["head"], data["base"], data["title"], data.get("body") or "", login)
+            return Response(201, self._pull_document(pull))
+        match = re.fullmatch(r"/(\d+)(/merge)?", rest)
+        pull = store.get(int(match[1])) if match else None
+        if pull is None:
+            return Response(404, {"message": "Not Found"})
+        if match[2] and request.method == "PUT":
+            store.merge(pull, request.json().get("merge_method", "merge"))
+            return Response(200, {"sha": "1" * 40, "merged": True, "message": "Pull Request successfully merged"})
+        return Response(200, self._pull_document(pull))
+
+    def _graphql(self, request: Request) -> Response:
+        """Only ``enablePullRequestAutoMerge``, as GitHub answers it (errors come with status 200)."""
+        document = request.json()
+        variables = document.get("variables", {}).get("input", {})
+        if "enablePullRequestAutoMerge" not in document.get("query", ""):
+            return Response(200, {"errors": [{"message": "unsupported query in the fake"}]})
+        pull = self.pull_store.get(int(str(variables.get("pullRequestId", "PR_0"))[3:]))
+        if pull is None:
+            return Response(200, {"errors": [{"type": "NOT_FOUND", "message": "Could not resolve to a node"}]})
+        if not self.pull_store.auto_merge_allowed:
+            return Response(200, {"errors": [{"message": "Pull request Auto merge is not allowed for this repository"}]})
+        pull["auto_merge"] = variables.get("mergeMethod")
+        return Response(200, {"data": {"enablePullRequestAutoMerge": {"clientMutationId": None, "actor": {
+            "login": "bot", "avatarUrl": "", "resourcePath": "/bot", "url": ""}}}})
+
     def handle(self, request: Request) -> Response:
         path = request.path
         raw = self._raw(path) if request.method == "GET" else None
@@ -94,6 +183,8 @@ class FakeGitHub:
             if not path.startswith(self.prefix):
                 return Response(404, {"message": "Not Found"})
             path = path[len(self.prefix):]
+        if path == "/graphql":
+            return self._graphql(request)
         if self.description is not None:
             problems = self.description.problems(request.method, path, request.query, request.body,
                                                  request.headers.get("Content-Type"))
@@ -145,9 +236,14 @@ class FakeGitHub:
             answer = self.git_data.handle(method, path[len(f"/repos/{self.repository}/"):], request.json(), login)
             if answer is not None:
                 return answer
+        if path == f"/repos/{self.repository}/pulls" or path.startswith(f"/repos/{self.repository}/pulls/"):
+            return self._pulls(request, path[len(f"/repos/{self.repository}/pulls"):], login)
         match = re.fullmatch(rf"/repos/{repo}/commits/([0-9a-f]+)/pulls", path)
         if match:
             return self._page(request, self.pulls_by_sha.get(match[1], []))
+        match = re.fullmatch(rf"/repos/{repo}/actions/runs/(\d+)(?:/(cancel|rerun))?", path)
+        if match and method == ("GET" if match[2] is None else "POST"):
+            return self._workflow_run(request, int(match[1]), match[2], token)
         if method == "POST" and path == f"/repos/{self.repository}/check-runs":
             if token.startswith(PAT_PREFIXES):
                 return Response(403, {"message": "Resource not accessible by personal access token"})

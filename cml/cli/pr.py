@@ -1,0 +1,63 @@
+"""``cml pr create``: commit files to a new branch and open a pull request for them."""
+
+from __future__ import annotations
+
+import click
+
+from cml.cli.app import Application
+from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app
+from cml.errors import UsageError
+
+
+@click.group(cls=CmlGroup, name="pr")
+def command() -> None:
+    """Open pull requests with the files a CI job produced."""
+
+
+def git_identity_options(function):
+    """``--user-name`` and ``--user-email`` for the commits cml makes."""
+    from cml.forges.pulls import DEFAULT_USER_EMAIL, DEFAULT_USER_NAME
+
+    function = click.option("--user-email", default=DEFAULT_USER_EMAIL, show_default=True,
+                            help="Committer e-mail.")(function)
+    return click.option("--user-name", default=DEFAULT_USER_NAME, show_default=True, help="Committer name.")(function)
+
+
+@command.command()
+@click.argument("paths", nargs=-1, metavar="[PATH|GLOB]...")
+@click.option("--remote", default="origin", show_default=True, help="Git remote to push to.")
+@click.option("--branch", help="Branch to create  [default: <target>-cml-pr-<short sha>]")
+@click.option("--target-branch", help="Branch the pull request merges into  [default: the CI's branch, else the current one]")
+@click.option("--title", help="Pull request title  [default: CML PR for <target> <short sha>]")
+@click.option("--body", help="Pull request description.")
+@click.option("--message", help="Commit message  [default: CML PR for <short sha>]")
+@click.option("--skip-ci", is_flag=True, help="Add [skip ci] to the commit message.")
+@click.option("--merge", "--auto-merge", "merge", is_flag=True, help="Turn on auto-merge (a merge commit), or merge now.")
+@click.option("--rebase", is_flag=True, help="Turn on auto-merge by rebase, or merge now.")
+@click.option("--squash", is_flag=True, help="Turn on auto-merge by squash, or merge now.")
+@click.option("--force-new", is_flag=True, help="If the branch exists with other changes, use a new suffixed branch.")
+@click.option("--md", is_flag=True, help="Print a Markdown link instead of the URL.")
+@git_identity_options
+@forge_options
+@pass_app
+def create(app: Application, paths, remote, branch, target_branch, title, body, message, skip_ci, merge, rebase,
+           squash, force_new, md, user_email, user_name, forge_settings) -> None:
+    """Commit PATHs (every change when none are given) to a new branch, push it, and open a pull request
+    into the current branch. Running it again prints the same pull request."""
+    from cml.forges.pulls import PullRequestOptions, open_pull_request
+
+    methods = [name for name, chosen in (("merge", merge), ("rebase", rebase), ("squash", squash)) if chosen]
+    if len(methods) > 1:
+        raise UsageError("choose one of --merge, --rebase and --squash", option=f"--{methods[1]}")
+    context, forge = open_forge_from_options(app, forge_settings)
+    options = PullRequestOptions(paths, remote, branch, target_branch, title, body, message, user_name, user_email,
+                                 skip_ci, methods[0] if methods else None, force_new)
+    result = open_pull_request(options, forge, context, app.environ, app.note)
+    app.note(result.note)
+    if result.pull is None:
+        return
+    if md:
+        kind = "Merge Request" if forge.name == "gitlab" else "Pull Request"
+        app.output(f"[CML's {kind}]({result.pull.url})")
+    else:
+        app.output(result.pull.url)

@@ -1,0 +1,148 @@
+"""``cml pr create``: commit files to a new branch, push it, and open a pull request — idempotently.
+
+A retried CI job runs the same command again; it must find the branch it pushed
+and the pull request it opened instead of making second ones. The commit is made
+in a private index (the user's branch, index and files are untouched), the push
+never forces, and a pull request that cannot be opened takes its new branch with it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+from cml.errors import CmlError, GitError, UsageError
+from cml.forges.base import Forge, PullRequest
+from cml.forges.environment import RepositoryContext
+from cml.workspace import Workspace, http_auth_environment
+
+DEFAULT_USER_NAME = "cml[bot]"
+DEFAULT_USER_EMAIL = "cml-bot@users.noreply.github.com"
+#: CI variables naming the branch a job runs for, in the order they are trusted.
+BRANCH_VARIABLES = ("GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_BRANCH", "BITBUCKET_BRANCH",
+                    "GITHUB_REF_NAME")
+MAX_SUFFIX = 20
+
+
+@dataclass(frozen=True)
+class PullRequestOptions:
+    """The ``cml pr create`` options, with iterative/cml's defaults filled in by :func:`open_pull_request`."""
+
+    paths: Sequence[str] = ()
+    remote: str = "origin"
+    branch: str | None = None
+    target_branch: str | None = None
+    title: str | None = None
+    body: str | None = None
+    message: str | None = None
+    user_name: str = DEFAULT_USER_NAME
+    user_email: str = DEFAULT_USER_EMAIL
+    skip_ci: bool = False
+    merge_method: str | None = None
+    force_new: bool = False
+
+
+@dataclass(frozen=True)
+class PullRequestResult:
+    pull: PullRequest | None
+    created: bool
+    note: str
+
+
+def ci_branch(environ: Mapping[str, str]) -> str | None:
+    """The branch the CI job runs for (the PR's head branch on pull-request events)."""
+    if environ.get("GITHUB_REF_TYPE", "branch") != "branch" and not environ.get("GITHUB_HEAD_REF"):
+        return None
+    return next((environ[name] for name in BRANCH_VARIABLES if environ.get(name)), None)
+
+
+def open_pull_request(
+    options: PullRequestOptions,
+    forge: Forge,
+    context: RepositoryContext,
+    environ: Mapping[str, str],
+    note: Callable[[str], None],
+    cwd: str | None = None,
+) -> PullRequestResult:
+    """Commit ``options.paths`` (every change when empty) onto HEAD in a new branch, push it and open a
+    pull request into the target branch; rerunning finds the same branch and pull request."""
+    workspace = Workspace.find(cwd)
+    remote_url = workspace.remote_url(options.remote)
+    workspace.auth = http_auth_environment(remote_url, *forge.git_credentials())
+    target = options.target_branch or ci_branch(environ) or workspace.current_branch()
+    if not target:
+        raise UsageError("HEAD is detached and the CI names no branch; pass --target-branch BRANCH",
+                         option="--target-branch")
+    if workspace.remote_branch_head(options.remote, target) is None:
+        raise UsageError(f"branch '{target}' does not exist on {options.remote}; pass an existing --target-branch",
+                         option="--target-branch")
+
+    prefix = _prefix(workspace, cwd)
+    pathspecs = [prefix + path for path in options.paths] or ([prefix] if prefix else ["."])
+    changed = workspace.changed_paths(pathspecs)
+    if not changed:
+        return PullRequestResult(None, False, "nothing to commit: no changed files"
+                                 + (" match the given paths" if options.paths else "") + "; no pull request opened")
+
+    head = workspace.git("rev-parse", "HEAD")
+    short = head[:8]
+    merge = options.merge_method
+    message = options.message or f"CML PR for {short}"
+    if options.skip_ci or (not options.message and not merge):
+        message += " [skip ci]"  # a commit made by CI must not start the same CI again
+    identity = {"GIT_AUTHOR_NAME": options.user_name, "GIT_AUTHOR_EMAIL": options.user_email,
+                "GIT_COMMITTER_NAME": options.user_name, "GIT_COMMITTER_EMAIL": options.user_email}
+    commit = workspace.commit_paths(changed, message, identity)
+    tree = workspace.tree_of(commit)
+
+    source, existing_head = _choose_branch(workspace, options, f"{options.branch or f'{target}-cml-pr-{short}'}", tree)
+    pushed = False
+    if existing_head is None:
+        workspace.git("push", "--quiet", options.remote, f"{commit}:refs/heads/{source}", network=True)
+        pushed = True
+    else:
+        note(f"branch {source} already holds these changes; not pushing again")
+    try:
+        pull = forge.find_pull_request(source, target)
+        created = pull is None
+        if pull is None:
+            repository_url = (context.server_url or "").rstrip("/") + f"/{context.repository}"
+            title = options.title or f"CML PR for {target} {short}"
+            if options.skip_ci and forge.name == "gitlab":
+                title += " [skip ci]"
+            body = options.body or f"Automated commits for {repository_url}/commit/{head} created by CML."
+            pull = forge.create_pull_request(source, target, title, body)
+    except CmlError:
+        if pushed:  # leave no half-made branch behind
+            workspace.git("push", "--quiet", options.remote, "--delete", source, network=True, check=False)
+        raise
+    result_note = f"opened pull request #{pull.number}" if created else f"pull request #{pull.number} already exists"
+    if merge:
+        outcome = forge.merge_pull_request(pull, merge)
+        result_note += "; it merges when its checks pass" if outcome == "auto-merge" else "; merged"
+    return PullRequestResult(pull, created, result_note)
+
+
+def _prefix(workspace: Workspace, cwd: str | None) -> str:
+    """The current folder relative to the working tree's root, with a trailing slash (or ``""``)."""
+    here = os.path.realpath(cwd or os.getcwd())
+    relative = os.path.relpath(here, os.path.realpath(workspace.root))
+    return "" if relative == "." else relative.replace(os.sep, "/") + "/"
+
+
+def _choose_branch(workspace: Workspace, options: PullRequestOptions, base_name: str, tree: str) -> tuple[str, str | None]:
+    """``(branch, its remote head)``: the first candidate that is free (head ``None``) or already holds
+    exactly ``tree`` (a retried job). Another tree on the branch is an error unless ``--force-new``."""
+    for attempt in range(1, MAX_SUFFIX + 1):
+        name = base_name if attempt == 1 else f"{base_name}-{attempt}"
+        remote_head = workspace.remote_branch_head(options.remote, name)
+        if remote_head is None:
+            return name, None
+        workspace.git("fetch", "--quiet", "--depth=1", options.remote, f"refs/heads/{name}", network=True)
+        if workspace.tree_of(remote_head) == tree:
+            return name, remote_head
+        if not options.force_new:
+            raise GitError(f"branch '{name}' already exists on {options.remote} with other changes; "
+                           "pass --branch NAME, or --force-new for a new suffixed branch (nothing is ever force-pushed)")
+    raise GitError(f"branches {base_name} to {base_name}-{MAX_SUFFIX} all exist with other changes; pass --branch NAME")

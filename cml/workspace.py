@@ -1,0 +1,183 @@
+"""Git operations on the CI's clone: commits without checkouts, authenticated pushes and fetches.
+
+The token reaches git only through the environment of the git process
+(``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` adding an
+``http.<remote>.extraHeader``), never through ``.git/config``, the remote URL or
+the command line, so it cannot leak into files, ``ps`` output or error messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+from urllib.parse import urlsplit
+
+from cml.errors import GitError, UsageError
+from cml.forges.secrets import redact, register_secret
+
+
+def http_auth_environment(remote_url: str, user: str, password: str) -> dict[str, str]:
+    """Environment that makes git send Basic credentials to ``remote_url``'s host, and no other header.
+
+    The empty value first resets headers configured for the same URL (``actions/checkout``
+    stores its own token in ``http.https://github.com/.extraheader``).
+    """
+    parts = urlsplit(remote_url)
+    if parts.scheme not in ("http", "https"):
+        return {}
+    register_secret(password)
+    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+    register_secret(credentials)
+    key = f"http.{parts.scheme}://{parts.netloc.rpartition('@')[2]}/.extraheader"
+    return {"GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": key, "GIT_CONFIG_VALUE_0": "",
+            "GIT_CONFIG_KEY_1": key, "GIT_CONFIG_VALUE_1": f"Authorization: Basic {credentials}",
+            "GIT_TERMINAL_PROMPT": "0"}
+
+
+@dataclass
+class Workspace:
+    """A git working tree, with an optional environment for authenticated network commands."""
+
+    root: str
+    auth: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def find(cls, cwd: str | None = None) -> "Workspace":
+        """The working tree around ``cwd``; a clear error outside one."""
+        try:
+            completed = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True,
+                                       text=True, check=False)
+        except FileNotFoundError:
+            raise GitError("git is not installed or not on PATH") from None
+        if completed.returncode:
+            raise GitError(f"{os.path.abspath(cwd or '.')} is not a git repository; run cml inside the clone")
+        return cls(completed.stdout.strip())
+
+    def git(self, *args: str, env: Mapping[str, str] | None = None, network: bool = False,
+            check: bool = True, data: bytes | None = None) -> str:
+        """Run git; ``network`` adds the authentication environment. Errors are one line, redacted."""
+        environment = {**os.environ, **(env or {}), **(self.auth if network else {})}
+        completed = subprocess.run(["git", *args], cwd=self.root, env=environment, capture_output=True,
+                                   input=data, check=False)
+        if check and completed.returncode:
+            message = completed.stderr.decode(errors="replace").strip().splitlines()
+            detail = next((line for line in reversed(message) if line.strip()), f"exit {completed.returncode}")
+            raise GitError(redact(f"git {args[0]} failed: {detail.removeprefix('fatal: ').removeprefix('error: ')}"))
+        return completed.stdout.decode(errors="replace").strip()
+
+    def succeeds(self, *args: str, network: bool = False) -> bool:
+        environment = {**os.environ, **(self.auth if network else {})}
+        return subprocess.run(["git", *args], cwd=self.root, env=environment, capture_output=True,
+                              check=False).returncode == 0
+
+    def remote_url(self, remote: str) -> str:
+        if not self.succeeds("remote", "get-url", remote):
+            raise UsageError(f"this clone has no remote named '{remote}'; add it or pass --remote NAME",
+                             option="--remote")
+        return self.git("remote", "get-url", remote)
+
+    def current_branch(self) -> str | None:
+        return self.git("branch", "--show-current") or None
+
+    def is_shallow(self) -> bool:
+        return self.git("rev-parse", "--is-shallow-repository") == "true"
+
+    def remote_branch_head(self, remote: str, branch: str) -> str | None:
+        """The commit ``branch`` points at on ``remote`` (``git ls-remote``), or ``None``."""
+        listing = self.git("ls-remote", "--heads", remote, f"refs/heads/{branch}", network=True)
+        return listing.split()[0] if listing else None
+
+    def changed_paths(self, pathspecs: Sequence[str]) -> list[str]:
+        """Files (relative to the root) that differ from HEAD or are untracked, within ``pathspecs``."""
+        output = self.git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *pathspecs)
+        paths = []
+        entries = output.split("\0")
+        index = 0
+        while index < len(entries):
+            entry = entries[index]
+            index += 1
+            if len(entry) < 4:
+                continue
+            status, path = entry[:2], entry[3:]
+            if "R" in status or "C" in status:
+                index += 1  # the source path of a rename follows
+            paths.append(path)
+        return paths
+
+    def commit_paths(self, paths: Sequence[str], message: str, identity: Mapping[str, str], parent: str = "HEAD") -> str:
+        """A commit of ``parent`` plus the working-tree state of ``paths``, made in a private index:
+        the branch, the index and the files of the working tree are left as they are."""
+        with tempfile.TemporaryDirectory() as folder:
+            index = {"GIT_INDEX_FILE": os.path.join(folder, "index")}
+            self.git("read-tree", parent, env=index)
+            self.git("add", "--all", "--", *paths, env=index)
+            tree = self.git("write-tree", env=index)
+        return self.git("commit-tree", tree, "-p", parent, "-m", message, env=identity)
+
+    def tree_of(self, commit: str) -> str:
+        return self.git("rev-parse", f"{commit}^{{tree}}")
+
+
+#: Where each CI checks the repository out.
+WORKSPACE_VARIABLES = ("GITHUB_WORKSPACE", "CI_PROJECT_DIR", "BITBUCKET_CLONE_DIR")
+
+
+def mark_safe_directory(environ: Mapping[str, str], cwd: str | None = None) -> str | None:
+    """In CI only, add the workspace to ``safe.directory`` in the (runner's) global git config, once;
+    containers often run as another user than the one who owns the checkout. Returns what was done."""
+    from cml.forges.environment import detect
+
+    if not detect(environ).in_ci:
+        return None
+    folder = next((environ[name] for name in WORKSPACE_VARIABLES if environ.get(name)), None) or os.getcwd()
+    folder = os.path.abspath(folder if cwd is None else os.path.join(cwd, folder))
+    listed = subprocess.run(["git", "config", "--global", "--get-all", "safe.directory"], capture_output=True,
+                            text=True, check=False).stdout.split()
+    if folder in listed or "*" in listed:
+        return None
+    subprocess.run(["git", "config", "--global", "--add", "safe.directory", folder], capture_output=True, check=True)
+    return f"marked {folder} as a safe git directory"
+
+
+def prepare_repository(
+    workspace: Workspace,
+    environ: Mapping[str, str],
+    user_name: str,
+    user_email: str,
+    remote: str = "origin",
+    fetch_depth: int | None = None,
+) -> list[str]:
+    """Get a CI clone ready for cml: the commit identity (in this repository's config only) and the
+    history ``metrics diff`` needs. Returns one line per thing done.
+
+    ``fetch_depth``: ``None`` fetches just the pull request's base branch when it is missing, ``0``
+    unshallows (or fetches everything), ``N`` deepens every branch to N commits.
+    """
+    from cml.forges.environment import detect
+
+    done = []
+    if workspace.git("config", "--local", "--get", "user.name", check=False) != user_name:
+        workspace.git("config", "--local", "user.name", user_name)
+    if workspace.git("config", "--local", "--get", "user.email", check=False) != user_email:
+        workspace.git("config", "--local", "user.email", user_email)
+    done.append(f"commits are made as {user_name} <{user_email}>")
+    base = detect(environ).base_branch
+    base_refspec = [f"+refs/heads/{base}:refs/remotes/{remote}/{base}"] if base else []
+    if fetch_depth == 0:
+        arguments = ["--unshallow"] if workspace.is_shallow() else []
+        workspace.git("fetch", "--quiet", "--tags", *arguments, remote,
+                      f"+refs/heads/*:refs/remotes/{remote}/*", network=True)
+        done.append(f"fetched the whole history of {remote}")
+    elif fetch_depth is not None:
+        workspace.git("fetch", "--quiet", "--tags", f"--depth={fetch_depth}", remote,
+                      f"+refs/heads/*:refs/remotes/{remote}/*", network=True)
+        done.append(f"fetched {fetch_depth} commits of every branch of {remote}")
+    elif base and not workspace.succeeds("rev-parse", "--verify", "-q", f"refs/remotes/{remote}/{base}"):
+        depth = ["--depth=1"] if workspace.is_shallow() else []
+        workspace.git("fetch", "--quiet", *depth, remote, *base_refspec, network=True)
+        done.append(f"fetched the base branch {remote}/{base}")
+    return done
