@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 from cml.errors import GitError, UsageError
 from cml.forges.secrets import redact, register_secret
 
+#: Where each CI checks the repository out.
+WORKSPACE_VARIABLES = ("GITHUB_WORKSPACE", "CI_PROJECT_DIR", "BITBUCKET_CLONE_DIR")
+
 
 def http_auth_environment(remote_url: str, user: str, password: str) -> dict[str, str]:
     """Environment that makes git send Basic credentials to ``remote_url``'s host, and no other header.
@@ -120,10 +123,6 @@ class Workspace:
 
     def tree_of(self, commit: str) -> str:
         return self.git("rev-parse", f"{commit}^{{tree}}")
-
-
-#: Where each CI checks the repository out.
-WORKSPACE_VARIABLES = ("GITHUB_WORKSPACE", "CI_PROJECT_DIR", "BITBUCKET_CLONE_DIR")
 
 
 def mark_safe_directory(environ: Mapping[str, str], cwd: str | None = None) -> str | None:

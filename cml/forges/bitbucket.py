@@ -36,6 +36,8 @@ class BitbucketForge(Forge):
 
     name = "bitbucket"
     comment_limit = 32_767
+    git_username = "x-token-auth"
+    MERGE_STRATEGIES = {"merge": "merge_commit", "rebase": "fast_forward", "squash": "squash"}
 
     def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None):
         super().__init__(api_url, repository, token, policy)
@@ -104,9 +106,6 @@ class BitbucketForge(Forge):
                       json={"key": "cml-" + hashlib.sha1(check.title.encode()).hexdigest()[:12], "state": state,
                             "name": check.title, "url": url, "description": check.description(255)})
         return url
-
-    git_username = "x-token-auth"
-    MERGE_STRATEGIES = {"merge": "merge_commit", "rebase": "fast_forward", "squash": "squash"}
 
     def git_credentials(self) -> tuple[str, str]:
         """App passwords (``user:password``, plain or base64) as they are; access tokens as ``x-token-auth``."""

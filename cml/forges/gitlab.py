@@ -42,6 +42,7 @@ class GitLabForge(Forge):
 
     name = "gitlab"
     comment_limit = 1_000_000
+    git_username = "oauth2"
     edits_commit_comments = False
 
     def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None,
@@ -131,8 +132,6 @@ class GitLabForge(Forge):
         commit = self.project.commits.get(check.sha, lazy=True)
         self.call("setting the commit status", lambda: commit.statuses.create(data, **NO_CLIENT_RETRIES))
         return check.details_url or self._commit_url(check.sha)
-
-    git_username = "oauth2"
 
     @staticmethod
     def _merge_request(raw) -> PullRequest:

@@ -97,6 +97,38 @@ class FakeGitLab(_Fake):
         return {"id": comment["id"], "body": comment["body"], "system": False,
                 "author": {"username": comment["author"]}, "created_at": "2026-11-23T10:00:00Z"}
 
+    def _merge_request_document(self, pull: dict) -> dict:
+        return {"iid": pull["number"], "id": pull["number"] + 9000, "state": "opened" if pull["state"] == "open" else "merged",
+                "source_branch": pull["source"], "target_branch": pull["target"], "title": pull["title"],
+                "description": pull["body"], "web_url": f"https://gitlab.test/ml/models/-/merge_requests/{pull['number']}",
+                "merge_when_pipeline_succeeds": bool(pull["auto_merge"])}
+
+    def _merge_requests(self, request: Request, merge_iid: str | None, user: str) -> Response:
+        store = self.pull_store
+        if merge_iid is not None:
+            pull = store.get(int(merge_iid))
+            if pull is None:
+                return Response(404, {"message": "404 Not found"})
+            # GitLab reads parameters from the query string and the body alike.
+            data = {**{k: v[0] for k, v in request.query.items()}, **(request.json() or {})}
+            if str(data.get("merge_when_pipeline_succeeds")).lower() == "true":
+                pull["auto_merge"] = "squash" if str(data.get("squash")).lower() == "true" else "merge"
+            else:
+                store.merge(pull, "merge")
+            return Response(200, self._merge_request_document(pull))
+        if request.method == "GET":
+            query = {k: v[0] for k, v in request.query.items()}
+            state = {"opened": "open", None: "all"}.get(query.get("state"), query.get("state"))
+            found = store.find(query.get("source_branch"), query.get("target_branch"), state)
+            return Response(200, [self._merge_request_document(p) for p in found])
+        data = request.json()
+        if data["target_branch"] in store.refuse_targets:
+            return Response(422, {"message": ["target branch is protected"]})
+        if store.find(data["source_branch"], data["target_branch"]):
+            return Response(409, {"message": ["Another open merge request already exists for this source branch"]})
+        pull = store.open(data["source_branch"], data["target_branch"], data["title"], data.get("description", ""), user)
+        return Response(201, self._merge_request_document(pull))
+
     def handle(self, request: Request) -> Response:
         path = unquote(request.path)
         web_prefix = f"/{self.project_path}/uploads/"
@@ -156,43 +188,6 @@ class FakeGitLab(_Fake):
         return Response(404, {"message": "404 Not found"})
 
 
-def _gitlab_merge_request(self, pull: dict) -> dict:
-    return {"iid": pull["number"], "id": pull["number"] + 9000, "state": "opened" if pull["state"] == "open" else "merged",
-            "source_branch": pull["source"], "target_branch": pull["target"], "title": pull["title"],
-            "description": pull["body"], "web_url": f"https://gitlab.test/ml/models/-/merge_requests/{pull['number']}",
-            "merge_when_pipeline_succeeds": bool(pull["auto_merge"])}
-
-
-def _gitlab_merge_requests(self, request: Request, merge_iid: str | None, user: str) -> Response:
-    store = self.pull_store
-    if merge_iid is not None:
-        pull = store.get(int(merge_iid))
-        if pull is None:
-            return Response(404, {"message": "404 Not found"})
-        # GitLab reads parameters from the query string and the body alike.
-        data = {**{k: v[0] for k, v in request.query.items()}, **(request.json() or {})}
-        if str(data.get("merge_when_pipeline_succeeds")).lower() == "true":
-            pull["auto_merge"] = "squash" if str(data.get("squash")).lower() == "true" else "merge"
-        else:
-            store.merge(pull, "merge")
-        return Response(200, _gitlab_merge_request(self, pull))
-    if request.method == "GET":
-        query = {k: v[0] for k, v in request.query.items()}
-        state = {"opened": "open", None: "all"}.get(query.get("state"), query.get("state"))
-        found = store.find(query.get("source_branch"), query.get("target_branch"), state)
-        return Response(200, [_gitlab_merge_request(self, p) for p in found])
-    data = request.json()
-    if data["target_branch"] in store.refuse_targets:
-        return Response(422, {"message": ["target branch is protected"]})
-    if store.find(data["source_branch"], data["target_branch"]):
-        return Response(409, {"message": ["Another open merge request already exists for this source branch"]})
-    pull = store.open(data["source_branch"], data["target_branch"], data["title"], data.get("description", ""), user)
-    return Response(201, _gitlab_merge_request(self, pull))
-
-
-FakeGitLab._merge_requests = _gitlab_merge_requests
-
-
 class FakeBitbucket(_Fake):
     """``/2.0`` with Basic or Bearer auth, ``pagelen``/``page`` paging and ``next`` links."""
 
@@ -242,6 +237,29 @@ class FakeBitbucket(_Fake):
         if page * pagelen < len(values):
             document["next"] = f"{self.base_url}{request.path}?{urlencode({'pagelen': pagelen, 'page': page + 1})}"
         return Response(200, document)
+
+    def _pull_document(self, pull: dict) -> dict:
+        return {"id": pull["number"], "title": pull["title"], "state": "OPEN" if pull["state"] == "open" else "MERGED",
+                "source": {"branch": {"name": pull["source"]}}, "destination": {"branch": {"name": pull["target"]}},
+                "links": {"html": {"href": f"https://bitbucket.test/{self.repository}/pull-requests/{pull['number']}"}}}
+
+    def _pull_requests(self, request: Request, rest: str, user: str) -> Response:
+        store = self.pull_store
+        if rest.endswith("/merge"):
+            pull = store.get(int(rest.split("/")[1]))
+            store.merge(pull, request.json()["merge_strategy"])
+            return Response(200, self._pull_document(pull))
+        if request.method == "GET":
+            query = request.query.get("q", [""])[0]
+            source = re.search(r'source.branch.name="([^"]+)"', query)
+            target = re.search(r'destination.branch.name="([^"]+)"', query)
+            states = tuple(s.lower() for s in request.query.get("state", ["OPEN"]))
+            found = store.find(source and source[1], target and target[1], states)
+            return Response(200, {"values": [self._pull_document(p) for p in found], "pagelen": 10, "page": 1})
+        data = request.json()
+        pull = store.open(data["source"]["branch"]["name"], data["destination"]["branch"]["name"], data["title"],
+                          data.get("description", ""), user)
+        return Response(201, self._pull_document(pull))
 
     def handle(self, request: Request) -> Response:
         web_prefix = f"/{self.repository}/downloads/"
@@ -304,56 +322,6 @@ class FakeBitbucket(_Fake):
         return Response(200, self._comment(comment))
 
 
-def _bitbucket_pull(self, pull: dict) -> dict:
-    return {"id": pull["number"], "title": pull["title"], "state": "OPEN" if pull["state"] == "open" else "MERGED",
-            "source": {"branch": {"name": pull["source"]}}, "destination": {"branch": {"name": pull["target"]}},
-            "links": {"html": {"href": f"https://bitbucket.test/{self.repository}/pull-requests/{pull['number']}"}}}
-
-
-def _bitbucket_pull_requests(self, request: Request, rest: str, user: str) -> Response:
-    store = self.pull_store
-    if rest.endswith("/merge"):
-        pull = store.get(int(rest.split("/")[1]))
-        store.merge(pull, request.json()["merge_strategy"])
-        return Response(200, _bitbucket_pull(self, pull))
-    if request.method == "GET":
-        query = request.query.get("q", [""])[0]
-        source = re.search(r'source.branch.name="([^"]+)"', query)
-        target = re.search(r'destination.branch.name="([^"]+)"', query)
-        states = tuple(s.lower() for s in request.query.get("state", ["OPEN"]))
-        found = store.find(source and source[1], target and target[1], states)
-        return Response(200, {"values": [_bitbucket_pull(self, p) for p in found], "pagelen": 10, "page": 1})
-    data = request.json()
-    pull = store.open(data["source"]["branch"]["name"], data["destination"]["branch"]["name"], data["title"],
-                      data.get("description", ""), user)
-    return Response(201, _bitbucket_pull(self, pull))
-
-
-FakeBitbucket._pull_requests = _bitbucket_pull_requests
-
-
-def _gitea_pull(self, pull: dict) -> dict:
-    return {"number": pull["number"], "state": "open" if pull["state"] == "open" else "closed",
-            "merged": pull["state"] == "merged",
-            "html_url": f"https://gitea.test/{self.repository}/pulls/{pull['number']}",
-            "head": {"ref": pull["source"]}, "base": {"ref": pull["target"]}}
-
-
-def _gitea_pulls(self, request: Request, rest: str, user: str) -> Response:
-    store = self.pull_store
-    if rest == "pulls":
-        data = request.json()
-        pull = store.open(data["head"], data["base"], data["title"], data.get("body", ""), user)
-        return Response(201, _gitea_pull(self, pull))
-    first, second = rest.split("/")[1:3]
-    if second == "merge":
-        pull = store.get(int(first))
-        pull["auto_merge"] = request.json()["Do"]
-        return Response(200)
-    found = store.find(unquote(second), unquote(first), "all")
-    return Response(200, _gitea_pull(self, found[0])) if found else Response(404, {"message": "pull request does not exist"})
-
-
 class FakeGitea(_Fake):
     """``/api/v1`` with ``token`` auth and ``page``/``limit`` paging with ``Link`` headers."""
 
@@ -385,6 +353,26 @@ class FakeGitea(_Fake):
     def _comment(self, comment: dict) -> dict:
         return {"id": comment["id"], "body": comment["body"], "user": {"login": comment["author"]},
                 "html_url": f"https://gitea.test/{self.repository}/pulls/x#issuecomment-{comment['id']}"}
+
+    def _pull_document(self, pull: dict) -> dict:
+        return {"number": pull["number"], "state": "open" if pull["state"] == "open" else "closed",
+                "merged": pull["state"] == "merged",
+                "html_url": f"https://gitea.test/{self.repository}/pulls/{pull['number']}",
+                "head": {"ref": pull["source"]}, "base": {"ref": pull["target"]}}
+
+    def _pulls(self, request: Request, rest: str, user: str) -> Response:
+        store = self.pull_store
+        if rest == "pulls":
+            data = request.json()
+            pull = store.open(data["head"], data["base"], data["title"], data.get("body", ""), user)
+            return Response(201, self._pull_document(pull))
+        first, second = rest.split("/")[1:3]
+        if second == "merge":
+            pull = store.get(int(first))
+            pull["auto_merge"] = request.json()["Do"]
+            return Response(200)
+        found = store.find(unquote(second), unquote(first), "all")
+        return Response(200, self._pull_document(found[0])) if found else Response(404, {"message": "pull request does not exist"})
 
     def handle(self, request: Request) -> Response:
         if request.method == "GET" and request.path.startswith("/attachments/"):
@@ -435,6 +423,3 @@ class FakeGitea(_Fake):
                     comment["body"] = request.json()["body"]
                     return Response(200, self._comment(comment))
         return Response(404, {"message": "not found"})
-
-
-FakeGitea._pulls = _gitea_pulls
