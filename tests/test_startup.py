@@ -31,6 +31,8 @@ print(json.dumps(sorted(sys.modules)))
         ["comment", "create", "--help"],
         ["check", "create", "--help"],
         ["asset", "publish", "--help"],
+        ["pr", "create", "--help"],
+        ["repo", "prepare", "--help"],
         ["workflow", "rerun", "--help"],
     ],
     ids=lambda args: " ".join(args),
