@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
+from tests.fakes.server import LoopbackServer
 
-class GitHttpServer:
+
+class GitHttpServer(LoopbackServer):
     def __init__(self, root: str, user: str, password: str):
         self.root = root
         self.expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -78,19 +79,4 @@ class GitHttpServer:
 
             do_GET = do_POST = _serve
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "GitHttpServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.start_serving(Handler)

@@ -68,7 +68,29 @@ class Fault:
         return self.times > 0 and method == self.method and re.search(self.path_pattern, path) is not None
 
 
-class FakeForgeServer:
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 and a free port, started and stopped as a context manager."""
+
+    def start_serving(self, handler) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FakeForgeServer(LoopbackServer):
     """Runs ``app.handle(request) -> Response`` behind a real HTTP server on 127.0.0.1."""
 
     def __init__(self, app):
@@ -121,22 +143,7 @@ class FakeForgeServer:
 
             do_GET = do_HEAD = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "FakeForgeServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.start_serving(Handler)
 
     def fail(self, method: str, path_pattern: str, **fault) -> None:
         self.faults.append(Fault(method, path_pattern, **fault))

@@ -3,6 +3,7 @@ token authentication, and the stateful fake GitHub for the pull-request calls.""
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -14,11 +15,8 @@ def git(*args, cwd):
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.rstrip()
 
 
-@pytest.fixture
-def clone(actions, github, tmp_path):
-    """A CI clone of octo/models whose origin is served over HTTP and needs the Actions token."""
-    root = tmp_path / "server"
-    bare = root / "octo" / "models.git"
+def make_clone(tmp_path, bare):
+    """A bare repository at ``bare`` with one commit on main, and a working clone of it (no remote yet)."""
     bare.mkdir(parents=True)
     git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
     work = tmp_path / "work"
@@ -29,6 +27,15 @@ def clone(actions, github, tmp_path):
     git("add", ".", cwd=work)
     git("commit", "-q", "-m", "initial", cwd=work)
     git("push", "-q", str(bare), "main", cwd=work)
+    return work
+
+
+@pytest.fixture
+def clone(actions, github, tmp_path):
+    """A CI clone of octo/models whose origin is served over HTTP and needs the Actions token."""
+    root = tmp_path / "server"
+    bare = root / "octo" / "models.git"
+    work = make_clone(tmp_path, bare)
     server = GitHttpServer(str(root), "x-access-token", TOKEN).__enter__()
     git("remote", "add", "origin", f"{server.url}/octo/models.git", cwd=work)
     os.chdir(work)
@@ -38,8 +45,6 @@ def clone(actions, github, tmp_path):
 
 def run_pr(*args, cwd, extra_env=None):
     env = {**os.environ, **(extra_env or {})}
-    import sys
-
     return subprocess.run([sys.executable, "-m", "cml", "pr", "create", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -164,16 +169,7 @@ def test_gitlab_merge_request_over_http_with_the_project_token(serve, tmp_path):
     fake.add_token("glpat-secret-token", "project_42_bot")
     api = serve(fake)
     root = tmp_path / "server"
-    bare = root / "ml" / "models.git"
-    bare.mkdir(parents=True)
-    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
-    work = tmp_path / "work"
-    work.mkdir()
-    git("init", "-q", "-b", "main", cwd=work)
-    (work / "train.py").write_text("x = 1\n")
-    git("add", ".", cwd=work)
-    git("commit", "-q", "-m", "initial", cwd=work)
-    git("push", "-q", str(bare), "main", cwd=work)
+    work = make_clone(tmp_path, root / "ml" / "models.git")
     git("checkout", "-q", "--detach", cwd=work)  # GitLab CI checks out a detached HEAD
     with GitHttpServer(str(root), "oauth2", "glpat-secret-token") as server:
         git("remote", "add", "origin", f"{server.url}/ml/models.git", cwd=work)
@@ -199,15 +195,8 @@ def test_bitbucket_and_gitea_pull_requests_once(forge, serve, tmp_path):
     api = serve(fake)
     env = bitbucket_env(api, token, BITBUCKET_BRANCH="main") if forge == "bitbucket" else gitea_env(api, tmp_path, GITHUB_REF_NAME="main")
     bare = tmp_path / "remote.git"
-    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
-    work = tmp_path / "work"
-    work.mkdir()
-    git("init", "-q", "-b", "main", cwd=work)
-    (work / "train.py").write_text("x = 1\n")
-    git("add", ".", cwd=work)
-    git("commit", "-q", "-m", "initial", cwd=work)
+    work = make_clone(tmp_path, bare)
     git("remote", "add", "origin", str(bare), cwd=work)
-    git("push", "-q", "origin", "main", cwd=work)
     (work / "model.json").write_text("{}\n")
     first = run_pr("--merge", cwd=work, extra_env=env)
     second = run_pr("--merge", cwd=work, extra_env=env)
