@@ -73,6 +73,12 @@ class ReportFiles:
         self.warn = warn
         self._publisher: Publisher | None = None
 
+    @property
+    def publisher(self) -> Publisher:
+        if self._publisher is None:
+            self._publisher = self.open_publisher()
+        return self._publisher
+
     def references(self, text: str) -> list[Reference]:
         """The local files and ``data:`` URIs of ``text``, checked (boundary, existence) without any network."""
         return collect_references(text, self.report_path, self.boundary, self.skip_missing, self.warn)
@@ -80,16 +86,15 @@ class ReportFiles:
     def full_report_link(self, text: str) -> str:
         """Publish ``text`` itself as a Markdown file and return a sentence linking to it
         (for a report too long for the forge's comment limit)."""
-        if self._publisher is None:
-            self._publisher = self.open_publisher()
         asset = Asset.from_bytes(text.encode("utf-8"), "report.md", "text/markdown")
-        url = self._publisher.publish([asset])[asset.name]
+        url = self.publisher.publish([asset])[asset.name]
         return f"The full report is [{os.path.basename(self.report_path)}]({url})."
 
     def fingerprint(self, text: str) -> str:
         """The content digests of the files ``text`` points at, so ``--watch`` notices a changed image."""
-        try:
-            return " ".join(reference.asset.digest for reference in self.references(text))
+        try:  # quietly: this runs on every poll, the post that follows warns once per change
+            references = collect_references(text, self.report_path, self.boundary, self.skip_missing)
+            return " ".join(reference.asset.digest for reference in references)
         except CmlError:
             return ""
 
@@ -98,9 +103,7 @@ class ReportFiles:
         references = self.references(text) if references is None else references
         if not references:
             return text
-        if self._publisher is None:
-            self._publisher = self.open_publisher()
-        urls = self._publisher.publish(reference.asset for reference in references)
+        urls = self.publisher.publish(reference.asset for reference in references)
         replacements = {}
         for reference in references:
             url = urls[reference.asset.name]
