@@ -96,7 +96,7 @@ def open_pull_request(
     commit = workspace.commit_paths(changed, message, identity)
     tree = workspace.tree_of(commit)
 
-    source, existing_head = _choose_branch(workspace, options, f"{options.branch or f'{target}-cml-pr-{short}'}", tree)
+    source, existing_head = _choose_branch(workspace, options, options.branch or f"{target}-cml-pr-{short}", tree)
     pushed = False
     if existing_head is None:
         workspace.git("push", "--quiet", options.remote, f"{commit}:refs/heads/{source}", network=True)
