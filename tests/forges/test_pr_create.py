@@ -207,3 +207,17 @@ def test_bitbucket_and_gitea_pull_requests_once(forge, serve, tmp_path):
         assert pull["merged_with"] == "merge_commit" and "merged" in first.stderr
     else:
         assert pull["auto_merge"] == "merge"
+
+
+def test_a_rejected_push_is_one_line_and_leaves_nothing_behind(clone, github):
+    work, bare, _ = clone
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes are frozen by policy' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    (work / "model_card.md").write_text("# Model card\n")
+    result = run_pr(cwd=work)
+    assert result.returncode == 1
+    assert result.stderr.startswith("cml: error: git push failed") and len(result.stderr.strip().splitlines()) == 1
+    assert TOKEN not in result.stderr
+    assert git("for-each-ref", "--format=%(refname)", "refs/heads/", cwd=bare) == "refs/heads/main"
+    assert github.pull_store.pulls == []
