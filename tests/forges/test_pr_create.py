@@ -1,6 +1,7 @@
 """``cml pr create`` with real git: a bare repository served by ``git http-backend`` on loopback behind
 token authentication, and the stateful fake GitHub for the pull-request calls."""
 
+import base64
 import os
 import subprocess
 import sys
@@ -221,3 +222,23 @@ def test_a_rejected_push_is_one_line_and_leaves_nothing_behind(clone, github):
     assert TOKEN not in result.stderr
     assert git("for-each-ref", "--format=%(refname)", "refs/heads/", cwd=bare) == "refs/heads/main"
     assert github.pull_store.pulls == []
+
+
+def test_the_token_is_never_on_a_git_command_line(clone, github, tmp_path):
+    """Every git process cml starts is logged by a wrapper: the token must not be in any argv (``ps`` shows
+    argv to every user), only in the environment of the processes that talk to the server."""
+    import shutil
+
+    work, _, _ = clone
+    wrapper = tmp_path / "bin"
+    wrapper.mkdir()
+    log = tmp_path / "git-argv.log"
+    (wrapper / "git").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec {shutil.which("git")} "$@"\n')
+    (wrapper / "git").chmod(0o755)
+    (work / "model_card.md").write_text("# Model card\n")
+    result = run_pr(cwd=work, extra_env={"PATH": f"{wrapper}{os.pathsep}{os.environ['PATH']}"})
+    assert result.returncode == 0, result.stderr
+    argv = log.read_text()
+    assert "push" in argv and "ls-remote" in argv
+    assert TOKEN not in argv and "x-access-token" not in argv
+    assert base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode() not in argv
