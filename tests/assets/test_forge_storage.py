@@ -21,6 +21,7 @@ def test_gitlab_uploads_each_distinct_file_once_and_links_project_relative_urls(
     env = gitlab_env(server, CI_MERGE_REQUEST_IID="5", CI_PROJECT_URL=f"{server.url}/ml/models")
     result = run_cli("comment", "create", "report.md", env=env)
     assert result.exit_code == 0, result.stderr
+    assert env["REPO_TOKEN"] not in result.stdout + result.stderr
 
     (note,) = fake.store.on("pr", 5)
     by_name = {url.rsplit("/", 1)[1]: url for url in fake.uploads}

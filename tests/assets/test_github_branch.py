@@ -24,8 +24,9 @@ def _branch_files(store, branch="cml-assets"):
 def test_report_files_are_committed_once_and_only_their_links_change(actions, github, report_folder, run_cli,
                                                                       tmp_path, monkeypatch):
     store = _enable(github, tmp_path, monkeypatch)
-    result = run_cli("comment", "create", "report.md")
+    result = run_cli("comment", "create", "report.md", "-v")
     assert result.exit_code == 0, result.stderr
+    assert actions["REPO_TOKEN"] not in result.stdout + result.stderr
 
     (comment,) = github.comments_on(number=7)
     body = comment["body"].split("\n\n[//]: # (cml-report")[0] + "\n"
