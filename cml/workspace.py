@@ -125,7 +125,7 @@ class Workspace:
         return self.git("rev-parse", f"{commit}^{{tree}}")
 
 
-def mark_safe_directory(environ: Mapping[str, str], cwd: str | None = None) -> str | None:
+def mark_safe_directory(environ: Mapping[str, str]) -> str | None:
     """In CI only, add the workspace to ``safe.directory`` in the (runner's) global git config, once;
     containers often run as another user than the one who owns the checkout. Returns what was done."""
     from cml.forges.environment import detect
@@ -133,7 +133,7 @@ def mark_safe_directory(environ: Mapping[str, str], cwd: str | None = None) -> s
     if not detect(environ).in_ci:
         return None
     folder = next((environ[name] for name in WORKSPACE_VARIABLES if environ.get(name)), None) or os.getcwd()
-    folder = os.path.abspath(folder if cwd is None else os.path.join(cwd, folder))
+    folder = os.path.abspath(folder)
     listed = subprocess.run(["git", "config", "--global", "--get-all", "safe.directory"], capture_output=True,
                             text=True, check=False).stdout.split()
     if folder in listed or "*" in listed:

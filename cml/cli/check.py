@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app, publish_options
+from cml.cli.options import (
+    CmlGroup,
+    forge_options,
+    open_forge_from_options,
+    pass_app,
+    publish_options,
+    report_files,
+)
 from cml.errors import UsageError
 from cml.fileio import read_text
 from cml.forges.base import CONCLUSIONS
@@ -33,9 +40,6 @@ def create(app: Application, markdown_file, title, conclusion, details_url, head
            allow_outside, skip_missing, forge_settings) -> None:
     """Attach FILE to the head commit: a check run on GitHub, a commit (build) status on GitLab,
     Bitbucket and Gitea. Prints the check's URL."""
-    from cml.assets.backends import open_publisher
-    from cml.assets.publisher import ReportFiles
-    from cml.assets.references import Boundary
     from cml.forges.base import Check
 
     report = read_text(markdown_file)
@@ -44,10 +48,8 @@ def create(app: Application, markdown_file, title, conclusion, details_url, head
     if not sha:
         raise UsageError("cannot tell which commit to attach the check to; pass --head-sha", option="--head-sha")
     if publish and forge.check_shows_report:
-        boundary = Boundary.for_report(markdown_file, app.environ, allow_outside)
-        files = ReportFiles(markdown_file, boundary, lambda: open_publisher(
-            publish_settings, forge, context, None, app.environ, app.warn), skip_missing, app.warn)
-        report = files.publish(report)
+        report = report_files(app, markdown_file, publish_settings, allow_outside, skip_missing,
+                              lambda: (forge, context, None)).publish(report)
     details_url = details_url or app.environ.get("CI_JOB_URL") or context.actions_run_url
     url = forge.publish_check(Check(sha, title, report, conclusion, details_url))
     if url:

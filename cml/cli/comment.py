@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import click
 
-from cml.cli.app import Application
-from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app, publish_options
 from cml.assets.content import AssetError
+from cml.cli.app import Application
+from cml.cli.options import (
+    CmlGroup,
+    forge_options,
+    open_forge_from_options,
+    pass_app,
+    publish_options,
+    report_files,
+)
 from cml.errors import InputError, UsageError
 from cml.fileio import read_text
 
@@ -18,9 +25,6 @@ def command() -> None:
 
 def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch, watermark_title, rm_watermark,
           summary, publish, publish_settings, allow_outside, skip_missing, forge_settings) -> None:
-    from cml.assets.backends import open_publisher
-    from cml.assets.publisher import ReportFiles
-    from cml.assets.references import Boundary, collect_references
     from cml.forges.delivery import ReportPoster, job_summary_link, resolve_target, watch_file
     from cml.forges.marker import Marker
 
@@ -35,18 +39,13 @@ def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch
         app.warn("Deprecation warning: use --target=pr instead of --pr")
         target = "pr"
     report = None if watch else read_text(markdown_file)
-    boundary = Boundary.for_report(markdown_file, app.environ, allow_outside) if publish else None
-    references = None
-    if publish and report is not None:
-        # Bad links fail here, before any request is made.
-        references = collect_references(report, markdown_file, boundary, skip_missing, app.warn)
+    files = report_files(app, markdown_file, publish_settings, allow_outside, skip_missing,
+                         lambda: (forge, context, issue)) if publish else None
+    # Bad links fail here, before any request is made.
+    references = files.references(report) if files is not None and report is not None else None
     context, forge = open_forge_from_options(app, forge_settings)
     resolved = resolve_target(target, forge, context)
-    files = None
-    if publish:
-        issue = int(resolved.ref) if resolved.kind in ("pr", "issue") else None
-        files = ReportFiles(markdown_file, boundary, lambda: open_publisher(
-            publish_settings, forge, context, issue, app.environ, app.warn), skip_missing, app.warn)
+    issue = int(resolved.ref) if resolved.kind in ("pr", "issue") else None
     marker = None if rm_watermark else Marker.for_run(watermark_title, context.workflow, context.run_id,
                                                      commit_sha or context.sha)
     summary_path = app.environ.get("GITHUB_STEP_SUMMARY") if summary else None

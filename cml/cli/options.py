@@ -161,6 +161,19 @@ class Duration(click.ParamType):
         return int(seconds)
 
 
+def report_files(app: Application, markdown_file: str, settings, allow_outside, skip_missing, destination):
+    """The :class:`~cml.assets.publisher.ReportFiles` of ``markdown_file``; ``destination()`` returns
+    ``(forge, context, issue number)`` and is called only when a file must be published, so a command
+    can check the report's links before it opens the forge."""
+    from cml.assets.backends import open_publisher
+    from cml.assets.publisher import ReportFiles
+    from cml.assets.references import Boundary
+
+    boundary = Boundary.for_report(markdown_file, app.environ, allow_outside)
+    return ReportFiles(markdown_file, boundary, lambda: open_publisher(settings, *destination(), app.environ, app.warn),
+                       skip_missing, app.warn)
+
+
 def publish_options(url_flags: tuple[str, ...] = ("--publish-url",)):
     """``--publish-url``, ``--native``, ``--publish-branch``, ``--publish-public``, ``--publish-expires``,
     ``--allow-outside`` and ``--skip-missing``; the command receives one ``publish_settings`` keyword
