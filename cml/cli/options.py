@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 import click
 
@@ -142,20 +143,37 @@ def open_forge_from_options(app: Application, settings: dict):
 
 
 class Duration(click.ParamType):
-    """Seconds, or a number with ``s``, ``m``, ``h``, ``d`` or ``w``: ``90``, ``5m``, ``7d``."""
+    """Seconds, or numbers with units: ``90``, ``5m``, ``1h30m``, ``5min``, ``2 days``.
+
+    With ``allow_never``, ``never`` (and, as in iterative/cml, ``0`` or a negative number) means
+    no limit and converts to 0.
+    """
 
     name = "duration"
-    UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60, "minute": 60,
+             "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600, "d": 86400,
+             "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800}
+    PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)")
+
+    def __init__(self, allow_never: bool = False):
+        self.allow_never = allow_never
 
     def convert(self, value, param, ctx):
         if isinstance(value, int):
             return value
         text = str(value).strip().lower()
-        number, unit = (text[:-1], text[-1]) if text[-1:] in self.UNITS else (text, "s")
-        try:
-            seconds = float(number) * self.UNITS[unit]
-        except ValueError:
-            self.fail(f"'{value}' is not a duration; use seconds or a number with s, m, h, d or w (like 7d)", param, ctx)
+        if self.allow_never and (text == "never" or re.fullmatch(r"-\d+|0+", text)):
+            return 0
+        seconds, position = 0.0, 0
+        for match in self.PART.finditer(text):
+            if match.start() != position or (match[2] and match[2] not in self.UNITS):
+                break
+            seconds += float(match[1]) * self.UNITS[match[2] or "s"]
+            position = match.end()
+        if not text or position != len(text):
+            never = ", or never" if self.allow_never else ""
+            self.fail(f"'{value}' is not a duration; use seconds or numbers with units like 5m, 1h30m, 7d{never}",
+                      param, ctx)
         if seconds <= 0:
             self.fail(f"'{value}' is not a positive duration", param, ctx)
         return int(seconds)

@@ -44,6 +44,31 @@ class PullRequest:
 MERGE_METHODS = ("merge", "rebase", "squash")
 
 
+@dataclass(frozen=True)
+class SelfHostedRunner:
+    """A runner registered with the forge."""
+
+    id: int
+    name: str
+    labels: tuple[str, ...]
+    online: bool
+    busy: bool = False
+
+
+@dataclass(frozen=True)
+class RunnerRegistration:
+    """What a machine needs to register one runner, and what to remove if it never does.
+
+    ``variables`` are the startup script's settings (short-lived or single-use material only);
+    ``runner_id`` is set when the forge created the runner up front (GitHub just-in-time, GitLab).
+    """
+
+    name: str
+    url: str
+    variables: dict
+    runner_id: int | None = None
+
+
 class Forge(abc.ABC):
     """One forge's API for reports: comments on pull requests, issues and commits, and PR lookup.
 
@@ -130,6 +155,24 @@ class Forge(abc.ABC):
         The default: the forge has no API for it (:class:`UnsupportedOperationError`).
         """
         raise UnsupportedOperationError(f"{self.name} cannot re-run a CI run through its API; re-run it from the web UI")
+
+    def register_runner(self, name: str, labels: tuple[str, ...], ephemeral: bool,
+                        architecture: str = "x86_64") -> RunnerRegistration:
+        """Create the material a machine registers runner ``name`` with; ``ephemeral`` runners take one job."""
+        raise UnsupportedOperationError(f"cml runner supports GitHub and GitLab; {self.name} has no runner "
+                                        f"registration API cml can use")
+
+    def runners(self, name: str | None = None) -> list[SelfHostedRunner]:
+        """The self-hosted runners of the repository (named ``name``, if given)."""
+        raise UnsupportedOperationError(f"cml runner supports GitHub and GitLab, not {self.name}")
+
+    def runner(self, runner_id: int) -> SelfHostedRunner | None:
+        """One runner by id, or ``None`` if it no longer exists."""
+        raise UnsupportedOperationError(f"cml runner supports GitHub and GitLab, not {self.name}")
+
+    def delete_runner(self, runner_id: int) -> None:
+        """Remove a runner's registration; a runner that no longer exists is not an error."""
+        raise UnsupportedOperationError(f"cml runner supports GitHub and GitLab, not {self.name}")
 
 
 CONCLUSIONS = ("success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required")

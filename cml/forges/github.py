@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from cml.forges.base import Check, Comment, Forge, PullRequest, Target
-from cml.forges.errors import ForgePermissionError, ForgeRequestError
+from cml.forges.base import Check, Comment, Forge, PullRequest, RunnerRegistration, SelfHostedRunner, Target
+from cml.forges.errors import ForgeNotFoundError, ForgePermissionError, ForgeRequestError
 from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries
 from cml.forges.secrets import register_secret
 
@@ -49,7 +49,7 @@ class GitHubForge(Forge):
     check_shows_report = True
 
     def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None,
-                 actions_token: bool = False):
+                 actions_token: bool = False, web_url: str | None = None):
         super().__init__(api_url, repository, token, policy)
         from github import Auth, Github
 
@@ -61,6 +61,12 @@ class GitHubForge(Forge):
         )
         self.repo = self._github.get_repo(repository)
         self._pulls: dict[int, object] = {}
+        self.web_url = (web_url or self._default_web_url()).rstrip("/")
+
+    def _default_web_url(self) -> str:
+        if self.api_url == "https://api.github.com":
+            return "https://github.com"
+        return self.api_url[: -len("/api/v3")] if self.api_url.endswith("/api/v3") else self.api_url
 
     def call(self, action: str, operation: Callable[[], T]) -> T:
         return call_with_retries(operation, describe_failure, self.policy, "GitHub", action)
@@ -205,3 +211,85 @@ class GitHubForge(Forge):
         except ForgePermissionError as error:
             raise ForgePermissionError(f"{error}; re-running needs a token with 'actions: write'") from None
         return run.html_url
+
+    # -- self-hosted runners ------------------------------------------------------------------
+
+    @property
+    def _runners_path(self) -> str:
+        """Runners belong to the repository, or to the organisation when ``--repo`` names only one."""
+        if "/" in self.repository:
+            return f"/repos/{self.repository}/actions/runners"
+        return f"/orgs/{self.repository}/actions/runners"
+
+    def _request(self, action: str, method: str, path: str, body: dict | None = None, query: dict | None = None):
+        requester = self._github.requester
+        return self.call(action, lambda: requester.requestJsonAndCheck(method, path, parameters=query, input=body))[1]
+
+    def register_runner(self, name: str, labels: tuple[str, ...], ephemeral: bool,
+                        architecture: str = "x86_64") -> RunnerRegistration:
+        """Ephemeral: ``POST …/actions/runners/generate-jitconfig`` (the runner exists from now on, with the
+        default labels spelled out as GitHub requires); otherwise ``POST …/actions/runners/registration-token``.
+        Both also get ``POST …/actions/runners/remove-token`` so the machine can unregister itself.
+        ``…`` is ``/repos/{owner}/{repo}`` or ``/orgs/{org}``."""
+        url = f"{self.web_url}/{self.repository}"
+        variables = {}
+        runner_id = None
+        try:
+            if ephemeral:
+                system = ["self-hosted", "Linux", "ARM64" if architecture == "arm64" else "X64"]
+                answer = self._request("creating a just-in-time runner configuration", "POST",
+                                       f"{self._runners_path}/generate-jitconfig",
+                                       {"name": name, "runner_group_id": 1, "labels": system + list(labels),
+                                        "work_folder": "_work"})
+                runner_id = int(answer["runner"]["id"])
+                variables["CML_GITHUB_JITCONFIG"] = answer["encoded_jit_config"]
+            else:
+                answer = self._request("creating a runner registration token", "POST",
+                                       f"{self._runners_path}/registration-token")
+                variables["CML_GITHUB_REGISTRATION_TOKEN"] = answer["token"]
+            removal = self._request("creating a runner removal token", "POST", f"{self._runners_path}/remove-token")
+        except ForgePermissionError as error:
+            if runner_id is not None:
+                self.delete_runner(runner_id)
+            raise ForgePermissionError(f"{error}; registering runners needs a token with the repository's "
+                                       f"'administration: write' permission (classic: 'repo' scope; "
+                                       f"organisation runners: 'admin:org'), not the Actions GITHUB_TOKEN") from None
+        except BaseException:
+            if runner_id is not None:
+                self.delete_runner(runner_id)
+            raise
+        variables["CML_GITHUB_REMOVAL_TOKEN"] = removal["token"]
+        for value in variables.values():
+            register_secret(value)
+        return RunnerRegistration(name, url, variables, runner_id)
+
+    @staticmethod
+    def _runner(raw: dict) -> SelfHostedRunner:
+        return SelfHostedRunner(int(raw["id"]), raw["name"], tuple(label["name"] for label in raw.get("labels", [])),
+                                raw.get("status") == "online", bool(raw.get("busy")))
+
+    def runners(self, name: str | None = None) -> list[SelfHostedRunner]:
+        """``GET …/actions/runners?per_page=100[&name=NAME]``, every page."""
+        found, page = [], 1
+        while True:
+            query = {"per_page": 100, "page": page, **({"name": name} if name else {})}
+            answer = self._request("listing self-hosted runners", "GET", self._runners_path, query=query)
+            batch = answer.get("runners", [])
+            found.extend(self._runner(raw) for raw in batch)
+            if len(batch) < 100 or len(found) >= int(answer.get("total_count", 0)):
+                return [r for r in found if name is None or r.name == name]
+            page += 1
+
+    def runner(self, runner_id: int) -> SelfHostedRunner | None:
+        """``GET …/actions/runners/{runner_id}``."""
+        try:
+            return self._runner(self._request(f"reading runner {runner_id}", "GET", f"{self._runners_path}/{runner_id}"))
+        except ForgeNotFoundError:
+            return None
+
+    def delete_runner(self, runner_id: int) -> None:
+        """``DELETE …/actions/runners/{runner_id}``; GitHub refuses (422) while the runner runs a job."""
+        try:
+            self._request(f"removing runner {runner_id}", "DELETE", f"{self._runners_path}/{runner_id}")
+        except ForgeNotFoundError:
+            pass

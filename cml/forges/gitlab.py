@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Callable, TypeVar
 from urllib.parse import quote
 
-from cml.forges.base import Check, Comment, Forge, PullRequest, Target
-from cml.forges.errors import ForgeError
+from cml.forges.base import Check, Comment, Forge, PullRequest, RunnerRegistration, SelfHostedRunner, Target
+from cml.forges.errors import ForgeError, ForgeNotFoundError, ForgePermissionError
 from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries, describe_requests_failure
 from cml.forges.secrets import register_secret
 
@@ -55,6 +55,7 @@ class GitLabForge(Forge):
         self._gitlab = gitlab.Gitlab(server, private_token=token, timeout=self.policy.timeout, per_page=100,
                                      retry_transient_errors=False, user_agent="cml")
         self.project = self._gitlab.projects.get(project_id or repository, lazy=True)
+        self.server_url = server
         self.web_url = (web_url or f"{server}/{repository}").rstrip("/")
 
     def call(self, action: str, operation: Callable[[], T]) -> T:
@@ -170,3 +171,68 @@ class GitLabForge(Forge):
         retried = self.call(f"retrying pipeline {run_id}", lambda: pipeline.retry(**NO_CLIENT_RETRIES))
         web_url = retried.get("web_url") if isinstance(retried, dict) else None
         return web_url or getattr(pipeline, "web_url", None) or f"{self.web_url}/-/pipelines/{run_id}"
+
+    # -- runners --------------------------------------------------------------------------------
+
+    def _project_number(self) -> int:
+        """The numeric project id (``POST /user/runners`` wants it): ``CI_PROJECT_ID``, else ``GET /projects/:path``."""
+        if str(self.project.id).isdigit():
+            return int(self.project.id)
+        project = self.call("reading the project", lambda: self._gitlab.projects.get(self.repository, **NO_CLIENT_RETRIES))
+        self.project = project
+        return int(project.id)
+
+    def register_runner(self, name: str, labels: tuple[str, ...], ephemeral: bool,
+                        architecture: str = "x86_64") -> RunnerRegistration:
+        """``POST /user/runners`` (project runner, locked, tagged with ``labels``, taking only tagged jobs): the
+        runner exists from now on and its ``glrt-`` authentication token is what the machine gets."""
+        data = {"runner_type": "project_type", "project_id": self._project_number(), "description": name,
+                "tag_list": ",".join(labels), "run_untagged": False, "locked": True, "access_level": "not_protected"}
+        try:
+            created = self.call("creating a runner", lambda: self._gitlab.http_post(
+                "/user/runners", post_data=data, **NO_CLIENT_RETRIES))
+        except ForgePermissionError as error:
+            raise ForgePermissionError(f"{error}; creating runners needs a token with the 'create_runner' (or 'api') "
+                                       f"scope and the Maintainer role") from None
+        register_secret(created["token"])
+        return RunnerRegistration(name, self.server_url, {"CML_GITLAB_RUNNER_TOKEN": created["token"]}, int(created["id"]))
+
+    def _runner(self, raw: dict) -> SelfHostedRunner:
+        tags = raw.get("tag_list") or []
+        return SelfHostedRunner(int(raw["id"]), raw.get("description") or raw.get("name") or "", tuple(tags),
+                                raw.get("status") == "online" or raw.get("online") is True)
+
+    def runners(self, name: str | None = None) -> list[SelfHostedRunner]:
+        """``GET /projects/:id/runners?type=project_type`` (every page), then ``GET /runners/:id`` for the tags
+        and ``GET /runners/:id/jobs?status=running`` for whether it is busy, of the online ones."""
+        listed = self.call("listing runners", lambda: self.project.runners.list(
+            type="project_type", get_all=True, **NO_CLIENT_RETRIES))
+        found = []
+        for raw in listed:
+            summary = self._runner(raw.asdict())
+            if name is not None and summary.name != name:
+                continue
+            found.append((self.runner(summary.id) or summary) if summary.online else summary)
+        return found
+
+    def runner(self, runner_id: int) -> SelfHostedRunner | None:
+        """``GET /runners/:id``, and ``GET /runners/:id/jobs?status=running`` when it is online."""
+        try:
+            raw = self.call(f"reading runner {runner_id}", lambda: self._gitlab.http_get(
+                f"/runners/{runner_id}", **NO_CLIENT_RETRIES))
+        except ForgeNotFoundError:
+            return None
+        runner = self._runner(raw)
+        if runner.online:
+            jobs = self.call(f"reading runner {runner_id}'s jobs", lambda: self._gitlab.http_get(
+                f"/runners/{runner_id}/jobs", query_data={"status": "running", "per_page": 1}, **NO_CLIENT_RETRIES))
+            runner = SelfHostedRunner(runner.id, runner.name, runner.labels, True, bool(jobs))
+        return runner
+
+    def delete_runner(self, runner_id: int) -> None:
+        """``DELETE /runners/:id``."""
+        try:
+            self.call(f"removing runner {runner_id}", lambda: self._gitlab.http_delete(
+                f"/runners/{runner_id}", **NO_CLIENT_RETRIES))
+        except ForgeNotFoundError:
+            pass

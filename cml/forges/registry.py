@@ -98,7 +98,8 @@ def open_forge(context: RepositoryContext, token: str, environ: Mapping[str, str
         from cml.forges.github import GitHubForge
 
         actions_token = bool(env.get("GITHUB_ACTIONS")) and token.startswith("ghs_")
-        return GitHubForge(context.api_url, context.repository, token, policy, actions_token=actions_token)
+        return GitHubForge(context.api_url, context.repository, token, policy, actions_token=actions_token,
+                           web_url=context.server_url)
     if context.driver == "gitlab":
         from cml.forges.gitlab import GitLabForge
 

@@ -8,6 +8,7 @@ import uuid
 from urllib.parse import unquote, urlencode
 
 from tests.fakes.pulls import PullStore
+from tests.fakes.runners import RunnerStore
 from tests.fakes.server import Request, Response
 
 
@@ -61,6 +62,9 @@ class FakeGitLab(_Fake):
         self.uploads: dict[str, tuple[str, bytes]] = {}  # "/uploads/<secret>/<name>" -> (content type, bytes)
         self.pipelines: dict[int, dict] = {}  # by id; see add_pipeline()
         self.pipeline_events: list[tuple[str, int]] = []  # ("cancel" | "retry", pipeline id), in order
+        self.project_id = project_id
+        self.runner_store = RunnerStore()
+        self.runner_requests: list[dict] = []  # bodies of POST /user/runners
 
     def add_pipeline(self, pipeline_id: int, status: str = "failed") -> dict:
         pipeline = {"id": pipeline_id, "iid": 1, "project_id": 42, "status": status, "ref": "main", "sha": "0" * 40,
@@ -129,8 +133,57 @@ class FakeGitLab(_Fake):
         pull = store.open(data["source_branch"], data["target_branch"], data["title"], data.get("description", ""), user)
         return Response(201, self._merge_request_document(pull))
 
+    def _runner_document(self, runner: dict, detailed: bool) -> dict:
+        document = {"id": runner["id"], "description": runner["name"], "status": runner["status"],
+                    "online": runner["status"] == "online", "paused": False, "is_shared": False,
+                    "runner_type": "project_type", "name": "gitlab-runner", "ip_address": None}
+        if detailed:
+            document.update(tag_list=runner["labels"], run_untagged=runner["run_untagged"], locked=runner["locked"])
+        return document
+
+    def _runners(self, request: Request, path: str) -> Response | None:
+        """``POST /user/runners``, ``GET /projects/:id/runners``, ``GET|DELETE /runners/:id``, ``GET /runners/:id/jobs``."""
+        store = self.runner_store
+        if path == "/api/v4/user/runners" and request.method == "POST":
+            data = request.json()
+            self.runner_requests.append(data)
+            if str(data.get("project_id")) != str(self.project_id) or data.get("runner_type") != "project_type":
+                return Response(400, {"message": "400 Bad request - project_id is invalid"})
+            tags = data.get("tag_list") or []
+            tags = tags.split(",") if isinstance(tags, str) else tags
+            runner = store.create(data.get("description", ""), tags, run_untagged=data.get("run_untagged", True),
+                                  locked=data.get("locked", False))
+            return Response(201, {"id": runner["id"], "token": store.glrt_token(runner), "token_expires_at": None})
+        match = re.fullmatch(r"/api/v4/projects/(.+?)/runners", path)
+        if match and match[1] in self.project_keys and request.method == "GET":
+            return self._page(request, [self._runner_document(r, False) for r in store.runners.values()])
+        match = re.fullmatch(r"/api/v4/runners/(\d+)(/jobs)?", path)
+        if match:
+            runner = store.runners.get(int(match[1]))
+            if runner is None:
+                return Response(404, {"message": "404 Not found"})
+            if match[2]:
+                return Response(200, [{"id": 1, "status": "running"}] if runner["busy"] else [])
+            if request.method == "DELETE":
+                store.delete(runner["id"])
+                return Response(204)
+            return Response(200, self._runner_document(runner, True))
+        return None
+
+    def _unregister_by_token(self, request: Request) -> Response:
+        """``DELETE /runners`` with the runner's own ``token`` (what the machine does, no user token)."""
+        fields = request.files()
+        token = fields["token"][2].decode() if "token" in fields else (request.query.get("token") or [""])[0]
+        runner_id = self.runner_store.authentication_tokens.get(token)
+        if runner_id is None or runner_id not in self.runner_store.runners:
+            return Response(403, {"message": "403 Forbidden"})
+        self.runner_store.delete(runner_id)
+        return Response(204)
+
     def handle(self, request: Request) -> Response:
         path = unquote(request.path)
+        if path == "/api/v4/runners" and request.method == "DELETE":
+            return self._unregister_by_token(request)
         web_prefix = f"/{self.project_path}/uploads/"
         if request.method == "GET" and path.startswith(web_prefix):
             stored = self.uploads.get(path[len(self.project_path) + 1:])
@@ -147,6 +200,12 @@ class FakeGitLab(_Fake):
                                   "full_path": f"/-/project/42{url}", "markdown": f"![{name}]({url})"})
         if path == "/api/v4/user":
             return Response(200, {"username": user, "id": 9})
+        if path in (f"/api/v4/projects/{self.project_path}", f"/api/v4/projects/{self.project_id}"):
+            return Response(200, {"id": self.project_id, "path_with_namespace": self.project_path,
+                                  "web_url": f"https://gitlab.test/{self.project_path}"})
+        answer = self._runners(request, path)
+        if answer is not None:
+            return answer
         match = re.fullmatch(r"/api/v4/projects/(.+?)/(merge_requests|issues)/(\d+)/notes(?:/(\d+))?", path)
         if match and match[1] in self.project_keys:
             thread = ("pr" if match[2] == "merge_requests" else "issue", int(match[3]))

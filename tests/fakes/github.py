@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlencode
 
 from tests.fakes.git_data import GitDataStore
 from tests.fakes.pulls import PullStore
+from tests.fakes.runners import RunnerStore
 from tests.fakes.server import Request, Response
 
 PAT_PREFIXES = ("ghp_", "github_pat_")
@@ -33,6 +34,7 @@ class FakeGitHub:
         self.read_only_tokens: set[str] = set()
         self.pull_store = PullStore()
         self.git_data = None  # a GitDataStore, from enable_git_data()
+        self.runner_store = RunnerStore()
         self._ids = itertools.count(1001)
 
     def enable_git_data(self, git_dir: str) -> "GitDataStore":
@@ -174,6 +176,44 @@ class FakeGitHub:
         return Response(200, {"data": {"enablePullRequestAutoMerge": {"clientMutationId": None, "actor": {
             "login": "bot", "avatarUrl": "", "resourcePath": "/bot", "url": ""}}}})
 
+    def _runner_document(self, runner: dict) -> dict:
+        return {"id": runner["id"], "name": runner["name"], "os": "Linux", "status": runner["status"],
+                "busy": runner["busy"], "labels": [{"id": i + 1, "name": label, "type": "custom"}
+                                                   for i, label in enumerate(runner["labels"])]}
+
+    def _runners(self, request: Request, rest: str, token: str) -> Response:
+        """``/repos/{owner}/{repo}/actions/runners…`` and ``/orgs/{org}/actions/runners…``."""
+        store = self.runner_store
+        if token.startswith("ghs_"):
+            return Response(403, {"message": "Resource not accessible by integration"})
+        method = request.method
+        if method == "POST" and rest == "/registration-token":
+            return Response(201, {"token": store.issue_registration_token(), "expires_at": "2026-11-23T12:00:00Z"})
+        if method == "POST" and rest == "/remove-token":
+            return Response(201, {"token": store.issue_removal_token(), "expires_at": "2026-11-23T12:00:00Z"})
+        if method == "POST" and rest == "/generate-jitconfig":
+            data = request.json()
+            if store.named(data["name"]):
+                return Response(409, {"message": "Already exists - A runner with the name already exists."})
+            runner = store.create(data["name"], data["labels"], ephemeral=True)
+            return Response(201, {"runner": self._runner_document(runner), "encoded_jit_config": store.jit_config(runner)})
+        if method == "GET" and rest == "":
+            name = request.query.get("name", [None])[0]
+            found = [self._runner_document(r) for r in store.runners.values() if name is None or r["name"] == name]
+            per_page = int(request.query.get("per_page", ["30"])[0])
+            page = int(request.query.get("page", ["1"])[0])
+            return Response(200, {"total_count": len(found), "runners": found[(page - 1) * per_page: page * per_page]})
+        match = re.fullmatch(r"/(\d+)", rest)
+        runner = store.runners.get(int(match[1])) if match else None
+        if match and method == "GET":
+            return Response(200, self._runner_document(runner)) if runner else Response(404, {"message": "Not Found"})
+        if match and method == "DELETE":
+            outcome = store.delete(int(match[1]))
+            if outcome == "busy":
+                return Response(422, {"message": f'Bad request - Runner "{runner["name"]}" is still running a job"'})
+            return Response(204) if outcome == "deleted" else Response(404, {"message": "Not Found"})
+        return Response(404, {"message": "Not Found"})
+
     def handle(self, request: Request) -> Response:
         path = request.path
         raw = self._raw(path) if request.method == "GET" else None
@@ -244,6 +284,9 @@ class FakeGitHub:
         match = re.fullmatch(rf"/repos/{repo}/actions/runs/(\d+)(?:/(cancel|rerun))?", path)
         if match and method == ("GET" if match[2] is None else "POST"):
             return self._workflow_run(request, int(match[1]), match[2], token)
+        match = re.fullmatch(rf"/(?:repos/{repo}|orgs/{re.escape(self.repository.split('/')[0])})/actions/runners(/.*)?", path)
+        if match:
+            return self._runners(request, match[1] or "", token)
         if method == "POST" and path == f"/repos/{self.repository}/check-runs":
             if token.startswith(PAT_PREFIXES):
                 return Response(403, {"message": "Resource not accessible by personal access token"})

@@ -1,0 +1,277 @@
+"""Launch a runner machine, and find or stop the ones already launched.
+
+:class:`RunnerLauncher` registers the runner with the forge, starts the machine with
+the registration material in its startup script, and waits until the forge shows the
+runner online. Whatever goes wrong after the first request that creates something
+(an error from the forge or the cloud, a time-out, Ctrl-C, SIGTERM from a cancelled CI
+job, a bug here), the machine is terminated and the registration removed before the
+error is reported; what could not be removed is named, with the command that removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterator
+
+from cml.errors import CmlError
+from cml.forges.base import Forge, RunnerRegistration, SelfHostedRunner
+from cml.forges.errors import ForgeError
+from cml.runner.backends.base import DEADLINE_TAG, REPOSITORY_TAG, RUNNER_TAG, CloudBackend, CloudError, Machine
+from cml.runner.spec import MachineSpec
+from cml.runner.startup import StartupSettings, pack_user_data, render_script
+
+LABELS_TAG = "cml:labels"
+TERMINATE_ATTEMPTS = 3
+
+
+class LaunchError(CmlError):
+    """The runner could not be launched; everything created on the way has been removed (or is named)."""
+
+
+class LaunchInterrupted(LaunchError):
+    """Ctrl-C or SIGTERM during the launch."""
+
+    exit_code = 130
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """The runner side of ``cml runner launch``: names, labels and the machine's lifetime rules (seconds; 0 = never)."""
+
+    name: str
+    labels: tuple[str, ...]
+    idle_timeout: int = 300
+    single: bool = False
+    max_runtime: int = 3 * 86400
+    reuse: bool = False
+    reuse_idle: bool = False
+    launch_timeout: int = 600
+    workdir: str = "/opt/cml-runner/work"
+    ssh_user: str = "ubuntu"
+    ssh_public_key: str = ""
+    user_script: bytes = b""
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    """The runner that serves the labels: a new one on ``machine``, or a reused one (``machine`` is ``None``)."""
+
+    runner: SelfHostedRunner
+    machine: Machine | None = None
+
+    @property
+    def reused(self) -> bool:
+        return self.machine is None
+
+
+@contextlib.contextmanager
+def signals(handler) -> Iterator[None]:
+    """SIGTERM and SIGHUP (and SIGINT) go to ``handler`` while the block runs, in the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {number: signal.signal(number, handler) for number in names}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def _interrupt(number, _frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(number).name)
+
+
+class RunnerLauncher:
+    """Registers a runner with ``forge`` and starts its machine on ``backend``; see the module docstring."""
+
+    def __init__(self, forge: Forge, backend: CloudBackend, warn: Callable[[str], None],
+                 poll_interval: float = 5.0, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.forge = forge
+        self.backend = backend
+        self.warn = warn
+        self.poll_interval = poll_interval
+        self.clock = clock
+        self.sleep = sleep
+
+    def reusable(self, options: LaunchOptions) -> SelfHostedRunner | None:
+        """With ``--reuse``: a runner of this name, or an online one with every label; with ``--reuse-idle``:
+        an online, idle one with every label. Without either, a runner of this name is an error."""
+        runners = self.forge.runners()
+        same_name = next((r for r in runners if r.name == options.name), None)
+        if same_name and options.reuse:
+            return same_name
+        if same_name:
+            raise LaunchError(f"runner name {options.name} is already in use; pass another --name, --reuse, "
+                              f"or remove it with: cml runner stop {options.name}")
+        wanted = {label.lower() for label in options.labels}
+        for runner in runners:
+            matches = runner.online and wanted <= {label.lower() for label in runner.labels}
+            if matches and (options.reuse or (options.reuse_idle and not runner.busy)):
+                return runner
+        return None
+
+    def launch(self, options: LaunchOptions, spec: MachineSpec) -> LaunchResult:
+        """Reuse a runner if asked and possible; otherwise register one, start its machine and wait until the
+        runner is online (at most ``options.launch_timeout`` seconds)."""
+        reused = self.reusable(options)
+        if reused is not None:
+            return LaunchResult(reused)
+        prepared = self.backend.prepare(spec)
+        pack_user_data(render_script(self._settings(options, spec, None)))  # a too-large script fails before any change
+        registration: RunnerRegistration | None = None
+        machine: Machine | None = None
+        try:
+            with signals(_interrupt):
+                registration = self.forge.register_runner(options.name, options.labels, ephemeral=options.single,
+                                                          architecture=prepared.details.get("architecture", "x86_64"))
+                user_data = pack_user_data(render_script(self._settings(options, spec, registration)))
+                machine = self.backend.start(prepared, user_data, self._tags(options, spec), token=uuid.uuid4().hex)
+                runner = self._wait_until_online(options, registration, machine)
+            return LaunchResult(runner, machine)
+        except BaseException as error:
+            left = self.remove(options.name, registration, machine)
+            raise self._failure(error, options.name, machine, left) from None
+
+    def _settings(self, options: LaunchOptions, spec: MachineSpec,
+                  registration: RunnerRegistration | None) -> StartupSettings:
+        return StartupSettings(
+            forge=self.forge.name, name=options.name, labels=options.labels,
+            url=registration.url if registration else "", registration=registration.variables if registration else {},
+            idle_timeout=options.idle_timeout, single=options.single, max_runtime=options.max_runtime,
+            spot=spec.spot, workdir=options.workdir, ssh_user=options.ssh_user,
+            ssh_public_key=options.ssh_public_key, user_script=options.user_script)
+
+    def _tags(self, options: LaunchOptions, spec: MachineSpec) -> dict[str, str]:
+        deadline = "never"
+        if options.max_runtime:
+            ends = datetime.now(timezone.utc) + timedelta(seconds=options.max_runtime)
+            deadline = ends.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"Name": options.name, **spec.tags, RUNNER_TAG: options.name,
+                REPOSITORY_TAG: f"{self.forge.name}:{self.forge.repository}",
+                LABELS_TAG: ",".join(options.labels), DEADLINE_TAG: deadline}
+
+    def _find(self, registration: RunnerRegistration) -> SelfHostedRunner | None:
+        if registration.runner_id is not None:
+            return self.forge.runner(registration.runner_id)
+        return next(iter(self.forge.runners(registration.name)), None)
+
+    def _wait_until_online(self, options: LaunchOptions, registration: RunnerRegistration,
+                           machine: Machine) -> SelfHostedRunner:
+        deadline = self.clock() + options.launch_timeout
+        delay = min(0.25, self.poll_interval)
+        while True:
+            runner = self._find(registration)
+            if runner is not None and runner.online:
+                return runner
+            current = self.backend.describe(machine.id)
+            if current is None or not current.live or current.state in ("stopping", "stopped"):
+                state = current.state if current else "gone"
+                reason = f" ({current.state_reason})" if current and current.state_reason else ""
+                raise LaunchError(f"machine {machine.id} is {state}{reason} before runner {options.name} came "
+                                  f"online; its console output (aws ec2 get-console-output --instance-id "
+                                  f"{machine.id}) and /opt/cml-runner/cml-runner.log say why")
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise LaunchError(f"runner {options.name} did not come online within {options.launch_timeout} s "
+                                  f"(--launch-timeout); machine {machine.id} is {current.state}")
+            self.sleep(min(delay, remaining))
+            delay = min(delay * 2, self.poll_interval)
+
+    def remove(self, name: str, registration: RunnerRegistration | None, machine: Machine | None) -> list[str]:
+        """Terminate ``machine`` and remove the runner's registration, shielded from further Ctrl-C;
+        returns what could not be removed."""
+        left = []
+
+        def refuse(number, _frame):
+            self.warn("still removing the machine and the runner registration; wait a moment")
+
+        with signals(refuse):
+            if machine is None and registration is not None:
+                # A start whose answer was lost may still have started the machine: find it by its tag.
+                machine = next(iter(self._machines_named(name)), None)
+            if machine is not None:
+                failure = None
+                for attempt in range(TERMINATE_ATTEMPTS):
+                    try:
+                        self.backend.terminate([machine.id])
+                        failure = None
+                        break
+                    except CloudError as error:
+                        failure = error
+                        self.sleep(min(2.0 ** attempt, self.poll_interval))
+                if failure is not None:
+                    left.append(f"instance {machine.id} ({failure})")
+            if registration is not None:
+                try:
+                    ids = ([registration.runner_id] if registration.runner_id is not None
+                           else [r.id for r in self.forge.runners(name)])
+                    for runner_id in ids:
+                        self.forge.delete_runner(runner_id)
+                except ForgeError as error:
+                    left.append(f"runner registration {name} ({error})")
+        return left
+
+    def _machines_named(self, name: str) -> list[Machine]:
+        try:
+            return self.backend.machines(name)
+        except CloudError as error:
+            self.warn(f"could not check for a machine named {name}: {error}")
+            return []
+
+    @staticmethod
+    def _failure(error: BaseException, name: str, machine: Machine | None, left: list[str]) -> CmlError:
+        if isinstance(error, KeyboardInterrupt):
+            message, kind = "interrupted", LaunchInterrupted
+        elif isinstance(error, CmlError):
+            message, kind = str(error), LaunchError
+        else:
+            message, kind = f"unexpected {type(error).__name__}: {error}", LaunchError
+        removed = "the machine and the runner registration were removed" if machine else "the runner registration was removed"
+        if left:
+            return kind(f"{message}; could not remove {' and '.join(left)}: run 'cml runner stop {name}'")
+        return kind(f"{message}; {removed}")
+
+
+def stop_runners(backend: CloudBackend, forge: Forge | None, names: list[str] | None,
+                 warn: Callable[[str], None]) -> tuple[list[Machine], list[str]]:
+    """Terminate the live machines named ``names`` (every one when ``None``) and, with a ``forge``, remove
+    their runner registrations. Returns the machines terminated and the registrations removed."""
+    machines = backend.machines() if names is None else [m for n in names for m in backend.machines(n)]
+    backend.terminate([m.id for m in machines])
+    removed = []
+    if forge is not None:
+        wanted = set(names) if names is not None else {m.name for m in machines}
+        for runner in forge.runners():
+            if runner.name in wanted:
+                try:
+                    forge.delete_runner(runner.id)
+                    removed.append(runner.name)
+                except ForgeError as error:
+                    warn(f"could not remove runner registration {runner.name}: {error}")
+    return machines, removed
+
+
+def _age(launched: datetime | None, now: datetime) -> str:
+    if launched is None:
+        return ""
+    minutes = int((now - launched).total_seconds() // 60)
+    return f"{minutes // 1440}d {minutes // 60 % 24}h" if minutes >= 1440 else f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def describe_machines(machines: list[Machine]) -> list[dict]:
+    """One row per machine for ``cml runner list``."""
+    now = datetime.now(timezone.utc)
+    return [{"name": m.name, "instance": m.id, "type": m.instance_type, "market": "spot" if m.spot else "on-demand",
+             "state": m.state, "up": _age(m.launched_at, now) if m.live else "",
+             "launched": m.launched_at.strftime("%Y-%m-%dT%H:%M:%SZ") if m.launched_at else "",
+             "max runtime ends": m.tags.get(DEADLINE_TAG, ""), "repository": m.tags.get(REPOSITORY_TAG, "")}
+            for m in machines]
