@@ -34,6 +34,9 @@ print(json.dumps(sorted(sys.modules)))
         ["pr", "create", "--help"],
         ["repo", "prepare", "--help"],
         ["workflow", "rerun", "--help"],
+        ["runner", "--help"],
+        ["runner", "launch", "--help"],
+        ["runner", "stop", "--help"],
     ],
     ids=lambda args: " ".join(args),
 )

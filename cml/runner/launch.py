@@ -195,21 +195,23 @@ class RunnerLauncher:
             self.warn("still removing the machine and the runner registration; wait a moment")
 
         with signals(refuse):
+            machines = [machine] if machine is not None else []
             if machine is None and registration is not None:
-                # A start whose answer was lost may still have started the machine: find it by its tag.
-                machine = next(iter(self._machines_named(name)), None)
-            if machine is not None:
+                # A start whose answer was lost may still have started machines: find them by their tag.
+                machines = self._machines_named(name)
+            for candidate in machines:
                 failure = None
                 for attempt in range(TERMINATE_ATTEMPTS):
                     try:
-                        self.backend.terminate([machine.id])
+                        self.backend.terminate([candidate.id])
                         failure = None
                         break
                     except CloudError as error:
                         failure = error
-                        self.sleep(min(2.0 ** attempt, self.poll_interval))
+                        if attempt + 1 < TERMINATE_ATTEMPTS:
+                            self.sleep(min(2.0 ** attempt, self.poll_interval))
                 if failure is not None:
-                    left.append(f"instance {machine.id} ({failure})")
+                    left.append(f"instance {candidate.id} ({failure})")
             if registration is not None:
                 try:
                     ids = ([registration.runner_id] if registration.runner_id is not None

@@ -88,6 +88,13 @@ install_runner() {
   fi
 }
 
+launch() {
+  # Starts "$@" in its own session (so stop_runner can signal it as a group). A background
+  # command of a script starts with SIGINT and SIGQUIT ignored, and the runners keep them
+  # ignored (.NET and bash do): give them back, or the graceful stop never reaches the runner.
+  (trap - INT QUIT; exec setsid "$@") >>"$RUNNER_LOG" 2>&1 &
+}
+
 start_runner() {
   mkdir -p "$CML_RUNNER_WORKDIR"
   cd "$RUNNER_DIR" || return 1
@@ -95,20 +102,19 @@ start_runner() {
   if [ "$CML_FORGE" = github ]; then
     export RUNNER_ALLOW_RUNASROOT=1
     if [ -n "$CML_GITHUB_JITCONFIG" ]; then
-      ACTIONS_RUNNER_INPUT_JITCONFIG="$CML_GITHUB_JITCONFIG" setsid ./run.sh >>"$RUNNER_LOG" 2>&1 &
+      ACTIONS_RUNNER_INPUT_JITCONFIG="$CML_GITHUB_JITCONFIG" launch ./run.sh
     else
       ACTIONS_RUNNER_INPUT_TOKEN="$CML_GITHUB_REGISTRATION_TOKEN" ./config.sh --unattended --replace \
         --url "$CML_RUNNER_URL" --name "$CML_RUNNER_NAME" --labels "$CML_RUNNER_LABELS" \
         --work "$CML_RUNNER_WORKDIR" >>"$LOG" 2>&1 || return 1
-      setsid ./run.sh >>"$RUNNER_LOG" 2>&1 &
+      launch ./run.sh
     fi
   else
     local single=()
     [ "$CML_RUNNER_SINGLE" = 1 ] && single=(--max-builds 1)
-    CI_SERVER_URL="$CML_RUNNER_URL" CI_SERVER_TOKEN="$CML_GITLAB_RUNNER_TOKEN" setsid ./gitlab-runner \
+    CI_SERVER_URL="$CML_RUNNER_URL" CI_SERVER_TOKEN="$CML_GITLAB_RUNNER_TOKEN" launch ./gitlab-runner \
       --log-format json run-single --name "$CML_RUNNER_NAME" --executor shell \
-      --builds-dir "$CML_RUNNER_WORKDIR/builds" --cache-dir "$CML_RUNNER_WORKDIR/cache" \
-      "${single[@]}" >>"$RUNNER_LOG" 2>&1 &
+      --builds-dir "$CML_RUNNER_WORKDIR/builds" --cache-dir "$CML_RUNNER_WORKDIR/cache" "${single[@]}"
   fi
   RUNNER_PID=$!
   log "runner $CML_RUNNER_NAME started (pid $RUNNER_PID)"
@@ -191,7 +197,8 @@ idle_shutdown() {
 
 watch_runner() {
   local now idle_since status
-  idle_since=$STARTED_AT
+  # Idleness counts from now, when the runner can take jobs: not the boot or a long user script.
+  idle_since=$(date +%s)
   while kill -0 "$RUNNER_PID" 2>/dev/null; do
     sleep "$CML_POLL_SECONDS"
     now=$(date +%s)

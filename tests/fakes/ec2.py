@@ -37,6 +37,8 @@ class Ec2Fault:
     message: str = "injected by the test"
     times: int = 1
     when: dict = field(default_factory=dict)
+    #: Forward the request first, then answer with the error (the answer is "lost").
+    after: bool = False
 
     def matches(self, params: dict) -> bool:
         return (self.times > 0 and params.get("Action") == self.action
@@ -65,6 +67,9 @@ class Ec2Proxy(LoopbackServer):
                     fault = next((f for f in proxy.faults if f.matches(params)), None)
                     if fault:
                         fault.times -= 1
+                if fault and fault.after:
+                    requests.post(proxy.upstream + self.path, data=body, timeout=30,
+                                  headers={k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")})
                 if fault:
                     status = fault.status
                     payload = (f'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>{fault.code}'
@@ -111,11 +116,13 @@ def read_settings(user_data: bytes) -> dict[str, str]:
 
 class MachineFleet:
     """Boots every ``cml:runner`` instance moto holds: ``behaviour`` is ``"connect"`` (the runner comes
-    online), ``"never"`` (it never does), or ``"power-off"`` (the script fails at once and the
-    instance terminates itself)."""
+    online), ``"register-only"`` (GitHub's config.sh registers it but it never connects), ``"never"``
+    (nothing reaches the forge), or ``"power-off"`` (the script fails at once and the instance
+    terminates itself)."""
 
-    def __init__(self, ec2_clients: list, forges: dict, behaviour: str = "connect"):
+    def __init__(self, ec2_clients: list, forges: dict, behaviour: str = "connect", delay: float = 0.0):
         self.clients = ec2_clients
+        self.delay = delay
         self.forges = forges  # "github"/"gitlab" -> fake with a runner_store
         self.behaviour = behaviour
         self.booted: dict[str, dict] = {}  # instance id -> settings
@@ -155,12 +162,17 @@ class MachineFleet:
             self._act(ec2, instance["InstanceId"], settings)
 
     def _act(self, ec2, instance_id: str, settings: dict[str, str]) -> None:
+        time.sleep(self.delay)
         if self.behaviour == "power-off":
             ec2.terminate_instances(InstanceIds=[instance_id])
             return
-        if self.behaviour != "connect":
+        if self.behaviour not in ("connect", "register-only"):
             return
         store = self.forges[settings["CML_FORGE"]].runner_store
+        if self.behaviour == "register-only":
+            store.configure(settings["CML_GITHUB_REGISTRATION_TOKEN"], settings["CML_RUNNER_NAME"], [])
+            store.named(settings["CML_RUNNER_NAME"])["status"] = "offline"
+            return
         if settings.get("CML_GITHUB_JITCONFIG"):
             store.connect_jit(settings["CML_GITHUB_JITCONFIG"])
         elif settings.get("CML_GITHUB_REGISTRATION_TOKEN"):

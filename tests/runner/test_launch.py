@@ -286,8 +286,17 @@ def test_other_forges_say_runners_are_github_and_gitlab_only(cloud, run_cli, ser
     fake = FakeBitbucket()
     server = serve(fake)
     monkeypatch.chdir(tmp_path)
-    result = launch(run_cli, env=None) if False else run_cli(
-        "runner", "launch", env=bitbucket_env(server, "user:app-password"))
+    result = run_cli("runner", "launch", env=bitbucket_env(server, "user:app-password"))
     assert result.exit_code == 1
     assert "cml runner supports GitHub and GitLab" in result.stderr
     assert cloud.actions() == []
+
+
+def test_an_organisation_url_registers_an_organisation_runner(github_runners, cloud, fleet, run_cli):
+    result = launch(run_cli, "--repo", "https://github.test/octo", "--api-url", github_runners.base_url,
+                    "--name", "org-gpu", "--single")
+
+    assert result.exit_code == 0, result.stderr
+    paths = {r.path for r in github_runners.server.requests if r.method == "POST"}
+    assert paths == {"/orgs/octo/actions/runners/generate-jitconfig", "/orgs/octo/actions/runners/remove-token"}
+    assert read_settings(user_data(cloud.last("RunInstances")))["CML_RUNNER_URL"] == "https://github.test/octo"
