@@ -2,7 +2,7 @@
 
 Run from the project root after installing cml (and, for the comparison, DVC):
 
-    python -m pip install -e '.[bench]'
+    python -m pip install -e '.[bench,test]'
     python benchmarks/run.py            # prints a Markdown table
     python benchmarks/run.py --json     # machine-readable
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -143,6 +144,70 @@ def publish_runs(folder: Path, repeat: int) -> tuple[float, dict[str, int]]:
     return statistics.median(times), counts
 
 
+def _counted(requests_by_kind: dict[str, int]) -> str:
+    return f"{sum(requests_by_kind.values())} requests ({', '.join(f'{n} {k}' for k, n in sorted(requests_by_kind.items()))})"
+
+
+def runner_runs(root: Path) -> list[tuple[str, float]]:
+    """``cml runner launch`` until the runner is online, then ``list`` and ``stop --all`` over 50 machines, against
+    moto's EC2 server and a fake GitHub on loopback (machines "boot" instantly, so this is cml's own overhead)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import boto3
+
+    from tests.fakes.ec2 import Ec2Proxy, MachineFleet, MotoServer
+    from tests.fakes.github import FakeGitHub
+    from tests.fakes.server import FakeForgeServer
+
+    rows = []
+    (root / "moto").mkdir()
+    with MotoServer(root / "moto") as moto, Ec2Proxy(moto.url) as proxy:
+        fake = FakeGitHub()
+        fake.add_token("ghp_benchmark_admin_token", "admin")
+        with FakeForgeServer(fake) as server:
+            fake.base_url = server.url
+            credentials = {"AWS_ACCESS_KEY_ID": "AKIABENCHMARK0000001", "AWS_SECRET_ACCESS_KEY": "benchmark-secret"}
+            ec2 = boto3.client("ec2", region_name="us-west-1", endpoint_url=moto.url, **{
+                "aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"]})
+            env = {**os.environ, **credentials, "AWS_ENDPOINT_URL": proxy.url, "CI": "true", "GITHUB_ACTIONS": "true",
+                   "GITHUB_API_URL": server.url, "GITHUB_SERVER_URL": "https://github.test",
+                   "GITHUB_REPOSITORY": fake.repository, "REPO_TOKEN": "ghp_benchmark_admin_token"}
+
+            def run(*args: str) -> float:
+                started = time.perf_counter()
+                completed = subprocess.run([*CML, "runner", *args], cwd=root, env=env, capture_output=True, text=True)
+                if completed.returncode:
+                    raise SystemExit(f"cml runner {args[0]} failed:\n{completed.stderr}")
+                return time.perf_counter() - started
+
+            def requests_since(forge_mark: int, ec2_mark: int) -> dict[str, int]:
+                counts: dict[str, int] = {}
+                for request in server.requests[forge_mark:]:
+                    path = re.sub(r"/\d+", "/{id}", request.path.rsplit("/actions/runners", 1)[-1])
+                    kind = f"{request.method} runners{path}"
+                    counts[kind] = counts.get(kind, 0) + 1
+                for params in proxy.requests[ec2_mark:]:
+                    counts[params.get("Action", "?")] = counts.get(params.get("Action", "?"), 0) + 1
+                return counts
+
+            with MachineFleet([ec2], {"github": fake}):
+                seconds = run("launch", "--cloud", "aws", "--single", "--name", "bench-0", "--cloud-type", "g4dn.xlarge")
+            rows.append((f"runner launch until online (GitHub just-in-time, EC2 on moto): "
+                         f"{_counted(requests_since(0, 0))}", seconds))
+            for index in range(1, 50):
+                ec2.run_instances(ImageId="ami-0d1a0000000000002", InstanceType="g4dn.xlarge", MinCount=1, MaxCount=1,
+                                  TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                                      {"Key": "cml:runner", "Value": f"bench-{index}"}]}])
+                fake.runner_store.create(f"bench-{index}", ["cml"])
+            marks = len(server.requests), len(proxy.requests)
+            seconds = run("list", "--json")
+            rows.append((f"runner list, 50 machines: {_counted(requests_since(*marks))}", seconds))
+            marks = len(server.requests), len(proxy.requests)
+            seconds = run("stop", "--all")
+            rows.append((f"runner stop --all, 50 machines and registrations: {_counted(requests_since(*marks))}", seconds))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (median is reported)")
@@ -172,6 +237,7 @@ def main() -> None:
         rows.append((f"comment create, 50 images (40 distinct) published to a GitHub branch on loopback: "
                      f"{sum(requests.values())} requests ({', '.join(f'{n} {k}' for k, n in sorted(requests.items()))})",
                      "", publish_seconds, None))
+        rows.extend((case, "", seconds, None) for case, seconds in runner_runs(root))
 
     if options.json:
         print(json.dumps([{"case": c, "peer": p, "cml_seconds": round(t, 3),

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,51 +225,14 @@ def serve():
         server.__exit__()
 
 
-#: Machine images the moto server starts with, as AWS and Canonical publish them (newest last).
-TEST_IMAGES = [
-    {"ami_id": "ami-0d1a0000000000001", "name": "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20250910",
-     "owner_id": "898082745236", "architecture": "x86_64", "creation_date": "2025-09-10T00:00:00.000Z"},
-    {"ami_id": "ami-0d1a0000000000002", "name": "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20261101",
-     "owner_id": "898082745236", "architecture": "x86_64", "creation_date": "2026-11-01T00:00:00.000Z"},
-    {"ami_id": "ami-0d1a0000000000003", "name": "Deep Learning ARM64 Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20261101",
-     "owner_id": "898082745236", "architecture": "arm64", "creation_date": "2026-11-01T00:00:00.000Z"},
-    {"ami_id": "ami-0c0a0000000000001", "name": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261015",
-     "owner_id": "099720109477", "architecture": "x86_64", "creation_date": "2026-10-15T00:00:00.000Z"},
-]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory):
     """S3 and EC2 served by moto's server (a separate process) on loopback for the whole session, with
-    instance-type, AMI and key-pair validation on and :data:`TEST_IMAGES` as the published images."""
-    import requests
+    instance-type, AMI and key-pair validation on and the published images of :mod:`tests.fakes.ec2`."""
+    from tests.fakes.ec2 import MotoServer
 
-    images = tmp_path_factory.mktemp("moto") / "amis.json"
-    images.write_text(json.dumps([{**image, "public": True, "virtualization_type": "hvm", "state": "available",
-                                   "root_device_name": "/dev/sda1", "root_device_type": "ebs"} for image in TEST_IMAGES]))
-    port = _free_port()
-    env = {**os.environ, "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true", "MOTO_ENABLE_AMI_VALIDATION": "true",
-           "MOTO_ENABLE_KEYPAIR_VALIDATION": "true", "MOTO_AMIS_PATH": str(images)}
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            requests.get(f"{url}/moto-api/", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    yield url
-    server.terminate()
-    server.wait(10)
+    with MotoServer(tmp_path_factory.mktemp("moto")) as server:
+        yield server.url
 
 
 @pytest.fixture

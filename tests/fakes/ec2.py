@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
+import os
 import re
 import shlex
+import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +30,53 @@ from urllib.parse import parse_qs
 import requests
 
 from tests.fakes.server import LoopbackServer
+
+
+#: Machine images the moto server starts with, as AWS and Canonical publish them (newest last).
+PUBLISHED_IMAGES = [
+    {"ami_id": "ami-0d1a0000000000001", "name": "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20250910",
+     "owner_id": "898082745236", "architecture": "x86_64", "creation_date": "2025-09-10T00:00:00.000Z"},
+    {"ami_id": "ami-0d1a0000000000002", "name": "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20261101",
+     "owner_id": "898082745236", "architecture": "x86_64", "creation_date": "2026-11-01T00:00:00.000Z"},
+    {"ami_id": "ami-0d1a0000000000003",
+     "name": "Deep Learning ARM64 Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20261101",
+     "owner_id": "898082745236", "architecture": "arm64", "creation_date": "2026-11-01T00:00:00.000Z"},
+    {"ami_id": "ami-0c0a0000000000001", "name": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-20261015",
+     "owner_id": "099720109477", "architecture": "x86_64", "creation_date": "2026-10-15T00:00:00.000Z"},
+]
+
+
+class MotoServer:
+    """``python -m moto.server`` on a free loopback port, with instance-type, AMI and key-pair validation on
+    and :data:`PUBLISHED_IMAGES` as the images AWS and Canonical publish."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __enter__(self):
+        images = os.path.join(self.folder, "amis.json")
+        with open(images, "w") as file:
+            json.dump([{**image, "public": True, "virtualization_type": "hvm", "state": "available",
+                        "root_device_name": "/dev/sda1", "root_device_type": "ebs"} for image in PUBLISHED_IMAGES], file)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {**os.environ, "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true", "MOTO_ENABLE_AMI_VALIDATION": "true",
+               "MOTO_ENABLE_KEYPAIR_VALIDATION": "true", "MOTO_AMIS_PATH": images}
+        self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                requests.get(f"{self.url}/moto-api/", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("moto's server did not start")
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(10)
 
 
 @dataclass
