@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 
 import click
@@ -37,18 +36,16 @@ def command() -> None:
     """Self-hosted runners on cloud machines that terminate themselves (AWS EC2)."""
 
 
+CLOUDS = click.Choice(["aws", "azure", "gcp", "kubernetes"])
+REGION_HELP = "AWS region, or one of us-east, us-west, eu-west, eu-north."
+
+
 def cloud_location_options(function):
-    """``--cloud`` and ``--cloud-region``, for every runner command."""
-
-    @click.option("--cloud", type=click.Choice(["aws", "azure", "gcp", "kubernetes"]), default="aws",
-                  show_default=True, help="Cloud to run the machine on (only aws has a backend).")
-    @click.option("--cloud-region", default="us-west", show_default=True, metavar="REGION",
-                  help="AWS region, or one of us-east, us-west, eu-west, eu-north.")
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        return function(*args, **kwargs)
-
-    return wrapper
+    """``--cloud`` (default aws) and ``--cloud-region``, for the commands that find machines."""
+    function = click.option("--cloud-region", default="us-west", show_default=True, metavar="REGION",
+                            help=REGION_HELP)(function)
+    return click.option("--cloud", type=CLOUDS, default="aws", show_default=True,
+                        help="Cloud the machines run on.")(function)
 
 
 def _backend(app: Application, cloud: str, region: str):
@@ -59,7 +56,8 @@ def _backend(app: Application, cloud: str, region: str):
 
 
 @command.command()
-@cloud_location_options
+@click.option("--cloud", type=CLOUDS, help="Cloud to start the machine on (only aws has a backend).  [required]")
+@click.option("--cloud-region", default="us-west", show_default=True, metavar="REGION", help=REGION_HELP)
 @click.option("--cloud-type", metavar="TYPE", help="Instance type (g4dn.xlarge), or a size m, l, xl (optionally "
               "+GPU: m+t4)  [default: m]")
 @click.option("--cloud-gpu", metavar="GPU", help="GPU for a size: t4, a10g, l4, l40s, v100, a100, h100, k80, or nogpu.")
@@ -127,6 +125,9 @@ def launch(app: Application, cloud, cloud_region, cloud_type, cloud_gpu, cloud_h
         ssh_public_key,
     )
 
+    if cloud is None:
+        raise UsageError("required: cml runner starts runners on cloud machines (--cloud aws); to serve jobs from "
+                         "this machine, install the forge's own runner here instead", option="--cloud")
     if single and (reuse or reuse_idle):
         raise UsageError("--single cannot be combined with --reuse or --reuse-idle", option="--single")
     image = ImageRef.parse(cloud_image)

@@ -286,7 +286,7 @@ def test_other_forges_say_runners_are_github_and_gitlab_only(cloud, run_cli, ser
     fake = FakeBitbucket()
     server = serve(fake)
     monkeypatch.chdir(tmp_path)
-    result = run_cli("runner", "launch", env=bitbucket_env(server, "user:app-password"))
+    result = run_cli("runner", "launch", "--cloud", "aws", env=bitbucket_env(server, "user:app-password"))
     assert result.exit_code == 1
     assert "cml runner supports GitHub and GitLab" in result.stderr
     assert cloud.actions() == []
@@ -300,3 +300,10 @@ def test_an_organisation_url_registers_an_organisation_runner(github_runners, cl
     paths = {r.path for r in github_runners.server.requests if r.method == "POST"}
     assert paths == {"/orgs/octo/actions/runners/generate-jitconfig", "/orgs/octo/actions/runners/remove-token"}
     assert read_settings(user_data(cloud.last("RunInstances")))["CML_RUNNER_URL"] == "https://github.test/octo"
+
+
+def test_without_cloud_nothing_is_launched(github_runners, cloud, run_cli):
+    result = run_cli("runner", "launch", "--labels", "cml")
+    assert result.exit_code == 1
+    assert "--cloud: required: cml runner starts runners on cloud machines" in result.stderr
+    assert cloud.actions() == [] and github_runners.server.requests == []
