@@ -133,10 +133,11 @@ busy() {
 spot_interruption_notice() {
   [ "$CML_RUNNER_SPOT" = 1 ] || return 1
   local token
-  token=$(curl -fsS -m 2 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$CML_METADATA_URL/latest/api/token") ||
-    return 1
+  token=$(curl -fsS -m 2 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" \
+    "$CML_METADATA_URL/latest/api/token" 2>/dev/null) || return 1
+  # 404 until AWS schedules the interruption, two minutes ahead.
   printf 'X-aws-ec2-metadata-token: %s\n' "$token" |
-    curl -fsS -m 2 -o /dev/null -H @- "$CML_METADATA_URL/latest/meta-data/spot/instance-action"
+    curl -fs -m 2 -o /dev/null -H @- "$CML_METADATA_URL/latest/meta-data/spot/instance-action"
 }
 
 unregister() {
@@ -154,8 +155,14 @@ unregister() {
 stop_runner() {
   [ -n "$RUNNER_PID" ] && kill -0 "$RUNNER_PID" 2>/dev/null || return 0
   kill -"$1" -- "-$RUNNER_PID" 2>/dev/null || kill -"$1" "$RUNNER_PID" 2>/dev/null
-  local waited=0
-  while kill -0 "$RUNNER_PID" 2>/dev/null && [ "$waited" -lt "$CML_STOP_GRACE_SECONDS" ]; do
+  local waited=0 grace=$CML_STOP_GRACE_SECONDS
+  # gitlab-runner finishes a job it took in the last moment before it quits: wait for it, up to the maximum runtime.
+  if [ "$1" = QUIT ]; then
+    grace=1000000000
+    [ "$CML_RUNNER_MAX_RUNTIME" -gt 0 ] && grace=$((STARTED_AT + CML_RUNNER_MAX_RUNTIME - $(date +%s)))
+    [ "$grace" -gt "$CML_STOP_GRACE_SECONDS" ] || grace=$CML_STOP_GRACE_SECONDS
+  fi
+  while kill -0 "$RUNNER_PID" 2>/dev/null && [ "$waited" -lt "$grace" ]; do
     sleep 1
     waited=$((waited + 1))
   done

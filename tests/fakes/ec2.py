@@ -29,7 +29,7 @@ from urllib.parse import parse_qs
 
 import requests
 
-from tests.fakes.server import LoopbackServer
+from tests.fakes.server import LoopbackServer, write_response
 
 
 #: Machine images the moto server starts with, as AWS and Canonical publish them (newest last).
@@ -133,12 +133,7 @@ class Ec2Proxy(LoopbackServer):
                     answer = requests.post(proxy.upstream + self.path, data=body, headers=forwarded, timeout=30)
                     status, payload = answer.status_code, answer.content
                     headers = {"Content-Type": answer.headers.get("Content-Type", "text/xml")}
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                write_response(self, status, headers, payload)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

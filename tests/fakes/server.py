@@ -68,6 +68,17 @@ class Fault:
         return self.times > 0 and method == self.method and re.search(self.path_pattern, path) is not None
 
 
+def write_response(handler: BaseHTTPRequestHandler, status: int, headers: dict, payload: bytes) -> None:
+    """Send a whole response with its ``Content-Length`` (no body for HEAD)."""
+    handler.send_response(status)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    if payload and handler.command != "HEAD":
+        handler.wfile.write(payload)
+
+
 class LoopbackServer:
     """A threaded HTTP server on 127.0.0.1 and a free port, started and stopped as a context manager."""
 
@@ -132,14 +143,7 @@ class FakeForgeServer(LoopbackServer):
                 else:
                     payload = b"" if response.body is None else json.dumps(response.body).encode()
                     content_type = "application/json; charset=utf-8"
-                self.send_response(response.status)
-                headers = {"Content-Type": content_type, **response.headers}
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if payload and self.command != "HEAD":
-                    self.wfile.write(payload)
+                write_response(self, response.status, {"Content-Type": content_type, **response.headers}, payload)
 
             do_GET = do_HEAD = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 

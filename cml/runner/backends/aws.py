@@ -244,4 +244,4 @@ class AwsBackend(CloudBackend):
             return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
 
         found = [self._machine(raw) for raw in self._call("listing runner instances", listing)]
-        return sorted(found, key=lambda m: (m.launched_at is None, m.launched_at or 0, m.id))
+        return sorted(found, key=lambda m: (m.launched_at is None, m.launched_at or 0, m.name, m.id))
