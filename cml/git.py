@@ -72,6 +72,15 @@ class Revision:
             contents[path] = body if kind == b"blob" else None
         return contents
 
+    def list_files(self, folder) -> list[str]:
+        """Paths of the files under ``folder`` at this revision, relative to ``cwd`` like ``folder``."""
+        result = _run_git(["ls-tree", "-r", "--name-only", self.sha, "--", self.repo_path(folder)], cwd=self.cwd)
+        if result.returncode != 0:
+            raise GitError(f"git ls-tree failed: {result.stderr.decode(errors='replace').strip()}")
+        root = os.path.join(self.cwd, os.fspath(folder))
+        return [os.path.join(os.fspath(folder), os.path.relpath(os.path.join(self.toplevel, line), root))
+                for line in result.stdout.decode().splitlines() if line]
+
     def read_file(self, path) -> bytes | None:
         """Contents of one file at this revision, or ``None`` if it is not there."""
         return self.read_files([path])[os.fspath(path)]

@@ -34,6 +34,7 @@ print(json.dumps(sorted(sys.modules)))
         ["pr", "create", "--help"],
         ["repo", "prepare", "--help"],
         ["workflow", "rerun", "--help"],
+        ["mlflow", "download", "--help"],
         ["runner", "--help"],
         ["runner", "launch", "--help"],
         ["runner", "stop", "--help"],

@@ -11,7 +11,7 @@ import sys
 import click
 
 from cml import __version__
-from cml.cli import asset, check, comment, demo, metrics, params, plot, pr, repo, report, runner, table, workflow
+from cml.cli import asset, check, comment, demo, metrics, mlflow, params, plot, pr, repo, report, runner, table, workflow
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, verbose_option
 from cml.errors import CmlError, QualityGateFailed
@@ -74,6 +74,7 @@ def cli(log: str) -> None:
     \b
     Metrics and params:  cml metrics show|diff|classification, cml params show|diff
     Tables and plots:    cml table, cml plot confusion|roc|pr|line
+    Tracked runs:        --mlflow-run, --mlflow-experiment, --sacred, --dvclive; cml mlflow download
     Reports:             cml report preview, cml comment create|update, cml check create
     CI runs:             cml workflow rerun
     Cloud runners:       cml runner launch|list|stop
@@ -85,7 +86,7 @@ def cli(log: str) -> None:
 
 cli.params.append(verbose_option(envvar="CML_VERBOSE", show_envvar=True))
 
-for module in (metrics, params, table, plot, report, comment, check, asset, pr, repo, runner, workflow, demo):
+for module in (metrics, params, table, plot, report, mlflow, comment, check, asset, pr, repo, runner, workflow, demo):
     cli.add_command(module.command)
 cli.add_command(repo.ci)
 

@@ -7,12 +7,12 @@ import os
 import click
 
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option, split_values
+from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option, run_source_options, split_values
 from cml.forges.environment import default_base_revision
 from cml.report import gates
 from cml.report import metrics as metrics_report
 from cml.report.data import load_table
-from cml.errors import QualityGateFailed
+from cml.errors import QualityGateFailed, UsageError
 
 METRICS_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".csv", ".tsv")
 
@@ -41,20 +41,49 @@ def add_show_command(group: click.Group, kind: str, summary: str) -> None:
 
     @group.command(name="show", help=summary)
     @click.argument("files", nargs=-1, metavar="[FILE]...")
+    @run_source_options
     @output_format_option
     @precision_option(metrics_report.DEFAULT_PRECISION)
     @no_path_option
     @pass_app
-    def show(app: Application, files, output_format, precision, no_path) -> None:
-        values = metrics_report.load_workspace(files, kind=kind)
+    def show(app: Application, files, run_source, output_format, precision, no_path) -> None:
+        if run_source.active:
+            if files:
+                raise UsageError("give FILEs or a run source, not both", option=_source_flag(run_source))
+            run = run_source.head(app.environ)
+            values = {run.label: run.metrics if kind == "metrics" else run.params}
+        else:
+            values = metrics_report.load_workspace(files, kind=kind)
         app.output(metrics_report.render_values(values, output_format, precision, not no_path, kind=kind))
 
 
-add_show_command(command, "metrics", "Show metrics; with no FILE, those named in dvc.yaml, else dvclive/metrics.json.")
+def _source_flag(source) -> str:
+    return "--mlflow-run" if source.is_mlflow else "--sacred" if source.sacred else "--dvclive"
+
+
+def diff_result(app: Application, arguments, head_revision, run_source, kind: str, directions=None):
+    """The diff of ``[REV] [FILE]...`` files, or of the run source's head and base runs."""
+    revision, files = split_revision(arguments)
+    base_revision = revision or default_base_revision(app.environ)
+    if not run_source.active:
+        return metrics_report.diff_revisions(base_revision, files, head_revision, kind, directions)
+    if files:
+        raise UsageError("give FILEs or a run source, not both", option=_source_flag(run_source))
+    base = run_source.base(app.environ, base_revision)
+    head = run_source.head(app.environ, head_revision)
+    if run_source.is_mlflow:
+        return metrics_report.diff_runs(base, head, kind, directions, base.label.removeprefix("mlflow:"),
+                                        head.label.removeprefix("mlflow:"))
+    return metrics_report.diff_runs(base, head, kind, directions, base_revision, head_revision or "workspace")
+
+
+add_show_command(command, "metrics", "Show metrics; with no FILE, those named in dvc.yaml, else dvclive/metrics.json. "
+                 "With --mlflow-run, --mlflow-experiment, --sacred or --dvclive, a tracked run's last values.")
 
 
 @command.command()
 @click.argument("arguments", nargs=-1, metavar="[REV] [FILE]...")
+@run_source_options
 @click.option("--head", "head_revision", metavar="REV", help="Compare REV with this revision instead of the working tree.")
 @click.option("-a", "--all", "show_all", is_flag=True, help="Include unchanged metrics.")
 @click.option("--higher-is-better", multiple=True, metavar="PATTERN",
@@ -67,20 +96,21 @@ add_show_command(command, "metrics", "Show metrics; with no FILE, those named in
 @precision_option(metrics_report.DEFAULT_PRECISION)
 @no_path_option
 @pass_app
-def diff(app: Application, arguments, head_revision, show_all, higher_is_better, lower_is_better, fail_on,
+def diff(app: Application, arguments, run_source, head_revision, show_all, higher_is_better, lower_is_better, fail_on,
          output_format, precision, no_path) -> None:
     """Compare metrics with REV (default: the pull request's target branch in CI, else HEAD).
 
     REV's files are read straight from git, without a checkout. Loss-, error- and
     mse-like metrics improve downwards, accuracy-, f1- and auc-like ones upwards;
     a change against that direction is marked as worse.
+
+    With a run source: --sacred/--dvclive compare the folder with the same folder at REV;
+    --mlflow-experiment compares the runs logged from HEAD and from REV; --mlflow-run
+    compares that run with --mlflow-base-run (or with REV's run in --mlflow-experiment).
     """
     rules = [gates.GateRule.parse(text) for text in fail_on]
-    revision, files = split_revision(arguments)
     directions = metrics_report.DirectionRules(split_values(higher_is_better), split_values(lower_is_better))
-    result = metrics_report.diff_revisions(
-        revision or default_base_revision(app.environ), files, head_revision, "metrics", directions
-    )
+    result = diff_result(app, arguments, head_revision, run_source, "metrics", directions)
     failures = gates.evaluate(rules, result, precision)
     app.output(metrics_report.render_diff(result, output_format, precision, show_all, not no_path))
     if failures:

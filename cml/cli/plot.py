@@ -7,7 +7,7 @@ import os
 import click
 
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, output_option, pass_app, split_values, title_option
+from cml.cli.options import CmlGroup, output_option, pass_app, run_source_options, split_values, title_option
 from cml.report.classification import label_pairs
 from cml.report.data import load_table
 
@@ -71,26 +71,43 @@ pr = _curve_command(
 
 
 @command.command()
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.argument("files", nargs=-1, metavar="FILE...")
+@run_source_options
 @click.option("-x", "x", metavar="COLUMN", help="X column  [default: step, epoch or the row number]")
-@click.option("-y", "y", multiple=True, metavar="COLUMN", help="Y column (repeat or comma-separate)  [default: every numeric column]")
-@click.option("--rev", metavar="REV", help="Overlay the same files at git revision REV as dashed lines.")
+@click.option("-y", "y", multiple=True, metavar="COLUMN",
+              help="Y column, or a run's metric (repeat or comma-separate)  [default: every numeric column]")
+@click.option("--rev", metavar="REV", help="Overlay the same files (or the run source's base run) at git revision "
+              "REV as dashed lines.")
 @click.option("-o", "--output", help="Image file to write (.png, .svg or .pdf)  [default: <first file name>.png]")
 @click.option("--title", default="", help="Plot title, also the image's alt text.")
 @click.option("--x-label", help="X axis label  [default: the x column]")
 @click.option("--y-label", default="", help="Y axis label.")
 @click.option("--log-y", is_flag=True, help="Logarithmic y axis.")
 @pass_app
-def line(app: Application, files, x, y, rev, output, title, x_label, y_label, log_y) -> None:
-    """Training curves from CSV/TSV/JSON files (dvclive's plots/metrics/*.tsv included).
+def line(app: Application, files, run_source, x, y, rev, output, title, x_label, y_label, log_y) -> None:
+    """Training curves from CSV/TSV/JSON files (dvclive's plots/metrics/*.tsv included), or from a tracked
+    run's metric histories (--mlflow-run, --mlflow-experiment, --sacred, --dvclive).
 
     Up to a million points per series draw in well under a second: curves are
     thinned for drawing with every bucket's extremes kept.
     """
     from cml import git
     from cml.report.plots.common import check_output
-    from cml.report.plots.line import curves_from_files, line_plot, series_names
+    from cml.report.plots.line import curves_from_files, curves_from_runs, line_plot, series_names
 
+    if run_source.active:
+        if files:
+            raise click.UsageError("give FILEs or a run source, not both")
+        output = output or "curves.png"
+        check_output(output)
+        head = run_source.head(app.environ)
+        base = run_source.base(app.environ, rev) if rev or run_source.mlflow_base_run else None
+        curves = curves_from_runs(head, split_values(y), base, rev or base.label if base else "base")
+        title = title or head.label
+        app.output(line_plot(curves.series, output, title, x_label or "step", y_label, log_y).markdown)
+        return
+    if not files:
+        raise click.UsageError("give FILE... or a run source (--mlflow-run, --mlflow-experiment, --sacred, --dvclive)")
     names = series_names(files)
     output = output or f"{names[0].replace(os.sep, '_')}.png"
     check_output(output)

@@ -206,6 +206,35 @@ class Report:
 
     # -- output ------------------------------------------------------------------------------
 
+    # -- tracked runs (cml.trackers: MLflow, Sacred, dvclive) ------------------------------------
+
+    def run_metrics(self, run, base=None, higher_is_better: Sequence[str] = (), lower_is_better: Sequence[str] = (),
+                    show_all: bool = True, fail_on: Sequence[str] = ()) -> "Report":
+        """Add a tracked run's metrics (a :class:`cml.trackers.RunData`), or their diff against ``base``."""
+        if base is None:
+            return self.text(metrics_module.render_values({run.label: run.metrics}, "md", self.precision, False))
+        rules = metrics_module.DirectionRules(tuple(higher_is_better), tuple(lower_is_better))
+        result = metrics_module.diff_runs(base, run, "metrics", rules)
+        self.gate_failures.extend(gates.evaluate([gates.GateRule.parse(r) for r in fail_on], result, self.precision))
+        return self.text(metrics_module.render_diff(result, "md", self.precision, show_all, False))
+
+    def run_params(self, run, base=None, show_all: bool = True) -> "Report":
+        """Add a tracked run's params, or their diff against ``base``."""
+        if base is None:
+            return self.text(metrics_module.render_values({run.label: run.params}, "md", self.precision, False,
+                                                          kind="params"))
+        result = metrics_module.diff_runs(base, run, "params")
+        return self.text(metrics_module.render_diff(result, "md", self.precision, show_all, False))
+
+    def run_curves(self, run, metrics: Sequence[str] = (), base=None, title: str = "Training curves",
+                   filename: str | None = None, log_y: bool = False) -> "Report":
+        """Add a plot of a tracked run's metric histories (names or globs), ``base``'s dashed."""
+        from cml.report.plots import line_plot
+        from cml.report.plots.line import curves_from_runs
+
+        curves = curves_from_runs(run, tuple(metrics), base, base.label if base is not None else "base")
+        return self._add_plot(line_plot(curves.series, self._plot_path(filename, title), title, "step", "", log_y))
+
     def markdown(self, relative_to: str | os.PathLike | None = None) -> str:
         """The report as Markdown, image paths relative to the folder ``relative_to``."""
         folder = os.path.abspath(os.fspath(relative_to) if relative_to is not None else ".")

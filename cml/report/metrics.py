@@ -298,6 +298,23 @@ def diff_values(
     return MetricsDiff(deltas, base_label, head_label)
 
 
+def diff_runs(
+    base,
+    head,
+    kind: str = "metrics",
+    rules: DirectionRules | None = None,
+    base_label: str | None = None,
+    head_label: str | None = None,
+) -> MetricsDiff:
+    """Compare two tracked runs (:class:`cml.trackers.RunData`): their metrics, or their params with ``kind="params"``."""
+    side = (lambda run: run.metrics) if kind == "metrics" else (lambda run: run.params)
+    if kind == "metrics" and rules is None:
+        rules = DirectionRules()
+    path = head.label
+    deltas = compare([path], {path: dict(side(base))}, {path: dict(side(head))}, rules)
+    return MetricsDiff(deltas, base_label or base.label, head_label or head.label, kind)
+
+
 def load_workspace(files: Sequence[str] | None = None, kind: str = "metrics") -> dict[str, dict[str, Any]]:
     """Flattened metrics of ``files`` (or the discovered ones) in the working tree."""
     if not files:

@@ -137,3 +137,44 @@ def curves_from_files(files: Sequence[str], x: str | None = None, ys: Sequence[s
                 series.append(Series(f"{label} ({revision.name})", base_x, numeric_array(base, column, "-y"),
                                      dashed=True, color_key=label))
     return Curves(series, names, x_name, missing)
+
+
+#: Without ``-y``, a run with more histories than this asks which to draw (each may be a request).
+MAX_DEFAULT_HISTORIES = 20
+
+
+def pick_histories(run, ys: Sequence[str]) -> list[str]:
+    """The history names of ``run`` that ``ys`` (names or globs, matched like metric patterns) select."""
+    from cml.report.metrics import pattern_matches
+
+    if not ys:
+        if len(run.history_names) > MAX_DEFAULT_HISTORIES:
+            raise UsageError(f"{run.label} has {len(run.history_names)} metric histories; name the ones to plot "
+                             f"with -y (for example -y loss,val_loss)", option="-y")
+        if not run.history_names:
+            raise UsageError(f"{run.label} has no metric histories to plot")
+        return list(run.history_names)
+    chosen = []
+    for pattern in ys:
+        matches = [n for n in run.history_names if n == pattern or pattern_matches(pattern, run.label, n)]
+        if not matches:
+            known = ", ".join(run.history_names[:20]) + (", …" if len(run.history_names) > 20 else "")
+            raise UsageError(f"{run.label} has no metric history '{pattern}'; it has: {known or 'none'}", option="-y")
+        chosen.extend(m for m in matches if m not in chosen)
+    return chosen
+
+
+def curves_from_runs(head, ys: Sequence[str] = (), base=None, base_name: str = "base") -> Curves:
+    """Series for the chosen metric histories of a tracked run, plus ``base``'s as dashed lines."""
+    import numpy as np
+
+    series: list[Series] = []
+    for name in pick_histories(head, ys):
+        history = head.history(name)
+        series.append(Series(name, np.asarray(history.steps, dtype=float), np.asarray(history.values, dtype=float),
+                             color_key=name))
+        if base is not None and name in base.history_names:
+            old = base.history(name)
+            series.append(Series(f"{name} ({base_name})", np.asarray(old.steps, dtype=float),
+                                 np.asarray(old.values, dtype=float), dashed=True, color_key=name))
+    return Curves(series, [head.label], "step")
