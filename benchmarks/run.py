@@ -208,6 +208,72 @@ def runner_runs(root: Path) -> list[tuple[str, float]]:
     return rows
 
 
+class _Forwarding:
+    """A fake-server app that forwards every request to ``upstream`` (to count what a command sends)."""
+
+    def __init__(self, upstream: str):
+        self.upstream = upstream
+
+    def handle(self, request):
+        import requests
+
+        from tests.fakes.server import Response
+
+        answer = requests.request(request.method, self.upstream + request.path, params=request.query,
+                                  data=request.body, headers={"Content-Type": request.headers.get("Content-Type", "")},
+                                  timeout=120)
+        return Response(answer.status_code, answer.content)
+
+
+def tracker_runs(root: Path) -> list[tuple[str, str, float, float | None]]:
+    """``cml metrics diff`` and ``cml plot line`` on two MLflow runs with 1,000 metrics and a 10^5-step history each,
+    against a real tracking server on loopback; the peer is MLflow's own client fetching the same runs."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    from tests.fakes.server import FakeForgeServer
+    from tests.fakes.tracking import TrackingServer
+
+    (root / "mlflow").mkdir()
+    rows = []
+    with TrackingServer(root / "mlflow") as tracking, FakeForgeServer(_Forwarding(tracking.url)) as proxy:
+        client = MlflowClient(tracking.url)
+        experiment = client.create_experiment("benchmark")
+        runs = []
+        for shift in (0.0, 0.01):
+            run_id = client.create_run(experiment).info.run_id
+            client.log_batch(run_id, metrics=[Metric(f"metric_{i:04d}", i / 1000 + shift, 0, 0) for i in range(1000)])
+            for start in range(0, 100_000, 1000):
+                client.log_batch(run_id, metrics=[Metric("loss", 1 / (step + 1) + shift, step, step)
+                                                  for step in range(start, start + 1000)])
+            runs.append(run_id)
+        env = {**os.environ, "MLFLOW_TRACKING_URI": proxy.url}
+
+        def run(*args: str) -> tuple[float, int]:
+            mark = len(proxy.requests)
+            started = time.perf_counter()
+            completed = subprocess.run([*CML, *args], cwd=root, env=env, capture_output=True, text=True)
+            if completed.returncode:
+                raise SystemExit(f"cml {' '.join(args)} failed:\n{completed.stderr}")
+            return time.perf_counter() - started, len(proxy.requests) - mark
+
+        peer = [sys.executable, "-c", "import sys; from mlflow.tracking import MlflowClient; c = MlflowClient(sys.argv[1]); "
+                "[c.get_run(r) for r in sys.argv[2:]]", tracking.url, *runs]
+        peer_seconds = timed(peer, root, 1)
+        seconds, count = run("metrics", "diff", "--mlflow-run", runs[1], "--mlflow-base-run", runs[0], "--json")
+        rows.append((f"metrics diff of two MLflow runs, 1,000 metrics each: {count} requests",
+                     "MlflowClient().get_run × 2", seconds, peer_seconds))
+        peer = [sys.executable, "-c", "import sys; from mlflow.tracking import MlflowClient; c = MlflowClient(sys.argv[1]); "
+                "[c.get_metric_history(r, 'loss') for r in sys.argv[2:]]", tracking.url, *runs]
+        peer_seconds = timed(peer, root, 1)
+        seconds, count = run("plot", "line", "--mlflow-run", runs[1], "--mlflow-base-run", runs[0], "-y", "loss",
+                             "-o", "loss.png")
+        rows.append((f"plot line of a 10^5-step MLflow history with the base run's overlaid: {count} requests",
+                     "MlflowClient().get_metric_history × 2", seconds, peer_seconds))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (median is reported)")
@@ -238,6 +304,7 @@ def main() -> None:
                      f"{sum(requests.values())} requests ({', '.join(f'{n} {k}' for k, n in sorted(requests.items()))})",
                      "", publish_seconds, None))
         rows.extend((case, "", seconds, None) for case, seconds in runner_runs(root))
+        rows.extend(tracker_runs(root))
 
     if options.json:
         print(json.dumps([{"case": c, "peer": p, "cml_seconds": round(t, 3),
