@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import click
@@ -9,6 +10,7 @@ import click
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, output_option, pass_app, run_source_options, split_values, title_option
 from cml.report.classification import label_pairs
+from cml.errors import UsageError
 from cml.report.data import load_table
 
 
@@ -17,12 +19,35 @@ def command() -> None:
     """Draw confusion matrices, ROC and precision-recall curves, and training curves."""
 
 
+DVCLIVE_SKLEARN_PLOTS = {"confusion": "confusion_matrix.json", "roc": "roc.json", "pr": "precision_recall.json"}
+
+
+def plot_source(function):
+    """``[FILE]`` or ``--dvclive DIR`` (its ``plots/sklearn/`` file for this plot); the command gets ``file``."""
+
+    @click.argument("file", required=False, type=click.Path(dir_okay=False))
+    @click.option("--dvclive", metavar="DIR", help="Take the plot's data from dvclive's output folder "
+                  "(plots/sklearn/*.json) instead of FILE.")
+    @functools.wraps(function)
+    def wrapper(*args, file, dvclive, **kwargs):
+        name = click.get_current_context().command.name
+        if bool(file) == bool(dvclive):
+            raise click.UsageError("give FILE or --dvclive DIR (one of them)")
+        if dvclive:
+            file = os.path.join(dvclive, "plots", "sklearn", DVCLIVE_SKLEARN_PLOTS[name])
+            if not os.path.isfile(file):
+                raise UsageError(f"{file} does not exist; log it with live.log_sklearn_plot(...)", option="--dvclive")
+        return function(*args, file=file, **kwargs)
+
+    return wrapper
+
+
 def y_true_option(function):
     return click.option("--y-true", metavar="COLUMN", help="Column of actual labels  [default: actual, y_true, …]")(function)
 
 
 @command.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@plot_source
 @y_true_option
 @click.option("--y-pred", metavar="COLUMN", help="Column of predicted labels  [default: predicted, y_pred, …]")
 @click.option("--normalize", type=click.Choice(["true", "pred", "all"]),
@@ -42,7 +67,7 @@ def confusion(app: Application, file, y_true, y_pred, normalize, output, title) 
 
 def _curve_command(name: str, default_output: str, default_title: str, summary: str):
     @command.command(name=name, help=summary)
-    @click.argument("file", type=click.Path(dir_okay=False))
+    @plot_source
     @y_true_option
     @click.option("--y-score", multiple=True, metavar="COLUMN[=LABEL]",
                   help="Score column: once for a binary problem, once per class for one-vs-rest  "

@@ -136,12 +136,3 @@ def _reason(error: ForgeError) -> str:
     if isinstance(error, ForgeUnavailableError):
         return "the server does not answer; check MLFLOW_TRACKING_URI and that the server is running"
     return text
-
-
-def resolve_run_id(server: MlflowServer, run_id: str | None, experiment: str | None, sha: str | None) -> str:
-    """``run_id`` as given, or the run of ``experiment`` logged from commit ``sha``."""
-    if run_id:
-        return run_id
-    if experiment and sha:
-        return server.run_for_commit(experiment, sha)
-    raise TrackerError("pass --mlflow-run RUN_ID, or --mlflow-experiment NAME in a git checkout")

@@ -101,8 +101,11 @@ def test_dvclive_folder_show_diff_curves_and_plots(repo, run_cli):
     curve = run_cli("plot", "line", "--dvclive", "dvclive", "--rev", "HEAD", "-o", "curves.png")
     assert curve.exit_code == 0, curve.stderr
     assert_image(repo.path / "curves.png")
-    confusion = run_cli("plot", "confusion", "dvclive/plots/sklearn/confusion_matrix.json", "-o", "cm.png")
+    confusion = run_cli("plot", "confusion", "--dvclive", "dvclive", "-o", "cm.png")
     assert confusion.exit_code == 0, confusion.stderr
+    assert_image(repo.path / "cm.png", 100, 100)
+    no_roc = run_cli("plot", "roc", "--dvclive", "dvclive")
+    assert no_roc.exit_code == 1 and "--dvclive: dvclive/plots/sklearn/roc.json does not exist" in no_roc.stderr
 
 
 def test_python_api_reads_folders_at_revisions(repo):
