@@ -14,7 +14,6 @@ from cml.assets.content import Asset, AssetError
 from cml.assets.publisher import Publisher, in_parallel
 from cml.errors import UsageError
 from cml.forges.http import HttpPolicy
-from cml.forges.secrets import register_secret
 
 #: SigV4 presigned URLs live at most seven days.
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
@@ -59,20 +58,15 @@ class S3Publisher(Publisher):
     @property
     def client(self):
         if self._client is None:
-            import boto3
             from botocore import UNSIGNED
             from botocore.config import Config
+
+            from cml.aws import credentialed_session
 
             config = Config(signature_version="s3v4", connect_timeout=self.policy.timeout,
                             read_timeout=self.policy.timeout,
                             retries={"mode": "standard", "max_attempts": self.policy.attempts})
-            session = boto3.session.Session()
-            credentials = session.get_credentials()
-            if credentials is None:
-                raise AssetError("no AWS credentials for S3: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-                                 "AWS_PROFILE, or give the job a role")
-            register_secret(credentials.secret_key)
-            register_secret(credentials.token)
+            session, credentials = credentialed_session("S3", AssetError)
             if not self.public and credentials.token:
                 self.warn("the S3 links are presigned with temporary credentials and stop working when those expire; "
                           "use long-lived credentials or --publish-public for lasting links")

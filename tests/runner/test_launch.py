@@ -307,3 +307,17 @@ def test_without_cloud_nothing_is_launched(github_runners, cloud, run_cli):
     assert result.exit_code == 1
     assert "--cloud: required: cml runner starts runners on cloud machines" in result.stderr
     assert cloud.actions() == [] and github_runners.server.requests == []
+
+
+def test_without_aws_credentials_nothing_is_created(github_runners, cloud, run_cli, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    result = launch(run_cli)
+
+    assert result.exit_code == 1
+    assert "no AWS credentials for cml runner: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in result.stderr
+    assert cloud.actions() == [] and not [r for r in github_runners.server.requests if r.method == "POST"]

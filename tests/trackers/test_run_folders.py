@@ -56,12 +56,17 @@ def train(repo, script: str, lr: float, output: str) -> None:
     subprocess.run([sys.executable, "train.py", str(lr)], cwd=repo.path, check=True, capture_output=True)
 
 
-def test_sacred_run_folder_show_diff_and_curves(repo, run_cli):
+def retrained(repo, script: str, output: str) -> None:
+    """A baseline training (lr 0.1) committed, then a new training (lr 0.2) in the working tree."""
     repo.write("README.md", "x\n")
     repo.commit("start")
-    train(repo, SACRED_TRAINING, 0.1, "runs")
+    train(repo, script, 0.1, output)
     repo.commit("baseline training")
-    train(repo, SACRED_TRAINING, 0.2, "runs")
+    train(repo, script, 0.2, output)
+
+
+def test_sacred_run_folder_show_diff_and_curves(repo, run_cli):
+    retrained(repo, SACRED_TRAINING, "runs")
 
     shown = run_cli("metrics", "show", "--sacred", "runs/1", "--json")
     assert shown.exit_code == 0, shown.stderr
@@ -83,11 +88,7 @@ def test_sacred_run_folder_show_diff_and_curves(repo, run_cli):
 
 
 def test_dvclive_folder_show_diff_curves_and_plots(repo, run_cli):
-    repo.write("README.md", "x\n")
-    repo.commit("start")
-    train(repo, DVCLIVE_TRAINING, 0.1, "dvclive")
-    repo.commit("baseline training")
-    train(repo, DVCLIVE_TRAINING, 0.2, "dvclive")
+    retrained(repo, DVCLIVE_TRAINING, "dvclive")
 
     shown = run_cli("params", "show", "--dvclive", "dvclive", "--json")
     assert json.loads(shown.stdout) == {"dvclive": {"lr": 0.2, "model.depth": 3}}
@@ -112,11 +113,7 @@ def test_python_api_reads_folders_at_revisions(repo):
     from cml import Report
     from cml.trackers.sources import dvclive_run
 
-    repo.write("README.md", "x\n")
-    repo.commit("start")
-    train(repo, DVCLIVE_TRAINING, 0.1, "dvclive")
-    repo.commit("baseline training")
-    train(repo, DVCLIVE_TRAINING, 0.2, "dvclive")
+    retrained(repo, DVCLIVE_TRAINING, "dvclive")
 
     head, base = dvclive_run("dvclive"), dvclive_run("dvclive", revision="HEAD")
     assert head.history_names == ["accuracy", "train/loss"]

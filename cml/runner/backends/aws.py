@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from cml.errors import UsageError
-from cml.forges.secrets import register_secret
 from cml.runner.backends.base import (
     LIVE_STATES,
     RUNNER_TAG,
@@ -51,18 +50,13 @@ class AwsBackend(CloudBackend):
     name = "aws"
 
     def __init__(self, region: str, environ: Mapping[str, str], warn: Callable[[str], None]):
-        import boto3
         from botocore.config import Config
+
+        from cml.aws import credentialed_session
 
         self.region = region
         self.warn = warn
-        session = boto3.session.Session(region_name=region)
-        credentials = session.get_credentials()
-        if credentials is None:
-            raise CloudError("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                             "(or AWS_PROFILE, or use an OIDC role) for the job that runs cml runner")
-        register_secret(credentials.secret_key)
-        register_secret(credentials.token)
+        session, _ = credentialed_session("cml runner", CloudError, region)
         config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60,
                         user_agent_extra="cml-runner")
         self.ec2 = session.client("ec2", config=config)
