@@ -40,6 +40,11 @@ class CmlCommand(click.Command):
                 param.show_envvar = True
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        self.assign_environment_variables(ctx)
+        return super().parse_args(ctx, args)
+
+    def assign_environment_variables(self, ctx: click.Context) -> None:
+        """Give every option without an explicit ``envvar`` its ``CML_…`` variables (shown by ``--help``)."""
         if ctx.auto_envvar_prefix:
             group_prefix = ctx.parent.auto_envvar_prefix if ctx.parent else None
             for param in self.params:
@@ -53,7 +58,6 @@ class CmlCommand(click.Command):
                         names += [f"{group_prefix}_{flag}" for flag in flags]
                     names += [f"CML_{flag}" for flag in flags if flag in GLOBAL_ENVIRONMENT_OPTIONS]
                     param.envvar = names if len(names) > 1 else names[0]
-        return super().parse_args(ctx, args)
 
 
 class CmlGroup(click.Group):
