@@ -111,3 +111,24 @@ def test_the_action_refuses_a_missing_or_old_python(tmp_path):
     assert result.returncode == 1
     assert "::error title=cml::python3.0-not-here is missing or older than Python 3.9" in result.stdout
     assert (tmp_path / "path").read_text() == ""
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "Dockerfile.cuda"])
+def test_dockerfiles_pass_hadolint(dockerfile):
+    result = subprocess.run([tool("hadolint"), str(ROOT / "docker" / dockerfile)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (ROOT / "docker" / dockerfile).read_text()
+    assert 'ENTRYPOINT ["cml-entrypoint"]' in text and "\nUSER 100" in text
+
+
+def test_the_image_entrypoint_runs_cml_commands_and_anything_else_as_given(tmp_path):
+    from cml.cli.main import cli
+
+    entrypoint = ROOT / "docker" / "entrypoint.sh"
+    assert subprocess.run([tool("shellcheck"), str(entrypoint)], capture_output=True).returncode == 0
+    listed = entrypoint.read_text().split('"" | -* | ')[1].split(")")[0].split(" | ")
+    assert set(cli.commands) <= set(listed), "a cml command the image would not route to cml"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    version = subprocess.run(["sh", str(entrypoint), "--version"], capture_output=True, text=True, env=env)
+    shell = subprocess.run(["sh", str(entrypoint), "sh", "-c", "echo job script"], capture_output=True, text=True, env=env)
+    assert version.stdout.startswith("cml ") and shell.stdout == "job script\n"
