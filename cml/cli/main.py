@@ -22,8 +22,20 @@ def _usage_message(error: click.UsageError) -> str:
     return f"{error.format_message()} (see '{command} --help')"
 
 
+#: iterative/cml's deprecated top-level commands, still in its older documentation and in many workflows.
+LEGACY_COMMANDS = {"send-comment": ("comment", "create"), "publish": ("asset", "publish"),
+                   "send-github-check": ("check", "create"), "rerun-workflow": ("workflow", "rerun")}
+
+
 class RootGroup(CmlGroup):
     """The ``cml`` group; it turns every failure into the one-line error contract."""
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name in LEGACY_COMMANDS and name not in self.commands:
+            group, command = LEGACY_COMMANDS[name]
+            ctx.ensure_object(Application).warn(f"cml {name} is deprecated; use cml {group} {command}")
+            return self.commands[group].get_command(ctx, command)
+        return super().get_command(ctx, name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         app = extra.setdefault("obj", Application())

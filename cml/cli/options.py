@@ -67,6 +67,18 @@ class CmlGroup(click.Group):
     group_class = type
 
 
+class DefaultCommandGroup(CmlGroup):
+    """A group that runs ``default_command`` when called without one of its subcommands, as iterative/cml's
+    ``cml runner --cloud aws …`` (launch) and ``cml pr FILE…`` (create) did."""
+
+    default_command: str = ""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
 def precision_option(default: int):
     return click.option(
         "--precision", type=click.IntRange(0, 15), default=default, show_default=True,

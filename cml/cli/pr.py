@@ -5,11 +5,17 @@ from __future__ import annotations
 import click
 
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app
+from cml.cli.options import DefaultCommandGroup, forge_options, open_forge_from_options, pass_app
 from cml.errors import UsageError
 
 
-@click.group(cls=CmlGroup, name="pr")
+class PrGroup(DefaultCommandGroup):
+    """``cml pr FILE…`` (iterative/cml's older form) is ``cml pr create FILE…``."""
+
+    default_command = "create"
+
+
+@click.group(cls=PrGroup, name="pr")
 def command() -> None:
     """Open pull requests with the files a CI job produced."""
 

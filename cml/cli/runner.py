@@ -10,19 +10,13 @@ import json
 import click
 
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, Duration, forge_options, open_forge_from_options, output_format_option, pass_app
+from cml.cli.options import DefaultCommandGroup, Duration, forge_options, open_forge_from_options, output_format_option, pass_app
 from cml.errors import UsageError
 
-FLAGS_WITHOUT_SUBCOMMAND = ("-h", "--help")
+class RunnerGroup(DefaultCommandGroup):
+    """``cml runner --cloud aws …`` is ``cml runner launch``."""
 
-
-class RunnerGroup(CmlGroup):
-    """A group that treats options without a subcommand as ``launch`` (iterative/cml's ``cml runner``)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0].startswith("-") and args[0] not in FLAGS_WITHOUT_SUBCOMMAND:
-            args = ["launch", *args]
-        return super().parse_args(ctx, args)
+    default_command = "launch"
 
 
 def _env(flag: str, legacy: bool = False) -> list[str]:

@@ -242,3 +242,13 @@ def test_the_token_is_never_on_a_git_command_line(clone, github, tmp_path):
     assert "push" in argv and "ls-remote" in argv
     assert TOKEN not in argv and "x-access-token" not in argv
     assert base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode() not in argv
+
+
+def test_iterative_cmls_older_form_without_create_still_works(clone, github):
+    work, bare, _ = clone
+    (work / "model_card.md").write_text("# Model card\n")
+    result = subprocess.run([sys.executable, "-m", "cml", "pr", "model_card.md"], cwd=work, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    (pull,) = github.pull_store.pulls
+    assert git("show", f"{pull['source']}:model_card.md", cwd=bare) == "# Model card"

@@ -321,3 +321,13 @@ def test_without_aws_credentials_nothing_is_created(github_runners, cloud, run_c
     assert result.exit_code == 1
     assert "no AWS credentials for cml runner: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in result.stderr
     assert cloud.actions() == [] and not [r for r in github_runners.server.requests if r.method == "POST"]
+
+
+def test_the_documented_iterative_cml_runner_line_works_unchanged(github_runners, cloud, fleet, run_cli):
+    import shlex
+
+    line = "cml runner launch --cloud=aws --cloud-region=us-west --cloud-type=g4dn.xlarge --labels=cml-gpu"
+    result = run_cli(*shlex.split(line)[1:])
+
+    assert result.exit_code == 0, result.stderr
+    assert cloud.last("RunInstances")["InstanceType"] == "g4dn.xlarge"
