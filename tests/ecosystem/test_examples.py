@@ -48,14 +48,14 @@ def ci_scripts(example: Path, forge: str) -> list[str]:
 
 @pytest.fixture
 def clone(tmp_path):
-    """A clone of a remote whose main branch holds the example trained with its committed params, checked out
-    on a feature branch that changes them, as the CI's checkout of a pull request would be."""
-    def make(example: Path, change: tuple[str, str]) -> Path:
+    """A clone of a remote whose main branch holds the example built once (``build``), checked out on a feature
+    branch that changes its params, as the CI's checkout of a pull request would be."""
+    def make(example: Path, change: tuple[str, str], build: list[str]) -> Path:
         remote, work = tmp_path / "remote.git", tmp_path / "work"
         git("init", "-q", "--bare", "-b", "main", str(remote), cwd=tmp_path)
         git("clone", "-q", str(remote), str(work), cwd=tmp_path)
         shutil.copytree(example, work, dirs_exist_ok=True)
-        subprocess.run([sys.executable, "train.py"], cwd=work, check=True, capture_output=True)
+        subprocess.run(build, cwd=work, check=True, capture_output=True, env=ci_environ({}))
         git("add", "-A", cwd=work)
         git("commit", "-q", "-m", "baseline", cwd=work)
         git("push", "-q", "origin", "main", cwd=work)
@@ -68,74 +68,91 @@ def clone(tmp_path):
     return make
 
 
+def ci_environ(env: dict) -> dict:
+    return {**os.environ, **env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
 def run_ci(work: Path, scripts: list[str], env: dict) -> None:
-    environ = {**os.environ, **env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for script in scripts:
-        result = subprocess.run(["bash", "-e", "-c", script], cwd=work, env=environ, capture_output=True, text=True,
-                                timeout=300)
+        result = subprocess.run(["bash", "-e", "-c", script], cwd=work, env=ci_environ(env), capture_output=True,
+                                text=True, timeout=300)
         assert result.returncode == 0, f"{script}\n{result.stdout}\n{result.stderr}"
 
 
-def assert_sklearn_report(body: str) -> None:
-    assert "## Metrics" in body and "## Confusion matrix and ROC" in body
-    assert re.search(r"\| accuracy .*✅ better", body), body
-    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", body)
-    assert len(images) == 2
-    # published: absolute URLs, or GitLab's project-relative /uploads/ links
-    assert all(url.startswith(("http", "/uploads/")) for url in images), images
-
-
-SKLEARN = EXAMPLES / "sklearn-report"
-SKLEARN_CHANGE = ("C: 0.01", "C: 1.0")
-
-
-def test_sklearn_example_on_github(clone, github, tmp_path):
-    work = clone(SKLEARN, SKLEARN_CHANGE)
-    github.add_token(PAT, "github-actions[bot]")
-    github.enable_git_data(str(tmp_path / "github-data.git"))
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps({"pull_request": {"number": 7, "head": {"sha": "f" * 40}}}))
-    env = {"CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_API_URL": github.base_url,
-           "GITHUB_SERVER_URL": "https://github.test", "GITHUB_REPOSITORY": github.repository,
-           "GITHUB_EVENT_PATH": str(event), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_SHA": "f" * 40,
-           "GITHUB_BASE_REF": "main", "GITHUB_HEAD_REF": "feature", "GITHUB_WORKSPACE": str(work),
-           "GITHUB_RUN_ID": "1", "REPO_TOKEN": PAT, "CML_HTTP_BACKOFF": "0.01"}
-    scripts = ci_scripts(SKLEARN, "github")
-
-    run_ci(work, scripts, env)
-    run_ci(work, scripts, env)
-
-    (comment,) = github.comments_on(number=7)
-    assert_sklearn_report(comment["body"])
-    assert "https://github.test/octo/models/raw/cml-assets/" in comment["body"]
-
-
-@pytest.mark.parametrize("forge", ["gitlab", "bitbucket", "gitea"])
-def test_sklearn_example_on_other_forges(clone, serve, tmp_path, forge):
+@pytest.fixture
+def forge(request, serve, tmp_path):
+    """The CI environment of a pull request on the parametrized forge, and a way to read its one comment."""
     from tests.fakes.forges import FakeBitbucket, FakeGitea, FakeGitLab
 
-    work = clone(SKLEARN, SKLEARN_CHANGE)
-    if forge == "gitlab":
+    name = request.param
+    workspace = str(tmp_path / "work")
+    if name == "github":
+        github = request.getfixturevalue("github")
+        github.add_token(PAT, "github-actions[bot]")
+        github.enable_git_data(str(tmp_path / "github-data.git"))
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps({"pull_request": {"number": 7, "head": {"sha": "f" * 40}}}))
+        env = {"CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_API_URL": github.base_url,
+               "GITHUB_SERVER_URL": "https://github.test", "GITHUB_REPOSITORY": github.repository,
+               "GITHUB_EVENT_PATH": str(event), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_SHA": "f" * 40,
+               "GITHUB_BASE_REF": "main", "GITHUB_HEAD_REF": "feature", "GITHUB_WORKSPACE": workspace,
+               "GITHUB_RUN_ID": "1", "REPO_TOKEN": PAT, "CML_HTTP_BACKOFF": "0.01"}
+        return name, env, lambda: [c["body"] for c in github.comments_on(number=7)]
+    if name == "gitlab":
         fake = FakeGitLab()
         fake.add_token("glpat-secret-token", "ml-bot")
         env = gitlab_env(serve(fake), CI_MERGE_REQUEST_IID="3", CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main",
-                         CI_PROJECT_DIR=str(work))
-        thread = ("pr", 3)
-    elif forge == "bitbucket":
+                         CI_PROJECT_DIR=workspace)
+        return name, env, lambda: [c["body"] for c in fake.store.on("pr", 3)]
+    if name == "bitbucket":
         fake = FakeBitbucket()
         fake.add_token("bb-token-123456", "ml-bot")
         env = bitbucket_env(serve(fake), "bb-token-123456", BITBUCKET_PR_ID="4",
-                            BITBUCKET_PR_DESTINATION_BRANCH="main", BITBUCKET_CLONE_DIR=str(work))
-        thread = ("pr", 4)
-    else:
-        fake = FakeGitea()
-        fake.add_token("gitea-token-123", "gitea-actions")
-        env = gitea_env(serve(fake), tmp_path, GITHUB_BASE_REF="main", GITHUB_WORKSPACE=str(work))
-        thread = ("pr", 2)
-    scripts = ci_scripts(SKLEARN, forge)
+                            BITBUCKET_PR_DESTINATION_BRANCH="main", BITBUCKET_CLONE_DIR=workspace)
+        return name, env, lambda: [c["body"] for c in fake.store.on("pr", 4)]
+    fake = FakeGitea()
+    fake.add_token("gitea-token-123", "gitea-actions")
+    env = gitea_env(serve(fake), tmp_path, GITHUB_BASE_REF="main", GITHUB_WORKSPACE=workspace)
+    return name, env, lambda: [c["body"] for c in fake.store.on("pr", 2)]
 
-    run_ci(work, scripts, env)
-    run_ci(work, scripts, env)
 
-    (comment,) = fake.store.on(*thread)
-    assert_sklearn_report(comment["body"])
+def published_images(body: str) -> list[str]:
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", body)
+    # published: absolute URLs, or GitLab's project-relative /uploads/ links
+    assert all(url.startswith(("http", "/uploads/")) for url in images), images
+    return images
+
+
+FORGES = ["github", "gitlab", "bitbucket", "gitea"]
+
+
+@pytest.mark.parametrize("forge", FORGES, indirect=True)
+def test_sklearn_example(clone, forge):
+    name, env, comments = forge
+    example = EXAMPLES / "sklearn-report"
+    work = clone(example, ("C: 0.01", "C: 1.0"), [sys.executable, "train.py"])
+
+    run_ci(work, ci_scripts(example, name), env)
+    run_ci(work, ci_scripts(example, name), env)
+
+    (body,) = comments()  # the second run updated the first comment
+    assert "## Metrics" in body and "## Confusion matrix and ROC" in body
+    assert re.search(r"\| accuracy .*✅ better", body), body
+    assert len(published_images(body)) == 2
+    if name == "github":
+        assert "https://github.test/octo/models/raw/cml-assets/" in body
+
+
+@pytest.mark.parametrize("forge", FORGES, indirect=True)
+def test_dvc_pipeline_example(clone, forge):
+    name, env, comments = forge
+    example = EXAMPLES / "dvc-pipeline"
+    work = clone(example, ("alpha: 0.1", "alpha: 0.0001"), [str(Path(sys.executable).parent / "dvc"), "repro"])
+
+    run_ci(work, ci_scripts(example, name), env)
+
+    (body,) = comments()
+    assert "## Metrics" in body and "## Params" in body and "## Training" in body
+    assert re.search(r"\| train\.alpha .*0\.1 .*0\.0001", body), body
+    assert re.search(r"\| accuracy ", body)
+    assert len(published_images(body)) == 1
