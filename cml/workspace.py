@@ -61,8 +61,9 @@ class Workspace:
         return cls(completed.stdout.strip())
 
     def git(self, *args: str, env: Mapping[str, str] | None = None, network: bool = False,
-            check: bool = True, data: bytes | None = None) -> str:
-        """Run git; ``network`` adds the authentication environment. Errors are one line, redacted."""
+            check: bool = True, data: bytes | None = None, strip: bool = True) -> str:
+        """Run git; ``network`` adds the authentication environment. Errors are one line, redacted.
+        The output is stripped unless ``strip`` is false (porcelain formats start with significant spaces)."""
         environment = {**os.environ, **(env or {}), **(self.auth if network else {})}
         completed = subprocess.run(["git", *args], cwd=self.root, env=environment, capture_output=True,
                                    input=data, check=False)
@@ -70,7 +71,8 @@ class Workspace:
             message = completed.stderr.decode(errors="replace").strip().splitlines()
             detail = next((line for line in reversed(message) if line.strip()), f"exit {completed.returncode}")
             raise GitError(redact(f"git {args[0]} failed: {detail.removeprefix('fatal: ').removeprefix('error: ')}"))
-        return completed.stdout.decode(errors="replace").strip()
+        output = completed.stdout.decode(errors="replace")
+        return output.strip() if strip else output
 
     def succeeds(self, *args: str, network: bool = False) -> bool:
         environment = {**os.environ, **(self.auth if network else {})}
@@ -96,7 +98,7 @@ class Workspace:
 
     def changed_paths(self, pathspecs: Sequence[str]) -> list[str]:
         """Files (relative to the root) that differ from HEAD or are untracked, within ``pathspecs``."""
-        output = self.git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *pathspecs)
+        output = self.git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *pathspecs, strip=False)
         paths = []
         entries = output.split("\0")
         index = 0

@@ -252,3 +252,13 @@ def test_iterative_cmls_older_form_without_create_still_works(clone, github):
     assert result.returncode == 0, result.stderr
     (pull,) = github.pull_store.pulls
     assert git("show", f"{pull['source']}:model_card.md", cwd=bare) == "# Model card"
+
+
+def test_a_changed_tracked_file_is_committed_with_its_whole_name(clone, github):
+    """``git status --porcelain`` starts a modified file's line with a space that must not be lost."""
+    work, bare, _ = clone
+    (work / "metrics.json").write_text('{"accuracy": 0.95}\n')
+    result = run_pr("metrics.json", cwd=work)
+    assert result.returncode == 0, result.stderr
+    (pull,) = github.pull_store.pulls
+    assert git("show", f"{pull['source']}:metrics.json", cwd=bare) == '{"accuracy": 0.95}'
