@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,9 @@ def ci_scripts(example: Path, forge: str) -> list[str]:
                    for line in job["script"]]
     else:
         document = yaml.safe_load((example / "bitbucket-pipelines.yml").read_text())
-        steps = [item["step"] for items in document["pipelines"]["pull-requests"].values() for item in items]
-        scripts = [line for step in steps for line in step["script"]]
+        groups = [group for groups in document["pipelines"].values()
+                  for group in (groups.values() if isinstance(groups, dict) else [groups])]
+        scripts = [line for items in groups for item in items for line in item["step"]["script"]]
     return [script for script in scripts if not INSTALL.match(script)]
 
 
@@ -79,9 +81,30 @@ def run_ci(work: Path, scripts: list[str], env: dict) -> None:
         assert result.returncode == 0, f"{script}\n{result.stdout}\n{result.stderr}"
 
 
+@dataclass
+class CiForge:
+    name: str
+    env: dict
+    fake: object
+
+    def comments(self) -> list[str]:
+        if self.name == "github":
+            return [c["body"] for c in self.fake.comments_on(number=7)]
+        return [c["body"] for c in self.fake.store.on("pr", {"gitlab": 3, "bitbucket": 4, "gitea": 2}[self.name])]
+
+    def on_a_branch(self, branch: str = "main") -> dict:
+        """The environment of a job on ``branch`` (a push or a schedule), not of a pull request."""
+        pull_request = ("GITHUB_BASE_REF", "GITHUB_HEAD_REF", "CI_MERGE_REQUEST_IID", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME",
+                        "BITBUCKET_PR_ID", "BITBUCKET_PR_DESTINATION_BRANCH")
+        env = {key: value for key, value in self.env.items() if key not in pull_request}
+        branch_variable = {"gitlab": "CI_COMMIT_BRANCH", "bitbucket": "BITBUCKET_BRANCH"}.get(self.name, "GITHUB_REF_NAME")
+        return {**env, branch_variable: branch, "GITHUB_EVENT_NAME": "schedule"} if self.name in ("github", "gitea") \
+            else {**env, branch_variable: branch}
+
+
 @pytest.fixture
 def forge(request, serve, tmp_path):
-    """The CI environment of a pull request on the parametrized forge, and a way to read its one comment."""
+    """The CI environment of a pull request on the parametrized forge, and its fake."""
     from tests.fakes.forges import FakeBitbucket, FakeGitea, FakeGitLab
 
     name = request.param
@@ -97,23 +120,23 @@ def forge(request, serve, tmp_path):
                "GITHUB_EVENT_PATH": str(event), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_SHA": "f" * 40,
                "GITHUB_BASE_REF": "main", "GITHUB_HEAD_REF": "feature", "GITHUB_WORKSPACE": workspace,
                "GITHUB_RUN_ID": "1", "REPO_TOKEN": PAT, "CML_HTTP_BACKOFF": "0.01"}
-        return name, env, lambda: [c["body"] for c in github.comments_on(number=7)]
+        return CiForge(name, env, github)
     if name == "gitlab":
         fake = FakeGitLab()
         fake.add_token("glpat-secret-token", "ml-bot")
         env = gitlab_env(serve(fake), CI_MERGE_REQUEST_IID="3", CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main",
                          CI_PROJECT_DIR=workspace)
-        return name, env, lambda: [c["body"] for c in fake.store.on("pr", 3)]
+        return CiForge(name, env, fake)
     if name == "bitbucket":
         fake = FakeBitbucket()
         fake.add_token("bb-token-123456", "ml-bot")
         env = bitbucket_env(serve(fake), "bb-token-123456", BITBUCKET_PR_ID="4",
                             BITBUCKET_PR_DESTINATION_BRANCH="main", BITBUCKET_CLONE_DIR=workspace)
-        return name, env, lambda: [c["body"] for c in fake.store.on("pr", 4)]
+        return CiForge(name, env, fake)
     fake = FakeGitea()
     fake.add_token("gitea-token-123", "gitea-actions")
     env = gitea_env(serve(fake), tmp_path, GITHUB_BASE_REF="main", GITHUB_WORKSPACE=workspace)
-    return name, env, lambda: [c["body"] for c in fake.store.on("pr", 2)]
+    return CiForge(name, env, fake)
 
 
 def published_images(body: str) -> list[str]:
@@ -128,31 +151,49 @@ FORGES = ["github", "gitlab", "bitbucket", "gitea"]
 
 @pytest.mark.parametrize("forge", FORGES, indirect=True)
 def test_sklearn_example(clone, forge):
-    name, env, comments = forge
     example = EXAMPLES / "sklearn-report"
     work = clone(example, ("C: 0.01", "C: 1.0"), [sys.executable, "train.py"])
 
-    run_ci(work, ci_scripts(example, name), env)
-    run_ci(work, ci_scripts(example, name), env)
+    run_ci(work, ci_scripts(example, forge.name), forge.env)
+    run_ci(work, ci_scripts(example, forge.name), forge.env)
 
-    (body,) = comments()  # the second run updated the first comment
+    (body,) = forge.comments()  # the second run updated the first comment
     assert "## Metrics" in body and "## Confusion matrix and ROC" in body
     assert re.search(r"\| accuracy .*✅ better", body), body
     assert len(published_images(body)) == 2
-    if name == "github":
+    if forge.name == "github":
         assert "https://github.test/octo/models/raw/cml-assets/" in body
 
 
 @pytest.mark.parametrize("forge", FORGES, indirect=True)
 def test_dvc_pipeline_example(clone, forge):
-    name, env, comments = forge
     example = EXAMPLES / "dvc-pipeline"
     work = clone(example, ("alpha: 0.1", "alpha: 0.0001"), [str(Path(sys.executable).parent / "dvc"), "repro"])
 
-    run_ci(work, ci_scripts(example, name), env)
+    run_ci(work, ci_scripts(example, forge.name), forge.env)
 
-    (body,) = comments()
+    (body,) = forge.comments()
     assert "## Metrics" in body and "## Params" in body and "## Training" in body
     assert re.search(r"\| train\.alpha .*0\.1 .*0\.0001", body), body
     assert re.search(r"\| accuracy ", body)
     assert len(published_images(body)) == 1
+
+
+@pytest.mark.parametrize("forge", FORGES, indirect=True)
+def test_model_card_example(clone, forge, tmp_path):
+    example = EXAMPLES / "model-card"
+    work = clone(example, ("trees: 20", "trees: 60"), [sys.executable, "train.py"])
+    git("checkout", "-q", "main", cwd=work)
+    git("merge", "-q", "--ff-only", "feature", cwd=work)  # the retraining runs on main with the new params
+    git("push", "-q", "origin", "main", cwd=work)
+    env = forge.on_a_branch("main")
+
+    run_ci(work, ci_scripts(example, forge.name), env)
+    run_ci(work, ci_scripts(example, forge.name), env)  # nothing new: the same branch and pull request
+
+    (pull,) = forge.fake.pull_store.pulls
+    head = git("rev-parse", "--short=8", "HEAD", cwd=work).strip()
+    assert (pull["source"], pull["target"], pull["title"]) == (f"main-cml-pr-{head}", "main", "Retrained model card")
+    card = git("show", f"{pull['source']}:MODEL_CARD.md", cwd=tmp_path / "remote.git")
+    assert card.startswith("# Model card\nRetrained from ") and "| accuracy |" in card and "| trees " in card
+    assert git("status", "--porcelain", cwd=work).split() == ["M", "MODEL_CARD.md", "M", "metrics.json"]
