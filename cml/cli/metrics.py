@@ -49,16 +49,12 @@ def add_show_command(group: click.Group, kind: str, summary: str) -> None:
     def show(app: Application, files, run_source, output_format, precision, no_path) -> None:
         if run_source.active:
             if files:
-                raise UsageError("give FILEs or a run source, not both", option=_source_flag(run_source))
+                raise UsageError("give FILEs or a run source, not both", option=run_source.flag)
             run = run_source.head(app.environ)
             values = {run.label: run.metrics if kind == "metrics" else run.params}
         else:
             values = metrics_report.load_workspace(files, kind=kind)
         app.output(metrics_report.render_values(values, output_format, precision, not no_path, kind=kind))
-
-
-def _source_flag(source) -> str:
-    return "--mlflow-run" if source.is_mlflow else "--sacred" if source.sacred else "--dvclive"
 
 
 def diff_result(app: Application, arguments, head_revision, run_source, kind: str, directions=None):
@@ -68,7 +64,7 @@ def diff_result(app: Application, arguments, head_revision, run_source, kind: st
     if not run_source.active:
         return metrics_report.diff_revisions(base_revision, files, head_revision, kind, directions)
     if files:
-        raise UsageError("give FILEs or a run source, not both", option=_source_flag(run_source))
+        raise UsageError("give FILEs or a run source, not both", option=run_source.flag)
     base = run_source.base(app.environ, base_revision)
     head = run_source.head(app.environ, head_revision)
     if run_source.is_mlflow:

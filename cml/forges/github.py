@@ -248,15 +248,13 @@ class GitHubForge(Forge):
                                        f"{self._runners_path}/registration-token")
                 variables["CML_GITHUB_REGISTRATION_TOKEN"] = answer["token"]
             removal = self._request("creating a runner removal token", "POST", f"{self._runners_path}/remove-token")
-        except ForgePermissionError as error:
+        except BaseException as error:
             if runner_id is not None:
                 self.delete_runner(runner_id)
-            raise ForgePermissionError(f"{error}; registering runners needs a token with the repository's "
-                                       f"'administration: write' permission (classic: 'repo' scope; "
-                                       f"organisation runners: 'admin:org'), not the Actions GITHUB_TOKEN") from None
-        except BaseException:
-            if runner_id is not None:
-                self.delete_runner(runner_id)
+            if isinstance(error, ForgePermissionError):
+                raise ForgePermissionError(f"{error}; registering runners needs a token with the repository's "
+                                           f"'administration: write' permission (classic: 'repo' scope; "
+                                           f"organisation runners: 'admin:org'), not the Actions GITHUB_TOKEN") from None
             raise
         variables["CML_GITHUB_REMOVAL_TOKEN"] = removal["token"]
         for value in variables.values():

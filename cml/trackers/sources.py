@@ -30,6 +30,11 @@ class RunSource:
             raise UsageError("needs --mlflow-run or --mlflow-experiment", option="--mlflow-base-run")
 
     @property
+    def flag(self) -> str:
+        """The option that chose this source, for error messages."""
+        return "--mlflow-run" if self.is_mlflow else "--sacred" if self.sacred else "--dvclive"
+
+    @property
     def active(self) -> bool:
         return bool(self.mlflow_run or self.mlflow_experiment or self.sacred or self.dvclive)
 

@@ -119,9 +119,9 @@ class Ec2Proxy(LoopbackServer):
                     fault = next((f for f in proxy.faults if f.matches(params)), None)
                     if fault:
                         fault.times -= 1
+                forwarded = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                 if fault and fault.after:
-                    requests.post(proxy.upstream + self.path, data=body, timeout=30,
-                                  headers={k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")})
+                    requests.post(proxy.upstream + self.path, data=body, headers=forwarded, timeout=30)
                 if fault:
                     status = fault.status
                     payload = (f'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>{fault.code}'
@@ -129,7 +129,6 @@ class Ec2Proxy(LoopbackServer):
                                f"<RequestID>fault</RequestID></Response>").encode()
                     headers = {"Content-Type": "text/xml"}
                 else:
-                    forwarded = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                     answer = requests.post(proxy.upstream + self.path, data=body, headers=forwarded, timeout=30)
                     status, payload = answer.status_code, answer.content
                     headers = {"Content-Type": answer.headers.get("Content-Type", "text/xml")}

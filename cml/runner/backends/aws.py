@@ -61,25 +61,24 @@ class AwsBackend(CloudBackend):
                         user_agent_extra="cml-runner")
         self.ec2 = session.client("ec2", config=config)
 
-    def _call(self, action: str, operation: Callable[[], dict]) -> dict:
+    def _call(self, action: str, operation: Callable[[], dict], absent: tuple[str, ...] = ()) -> dict | None:
+        """``operation()``; ``None`` when AWS answers with an error code starting with one of ``absent``
+        (the thing looked up does not exist), a :class:`CloudError` for any other failure."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return operation()
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
+            if absent and _code(error).startswith(absent):
+                return None
+            raise CloudError(f"AWS {self.region}: {action} failed: {describe_error(error)}") from None
+        except BotoCoreError as error:
             raise CloudError(f"AWS {self.region}: {action} failed: {describe_error(error)}") from None
 
     def _architecture(self, instance_type: str) -> str:
-        from botocore.exceptions import ClientError
-
-        try:
-            found = self.ec2.describe_instance_types(InstanceTypes=[instance_type])["InstanceTypes"]
-        except ClientError as error:
-            if _code(error).startswith("InvalidInstanceType"):
-                found = []
-            else:
-                raise CloudError(f"AWS {self.region}: reading instance type {instance_type} failed: "
-                                 f"{describe_error(error)}") from None
+        answer = self._call(f"reading instance type {instance_type}", lambda: self.ec2.describe_instance_types(
+            InstanceTypes=[instance_type]), absent=("InvalidInstanceType",))
+        found = answer["InstanceTypes"] if answer else []
         if not found:
             raise UsageError(f"EC2 has no instance type '{instance_type}' in {self.region}", option="--cloud-type")
         offered = self._call("checking where the instance type is offered", lambda: self.ec2.describe_instance_type_offerings(
@@ -93,15 +92,9 @@ class AwsBackend(CloudBackend):
     def _image(self, spec: MachineSpec, architecture: str) -> dict:
         image = spec.image
         if image.image_id:
-            from botocore.exceptions import ClientError
-
-            try:
-                images = self.ec2.describe_images(ImageIds=[image.image_id])["Images"]
-            except ClientError as error:
-                if not _code(error).startswith("InvalidAMIID"):
-                    raise CloudError(f"AWS {self.region}: reading image {image.image_id} failed: "
-                                     f"{describe_error(error)}") from None
-                images = []
+            answer = self._call(f"reading image {image.image_id}", lambda: self.ec2.describe_images(
+                ImageIds=[image.image_id]), absent=("InvalidAMIID",))
+            images = answer["Images"] if answer else []
             if not images:
                 raise UsageError(f"no image {image.image_id} in {self.region}", option="--cloud-image")
             return images[0]
@@ -210,14 +203,11 @@ class AwsBackend(CloudBackend):
 
     def describe(self, machine_id: str) -> Machine | None:
         """``DescribeInstances`` for one instance id."""
-        from botocore.exceptions import ClientError
-
-        try:
-            reservations = self.ec2.describe_instances(InstanceIds=[machine_id])["Reservations"]
-        except ClientError as error:
-            if _code(error) == "InvalidInstanceID.NotFound":
-                return None
-            raise CloudError(f"AWS {self.region}: reading instance {machine_id} failed: {describe_error(error)}") from None
+        answer = self._call(f"reading instance {machine_id}", lambda: self.ec2.describe_instances(
+            InstanceIds=[machine_id]), absent=("InvalidInstanceID.NotFound",))
+        if answer is None:
+            return None
+        reservations = answer["Reservations"]
         instances = [i for r in reservations for i in r["Instances"]]
         return self._machine(instances[0]) if instances else None
 
