@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
+import threading
 from dataclasses import dataclass
 from typing import Callable, Union
 
@@ -15,6 +15,7 @@ from cml.forges.environment import RepositoryContext
 from cml.forges.errors import ForgeNotFoundError
 from cml.forges.marker import Marker
 from cml.report.truncate import truncate_markdown
+from cml.signals import stop_signals
 
 #: Room kept below each forge's limit: limits are counted differently (code points,
 #: UTF-16 units, bytes) on different surfaces, so never aim at the exact number.
@@ -197,31 +198,43 @@ def watch_file(path: str, on_change: Callable[[str], None], warn: Callable[[str]
     """Call ``on_change(text)`` once ``path`` exists and whenever its content changes, until Ctrl-C.
 
     ``dependencies(text)`` fingerprints the files the text points at, so a changed
-    image counts as a change even when the report's text stays the same.
+    image counts as a change even when the report's text stays the same. A stop signal
+    (Ctrl-C, or SIGTERM from a cancelled job) ends the watch between two posts, never
+    in the middle of one, so the comment on the forge and the URL printed agree; a
+    second stop signal interrupts at once.
     """
+    stop = threading.Event()
+
+    def request_stop(_number, _frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
     seen = None
-    try:
-        while True:
-            try:
-                data = read_bytes(path)
-            except InputError:
-                data = None
-            text = None
-            digest = None
-            if data is not None:
+    with stop_signals(request_stop):
+        try:
+            while not stop.is_set():
                 try:
-                    text = decode_text(data, path)
-                except InputError as error:
-                    digest = hashlib.sha256(data).hexdigest()
-                    if digest != seen:
-                        warn(f"{error}; waiting for the next change")
-                else:
-                    extra = dependencies(text) if dependencies else ""
-                    digest = hashlib.sha256(data + extra.encode()).hexdigest()
-            if digest is not None and digest != seen:
-                seen = digest
-                if text is not None:
-                    on_change(text)
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        return
+                    data = read_bytes(path)
+                except InputError:
+                    data = None
+                text = None
+                digest = None
+                if data is not None:
+                    try:
+                        text = decode_text(data, path)
+                    except InputError as error:
+                        digest = hashlib.sha256(data).hexdigest()
+                        if digest != seen:
+                            warn(f"{error}; waiting for the next change")
+                    else:
+                        extra = dependencies(text) if dependencies else ""
+                        digest = hashlib.sha256(data + extra.encode()).hexdigest()
+                if digest is not None and digest != seen:
+                    seen = digest
+                    if text is not None:
+                        on_change(text)
+                stop.wait(interval)
+        except KeyboardInterrupt:
+            # Outside the main thread the handler is not installed and Ctrl-C still raises.
+            return

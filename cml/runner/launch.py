@@ -10,14 +10,12 @@ error is reported; what could not be removed is named, with the command that rem
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from typing import Callable
 
 from cml.errors import CmlError
 from cml.forges.base import Forge, RunnerRegistration, SelfHostedRunner
@@ -25,6 +23,7 @@ from cml.forges.errors import ForgeError
 from cml.runner.backends.base import DEADLINE_TAG, REPOSITORY_TAG, RUNNER_TAG, CloudBackend, CloudError, Machine
 from cml.runner.spec import MachineSpec
 from cml.runner.startup import StartupSettings, pack_user_data, render_script
+from cml.signals import stop_signals
 
 LABELS_TAG = "cml:labels"
 TERMINATE_ATTEMPTS = 3
@@ -68,21 +67,6 @@ class LaunchResult:
     @property
     def reused(self) -> bool:
         return self.machine is None
-
-
-@contextlib.contextmanager
-def signals(handler) -> Iterator[None]:
-    """SIGTERM and SIGHUP (and SIGINT) go to ``handler`` while the block runs, in the main thread only."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    names = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    previous = {number: signal.signal(number, handler) for number in names}
-    try:
-        yield
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
 
 
 def _interrupt(number, _frame) -> None:
@@ -130,7 +114,7 @@ class RunnerLauncher:
         registration: RunnerRegistration | None = None
         machine: Machine | None = None
         try:
-            with signals(_interrupt):
+            with stop_signals(_interrupt):
                 registration = self.forge.register_runner(options.name, options.labels, ephemeral=options.single,
                                                           architecture=prepared.details.get("architecture", "x86_64"))
                 user_data = pack_user_data(render_script(self._settings(options, spec, registration)))
@@ -194,7 +178,7 @@ class RunnerLauncher:
         def refuse(number, _frame):
             self.warn("still removing the machine and the runner registration; wait a moment")
 
-        with signals(refuse):
+        with stop_signals(refuse):
             machines = [machine] if machine is not None else []
             if machine is None and registration is not None:
                 # A start whose answer was lost may still have started machines: find them by their tag.

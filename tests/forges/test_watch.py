@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 
 def wait_for(condition, timeout=30.0):
     deadline = time.monotonic() + timeout
@@ -16,7 +18,8 @@ def wait_for(condition, timeout=30.0):
     return False
 
 
-def test_watch_posts_then_updates_until_interrupted(actions, github, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "cancelled-job"])
+def test_watch_posts_then_updates_until_stopped(actions, github, tmp_path, stop):
     (tmp_path / "report.md").unlink()
     env = {**os.environ, **actions, "CML_WATCH_INTERVAL": "0.1"}
     process = subprocess.Popen([sys.executable, "-m", "cml", "comment", "create", "report.md", "--watch"],
@@ -29,13 +32,31 @@ def test_watch_posts_then_updates_until_interrupted(actions, github, tmp_path):
         (tmp_path / "report.md").write_text("# Epoch 2\n")
         assert wait_for(lambda: github.comments_on(number=7)[0]["body"].startswith("# Epoch 2"))
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert len(github.comments_on(number=7)) == 1
+    # The signal may land while the second post is on its way: it still finishes and prints its URL.
     url = github.comments_on(number=7)[0]["html_url"]
     assert stdout.splitlines() == [url, url]
     assert "Traceback" not in stderr
+
+
+def test_a_stop_signal_during_a_post_lets_it_finish(actions, github, tmp_path):
+    github.server.fail("PATCH", r"/issues/comments/", delay=1.5)
+    env = {**os.environ, **actions, "CML_WATCH_INTERVAL": "0.1"}
+    process = subprocess.Popen([sys.executable, "-m", "cml", "comment", "create", "report.md", "--watch"],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: len(github.comments_on(number=7)) == 1)
+        (tmp_path / "report.md").write_text("# Epoch 2\n")
+        assert wait_for(lambda: github.server.count("PATCH") == 1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert github.comments_on(number=7)[0]["body"].startswith("# Epoch 2")
+    assert stdout.splitlines() == [github.comments_on(number=7)[0]["html_url"]] * 2
 
 
 def test_two_jobs_at_once_leave_one_comment(actions, github, tmp_path):
