@@ -18,12 +18,17 @@ def wait_for(condition, timeout=30.0):
     return False
 
 
+def start_watch(actions, folder):
+    """``cml comment create report.md --watch`` as a real process in ``folder``, polling every 0.1 s."""
+    env = {**os.environ, **actions, "CML_WATCH_INTERVAL": "0.1"}
+    return subprocess.Popen([sys.executable, "-m", "cml", "comment", "create", "report.md", "--watch"],
+                            cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "cancelled-job"])
 def test_watch_posts_then_updates_until_stopped(actions, github, tmp_path, stop):
     (tmp_path / "report.md").unlink()
-    env = {**os.environ, **actions, "CML_WATCH_INTERVAL": "0.1"}
-    process = subprocess.Popen([sys.executable, "-m", "cml", "comment", "create", "report.md", "--watch"],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_watch(actions, tmp_path)
     try:
         time.sleep(0.5)
         assert github.comments_on(number=7) == []
@@ -44,9 +49,7 @@ def test_watch_posts_then_updates_until_stopped(actions, github, tmp_path, stop)
 
 def test_a_stop_signal_during_a_post_lets_it_finish(actions, github, tmp_path):
     github.server.fail("PATCH", r"/issues/comments/", delay=1.5)
-    env = {**os.environ, **actions, "CML_WATCH_INTERVAL": "0.1"}
-    process = subprocess.Popen([sys.executable, "-m", "cml", "comment", "create", "report.md", "--watch"],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_watch(actions, tmp_path)
     try:
         assert wait_for(lambda: len(github.comments_on(number=7)) == 1)
         (tmp_path / "report.md").write_text("# Epoch 2\n")
@@ -75,9 +78,7 @@ def test_watch_reposts_when_only_a_linked_image_changes(actions, github, tmp_pat
     first, second = png(2, 2, (1, 1, 1)), png(3, 3, (2, 2, 2))
     (tmp_path / "loss.png").write_bytes(first)
     (tmp_path / "report.md").write_text("# Training\n\n![loss](loss.png)\n")
-    env = {**os.environ, **actions, "CML_WATCH_INTERVAL": "0.1"}
-    process = subprocess.Popen([sys.executable, "-m", "cml", "comment", "create", "report.md", "--watch"],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_watch(actions, tmp_path)
     try:
         assert wait_for(lambda: any(content_name(first, ".png") in c["body"] for c in github.comments_on(number=7)))
         (tmp_path / "loss.png").write_bytes(second)
