@@ -214,27 +214,29 @@ def watch_file(path: str, on_change: Callable[[str], None], warn: Callable[[str]
     with stop_signals(request_stop):
         try:
             while not stop.is_set():
-                try:
-                    data = read_bytes(path)
-                except InputError:
-                    data = None
-                text = None
-                digest = None
-                if data is not None:
-                    try:
-                        text = decode_text(data, path)
-                    except InputError as error:
-                        digest = hashlib.sha256(data).hexdigest()
-                        if digest != seen:
-                            warn(f"{error}; waiting for the next change")
-                    else:
-                        extra = dependencies(text) if dependencies else ""
-                        digest = hashlib.sha256(data + extra.encode()).hexdigest()
+                text, digest, error = _snapshot(path, dependencies)
                 if digest is not None and digest != seen:
                     seen = digest
-                    if text is not None:
+                    if error is not None:
+                        warn(f"{error}; waiting for the next change")
+                    else:
                         on_change(text)
                 stop.wait(interval)
         except KeyboardInterrupt:
-            # Outside the main thread the handler is not installed and Ctrl-C still raises.
+            # The second stop signal, or Ctrl-C outside the main thread where no handler is installed.
             return
+
+
+def _snapshot(path: str, dependencies: Callable[[str], str] | None) -> tuple[str, str | None, InputError | None]:
+    """The file's text, a fingerprint of it and what it links to (``None`` while it is missing), and the
+    decoding error of a file that is not text."""
+    try:
+        data = read_bytes(path)
+    except InputError:
+        return "", None, None
+    try:
+        text = decode_text(data, path)
+    except InputError as error:
+        return "", hashlib.sha256(data).hexdigest(), error
+    extra = dependencies(text) if dependencies else ""
+    return text, hashlib.sha256(data + extra.encode()).hexdigest(), None
