@@ -15,6 +15,7 @@ from cml.cli import asset, check, comment, demo, metrics, mlflow, params, plot, 
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, verbose_option
 from cml.errors import CmlError, QualityGateFailed
+from cml.forges.secrets import register_environment_secrets
 
 
 def _usage_message(error: click.UsageError) -> str:
@@ -39,6 +40,8 @@ class RootGroup(CmlGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         app = extra.setdefault("obj", Application())
+        # Before any file is read: a report or linked file carrying one of these is refused, not sent.
+        register_environment_secrets(app.environ)
         try:
             result = super().main(args, prog_name or "cml", complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0

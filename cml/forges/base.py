@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import abc
+import functools
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
-from cml.forges.errors import ForgeError, UnsupportedOperationError
-from cml.forges.http import HttpPolicy
+from cml.forges.errors import ForgeError, ForgeRequestError, UnsupportedOperationError
+from cml.forges.http import HttpPolicy, check_api_url, create_once, last_answer_status
+
+#: What reading a forge answer of an unexpected shape raises (a missing key, a list for a dict, text for JSON…).
+MALFORMED_ANSWER_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+def _reads_answers(method: Callable, operation: str) -> Callable:
+    """``method`` with answers of an unexpected shape reported as the forge's one-line error."""
+
+    @functools.wraps(method)
+    def reading(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except MALFORMED_ANSWER_ERRORS as error:
+            status = last_answer_status()
+            answer = f"the answer ({status})" if status else "the answer"
+            raise ForgeRequestError(f"{self.label}: {operation}: {answer} is not what {self.label} sends "
+                                    f"({type(error).__name__}); check the API URL") from error
+
+    return reading
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,10 @@ class Forge(abc.ABC):
     """
 
     name: ClassVar[str]
+    #: The forge's name as people write it, for messages.
+    label: ClassVar[str]
+    #: The CI variable that gives the API's address.
+    api_url_variable: ClassVar[str]
     #: The longest comment body the forge accepts, in characters.
     comment_limit: ClassVar[int]
     #: Whether commit comments can be edited through the API.
@@ -84,8 +108,14 @@ class Forge(abc.ABC):
     #: Whether :meth:`publish_check` shows the report itself (so its images must be published).
     check_shows_report: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            if callable(value) and not name.startswith("_") and not isinstance(value, (staticmethod, classmethod, type)):
+                setattr(cls, name, _reads_answers(value, name.replace("_", " ")))
+
     def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None):
-        self.api_url = api_url.rstrip("/")
+        self.api_url = check_api_url(api_url, f"{self.api_url_variable} (or --api-url)").rstrip("/")
         self.repository = repository
         self.token = token
         self.policy = policy or HttpPolicy()
@@ -138,6 +168,12 @@ class Forge(abc.ABC):
     @abc.abstractmethod
     def create_pull_request(self, source: str, target: str, title: str, body: str) -> PullRequest:
         """Open a pull request from ``source`` into ``target``."""
+
+    def open_pull_request(self, source: str, target: str, title: str, body: str) -> PullRequest:
+        """:meth:`create_pull_request`; when the answer to it is lost, the pull request it may have opened is
+        looked up (:meth:`find_pull_request`) before trying again."""
+        return create_once(lambda: self.create_pull_request(source, target, title, body),
+                           lambda: self.find_pull_request(source, target), self.policy)
 
     @abc.abstractmethod
     def merge_pull_request(self, pull: PullRequest, method: str) -> str:

@@ -11,7 +11,7 @@ import base64
 import binascii
 
 from cml.forges.base import Check, Comment, Forge, PullRequest, Target
-from cml.forges.http import HttpPolicy, JsonApi
+from cml.forges.http import HttpPolicy, JsonApi, proven
 from cml.forges.secrets import register_secret
 
 
@@ -35,6 +35,8 @@ class BitbucketForge(Forge):
     """
 
     name = "bitbucket"
+    label = "Bitbucket"
+    api_url_variable = "BITBUCKET_API_URL"
     comment_limit = 32_767
     git_username = "x-token-auth"
     MERGE_STRATEGIES = {"merge": "merge_commit", "rebase": "fast_forward", "squash": "squash"}
@@ -73,8 +75,9 @@ class BitbucketForge(Forge):
 
     def create_comment(self, target: Target, body: str) -> Comment:
         """``POST …/comments`` with ``{"content": {"raw": body}}``."""
-        raw = self.api.json("POST", self._comments_path(target), f"commenting on {target}", json={"content": {"raw": body}})
-        return self._comment(raw)
+        action = f"commenting on {target}"
+        raw = self.api.json("POST", self._comments_path(target), action, json={"content": {"raw": body}})
+        return self._comment(proven(raw, "Bitbucket", action, "id"))
 
     def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
         """``PUT …/comments/{comment_id}``."""
@@ -134,7 +137,7 @@ class BitbucketForge(Forge):
                             f"opening a pull request from {source} into {target}",
                             json={"title": title, "description": body, "close_source_branch": True,
                                   "source": {"branch": {"name": source}}, "destination": {"branch": {"name": target}}})
-        return self._pull(raw)
+        return self._pull(proven(raw, "Bitbucket", f"opening a pull request from {source} into {target}", "id"))
 
     def merge_pull_request(self, pull: PullRequest, method: str) -> str:
         """Bitbucket Cloud has no auto-merge: ``POST …/pullrequests/{id}/merge`` now."""

@@ -13,7 +13,9 @@ from cml.fileio import decode_text, read_bytes
 from cml.forges.base import Comment, Forge, Target
 from cml.forges.environment import RepositoryContext
 from cml.forges.errors import ForgeNotFoundError
-from cml.forges.marker import Marker
+from cml.forges.http import create_once
+from cml.forges.marker import Marker, neutralise
+from cml.forges.secrets import refuse_secrets
 from cml.report.truncate import truncate_markdown
 from cml.signals import stop_signals
 
@@ -48,8 +50,8 @@ def resolve_target(spec: str, forge: Forge, context: RepositoryContext) -> Targe
     if parsed in ("auto", "pr") and context.pull_request:
         return Target("pr", str(context.pull_request))
     if not context.sha:
-        raise UsageError("cannot tell which commit this is; run in a git clone or pass --target commit/SHA",
-                         option="--target")
+        raise UsageError(f"no pull request or commit of {context.repository} is known here (a CI's apply to its own "
+                         "repository only); pass --target pr/N, issue/N or commit/SHA", option="--target")
     if parsed in ("auto", "pr"):
         pulls = forge.pull_requests_for_commit(context.sha)
         if pulls:
@@ -73,21 +75,37 @@ class Delivery:
 FullReportHint = Union[str, Callable[[str], str]]
 
 
-def comment_body(report: str, forge: Forge, marker: Marker | None, full_report_hint: FullReportHint) -> tuple[str, bool]:
-    """The body to post: the report cut to the forge's limit, then the marker."""
+def comment_body(report: str, forge: Forge, marker: Marker | None, full_report_hint: FullReportHint,
+                 origin: str = "the report") -> tuple[str, bool]:
+    """The body to post: the report (marker-like lines neutralised) cut to the forge's limit, then the marker.
+    A body that carries a token of this job is refused (:class:`~cml.forges.secrets.SecretInContentError`)."""
+    report = neutralise(report.rstrip())
+    refuse_secrets(report, origin)
     suffix = f"\n\n{marker}\n" if marker else ""
     limit = forge.comment_limit - SAFETY_MARGIN - len(suffix)
     hint = full_report_hint
     if callable(hint):
-        hint = hint(report) if len(report.rstrip()) > limit else ""
-    body = truncate_markdown(report.rstrip(), limit, hint)
-    truncated = body != report.rstrip()
+        hint = hint(report) if len(report) > limit else ""
+    body = truncate_markdown(report, limit, hint)
+    truncated = body != report
     return (marker.append_to(body) if marker else body), truncated
 
 
-def _own_reports(forge: Forge, target: Target, marker: Marker) -> list[Comment]:
-    owner = forge.viewer()
-    return [c for c in forge.comments(target) if marker.found_in(c.body) and (owner is None or c.author == owner)]
+def _reports_by(forge: Forge, target: Target, marker: Marker, owner: str) -> list[Comment]:
+    return [c for c in forge.comments(target) if c.author == owner and marker.found_in(c.body)]
+
+
+def _create(forge: Forge, target: Target, body: str, marker: Marker | None) -> Comment:
+    """Create the comment; when the answer is lost, look for it by its marker, which is unique to this post
+    (without a marker: by its whole body), before trying again, so a slow server never gets the report twice."""
+
+    def is_this_post(comment: Comment) -> bool:
+        return marker.posted_in(comment.body) if marker else comment.body.strip() == body.strip()
+
+    def find() -> Comment | None:
+        return next((c for c in reversed(forge.comments(target)) if is_this_post(c)), None)
+
+    return create_once(lambda: forge.create_comment(target, body), find, forge.policy)
 
 
 def _delete_quietly(forge: Forge, target: Target, comment: Comment) -> None:
@@ -115,29 +133,38 @@ def deliver(
     update: bool,
     warn: Callable[[str], None],
     full_report_hint: FullReportHint = "",
+    origin: str = "the report",
 ) -> Delivery:
     """Post ``report`` on ``target``; with ``update``, edit this label's previous report instead.
 
     When two jobs create the same label's report at once, the oldest comment wins:
     it receives the newest body and the duplicates are deleted.
     """
-    body, truncated = comment_body(report, forge, marker, full_report_hint)
+    body, truncated = comment_body(report, forge, marker, full_report_hint, origin)
     if truncated:
         warn(f"the report is longer than {forge.name}'s comment limit; the comment shows its beginning")
     if update and target.kind == "commit" and not forge.edits_commit_comments:
         warn(f"{forge.name} cannot edit commit comments through its API; posting a new comment")
         update = False
-    if update and marker is not None:
-        existing = _own_reports(forge, target, marker)
+    updating = update and marker is not None
+    # Only comments whose author is known to be the token's user are ever edited or deleted.
+    owner = forge.viewer() if updating else None
+    if owner is not None:
+        existing = _reports_by(forge, target, marker, owner)
         if existing:
             return Delivery(_keep_oldest(forge, target, existing, body), "updated", truncated)
-    created = forge.create_comment(target, body)
-    if update and marker is not None:
-        reports = _own_reports(forge, target, marker)
-        if reports:
-            kept = _keep_oldest(forge, target, reports, body, ours=created)
-            return Delivery(kept, "created" if kept is created else "updated", truncated)
-    return Delivery(created, "created", truncated)
+    created = _create(forge, target, body, marker)
+    if not updating:
+        return Delivery(created, "created", truncated)
+    # Where the forge would not say who the token is, the answer to the creation does.
+    owner = owner or created.author
+    if owner is None:
+        warn(f"cannot tell which {forge.label} user the token belongs to, so no earlier report can be known to be "
+             f"this job's; posted a new one instead of updating")
+        return Delivery(created, "created", truncated)
+    reports = _reports_by(forge, target, marker, owner)
+    kept = _keep_oldest(forge, target, reports, body, ours=created) if reports else created
+    return Delivery(kept, "created" if kept is created else "updated", truncated)
 
 
 def append_step_summary(report: str, path: str) -> bool:
@@ -150,6 +177,7 @@ def append_step_summary(report: str, path: str) -> bool:
     if room < 1024:
         return False
     text = report.rstrip() + "\n"
+    refuse_secrets(text, "the job summary")
     if len(text.encode("utf-8")) > room:
         text = truncate_markdown(text, room // 4) + "\n"  # 4 bytes per character at most in UTF-8
     with open(path, "a", encoding="utf-8") as handle:
@@ -172,7 +200,8 @@ class ReportPoster:
     """
 
     def __init__(self, forge: Forge, target: Target, marker: Marker | None, update: bool,
-                 warn: Callable[[str], None], summary_path: str | None = None, full_report_hint: FullReportHint = ""):
+                 warn: Callable[[str], None], summary_path: str | None = None, full_report_hint: FullReportHint = "",
+                 origin: str = "the report"):
         self.forge = forge
         self.target = target
         self.marker = marker
@@ -180,15 +209,17 @@ class ReportPoster:
         self.warn = warn
         self.summary_path = summary_path
         self.hint = full_report_hint
+        self.origin = origin
         self.comment: Comment | None = None
 
     def post(self, report: str) -> Comment:
         if self.comment is None:
-            self.comment = deliver(self.forge, self.target, report, self.marker, self.update, self.warn, self.hint).comment
+            self.comment = deliver(self.forge, self.target, report, self.marker, self.update, self.warn, self.hint,
+                                   self.origin).comment
             if self.summary_path:
                 append_step_summary(report, self.summary_path)
         else:
-            body, _ = comment_body(report, self.forge, self.marker, self.hint)
+            body, _ = comment_body(report, self.forge, self.marker, self.hint, self.origin)
             self.comment = self.forge.update_comment(self.target, self.comment, body)
         return self.comment
 

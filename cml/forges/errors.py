@@ -42,3 +42,7 @@ class ForgeConfigurationError(ForgeError):
 
 class UnsupportedOperationError(ForgeError):
     """The forge has no API for this operation."""
+
+
+class ForgeOutcomeUnknownError(ForgeError):
+    """A request that creates something got no readable answer: it may or may not have taken effect."""

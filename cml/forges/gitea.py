@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from cml.forges.base import Check, Comment, Forge, PullRequest, Target
 from cml.forges.errors import ForgeNotFoundError, UnsupportedOperationError
-from cml.forges.http import HttpPolicy, JsonApi
+from cml.forges.http import HttpPolicy, JsonApi, proven
 from cml.forges.secrets import register_secret
 
 
@@ -23,6 +23,8 @@ class GiteaForge(Forge):
     """
 
     name = "gitea"
+    label = "Gitea"
+    api_url_variable = "GITHUB_API_URL"
     comment_limit = 65_536
 
     def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None):
@@ -48,7 +50,9 @@ class GiteaForge(Forge):
 
     def create_comment(self, target: Target, body: str) -> Comment:
         """``POST /repos/{owner}/{repo}/issues/{index}/comments``."""
-        return self._comment(self.api.json("POST", self._issue_path(target), f"commenting on {target}", json={"body": body}))
+        action = f"commenting on {target}"
+        return self._comment(proven(self.api.json("POST", self._issue_path(target), action, json={"body": body}),
+                                    "Gitea", action, "id"))
 
     def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
         """``PATCH /repos/{owner}/{repo}/issues/comments/{id}``."""
@@ -99,9 +103,10 @@ class GiteaForge(Forge):
 
     def create_pull_request(self, source: str, target: str, title: str, body: str) -> PullRequest:
         """``POST /repos/{owner}/{repo}/pulls``."""
-        raw = self.api.json("POST", f"/repos/{self.repository}/pulls", f"opening a pull request from {source} into {target}",
+        action = f"opening a pull request from {source} into {target}"
+        raw = self.api.json("POST", f"/repos/{self.repository}/pulls", action,
                             json={"head": source, "base": target, "title": title, "body": body})
-        return self._pull(raw)
+        return self._pull(proven(raw, "Gitea", action, "number"))
 
     def merge_pull_request(self, pull: PullRequest, method: str) -> str:
         """``POST /repos/{owner}/{repo}/pulls/{index}/merge`` with ``merge_when_checks_succeed``."""

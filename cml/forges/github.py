@@ -7,16 +7,41 @@ or ``https://HOST/api/v3`` on Enterprise Server). PyGithub's own retries are off
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Callable, TypeVar
 
 from cml.forges.base import Check, Comment, Forge, PullRequest, RunnerRegistration, SelfHostedRunner, Target
 from cml.forges.errors import ForgeNotFoundError, ForgePermissionError, ForgeRequestError
-from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries
+from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries, create_once, cut, policy_session, proven
 from cml.forges.secrets import register_secret
 
 T = TypeVar("T")
-ACTIONS_BOT = "github-actions[bot]"
 CHECK_SUMMARY_LIMIT = 65_535
+
+
+def github_client(api_url: str, token: str, policy: HttpPolicy):
+    """A PyGithub client whose every request goes through a :func:`~cml.forges.http.policy_session` bound to
+    ``api_url`` (PyGithub's own retries and throttling off: the shared policy applies)."""
+    from github import Auth, Github
+    from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
+
+    def under_policy(connection_class):
+        class PolicyConnection(connection_class):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.session = policy_session(api_url, policy)
+                self.session.auth = Requester.noopAuth  # no .netrc fallback, as PyGithub does
+
+        return PolicyConnection
+
+    # PyGithub's documented hook for connection classes is class-wide: set it only while this client is built.
+    Requester.injectConnectionClasses(under_policy(HTTPRequestsConnectionClass), under_policy(HTTPSRequestsConnectionClass))
+    try:
+        return Github(base_url=api_url, auth=Auth.Token(token), per_page=100, timeout=int(max(1, policy.timeout)),
+                      retry=None, lazy=True, user_agent="cml", seconds_between_requests=None,
+                      seconds_between_writes=None)
+    finally:
+        Requester.resetConnectionClasses()
 
 
 def describe_failure(error: BaseException) -> HttpFailure | None:
@@ -27,11 +52,11 @@ def describe_failure(error: BaseException) -> HttpFailure | None:
 
     if isinstance(error, GithubException):
         data = error.data if isinstance(error.data, dict) else {}
-        message = str(data.get("message") or error.message or "error")
+        message = cut(data.get("message") or error.message or "error")
         errors = data.get("errors")
         if isinstance(errors, list) and errors:
             details = [e.get("message") or e.get("code") for e in errors if isinstance(e, dict)]
-            message += ": " + "; ".join(str(d) for d in details if d)
+            message = cut(message + ": " + "; ".join(str(d) for d in details if d))
         return HttpFailure(error.status, dict(error.headers or {}), message)
     return describe_requests_failure(error)
 
@@ -45,20 +70,16 @@ class GitHubForge(Forge):
     """
 
     name = "github"
+    label = "GitHub"
+    api_url_variable = "GITHUB_API_URL"
     comment_limit = 65_536
     check_shows_report = True
 
     def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None,
-                 actions_token: bool = False, web_url: str | None = None):
+                 web_url: str | None = None):
         super().__init__(api_url, repository, token, policy)
-        from github import Auth, Github
-
         register_secret(token)
-        self.actions_token = actions_token
-        self._github = Github(
-            base_url=self.api_url, auth=Auth.Token(token), per_page=100, timeout=int(max(1, self.policy.timeout)),
-            retry=None, lazy=True, user_agent="cml", seconds_between_requests=None, seconds_between_writes=None,
-        )
+        self._github = github_client(self.api_url, token, self.policy)
         self.repo = self._github.get_repo(repository)
         self._pulls: dict[int, object] = {}
         self.web_url = (web_url or self._default_web_url()).rstrip("/")
@@ -68,12 +89,14 @@ class GitHubForge(Forge):
             return "https://github.com"
         return self.api_url[: -len("/api/v3")] if self.api_url.endswith("/api/v3") else self.api_url
 
-    def call(self, action: str, operation: Callable[[], T]) -> T:
-        return call_with_retries(operation, describe_failure, self.policy, "GitHub", action)
+    def call(self, action: str, operation: Callable[[], T], creates: bool = False) -> T:
+        """Run one PyGithub call under the shared policy; ``creates`` for a request that creates something."""
+        return call_with_retries(operation, describe_failure, self.policy, "GitHub", action, creates=creates)
 
     @staticmethod
     def _comment(raw) -> Comment:
-        return Comment(id=raw.id, body=raw.body or "", url=raw.html_url, author=raw.user.login if raw.user else None)
+        user = getattr(raw, "user", None)
+        return Comment(id=raw.id, body=raw.body or "", url=raw.html_url, author=getattr(user, "login", None))
 
     def comments(self, target: Target) -> list[Comment]:
         """``GET /repos/{owner}/{repo}/issues/{n}/comments`` or ``…/commits/{sha}/comments``, 100 per page."""
@@ -89,7 +112,8 @@ class GitHubForge(Forge):
             create = lambda: self.repo.get_commit(target.ref).create_comment(body)  # noqa: E731
         else:
             create = lambda: self.repo.get_issue(int(target.ref)).create_comment(body)  # noqa: E731
-        return self._comment(self.call(f"commenting on {target}", create))
+        action = f"commenting on {target}"
+        return self._comment(proven(self.call(action, create, creates=True), "GitHub", action, "id", "html_url"))
 
     def _lazy_comment(self, target: Target, comment: Comment):
         if target.kind == "commit":
@@ -114,22 +138,42 @@ class GitHubForge(Forge):
         return [number for state, number in sorted(pulls, key=lambda p: (p[0] != "open", -p[1])) if state == "open"]
 
     def viewer(self) -> str | None:
-        """``github-actions[bot]`` for the Actions token (no request), else ``GET /user``."""
-        if self.actions_token:
-            return ACTIONS_BOT
-        return self._remembered_viewer(
-            lambda: self.call("identifying the token's user", lambda: self._github.get_user().login))
+        """GraphQL ``{ viewer { login } }``: it answers for personal tokens and for installation tokens alike
+        (``github-actions[bot]``, ``my-app[bot]``), where ``GET /user`` refuses the latter."""
+
+        def login() -> str | None:
+            _, answer = self._github.requester.graphql_query("query { viewer { login } }", {})
+            value = ((answer or {}).get("data") or {}).get("viewer") or {}
+            return value.get("login") if isinstance(value.get("login"), str) else None
+
+        return self._remembered_viewer(lambda: self.call("identifying the token's user", login))
 
     def publish_check(self, check: Check) -> str:
-        """``POST /repos/{owner}/{repo}/check-runs`` (summary cut to 65,535 characters)."""
+        """``POST /repos/{owner}/{repo}/check-runs`` (summary cut to 65,535 characters); when its answer is lost,
+        ``GET /repos/{owner}/{repo}/commits/{sha}/check-runs?check_name=…`` finds the run by its ``external_id``."""
         from cml.report.truncate import truncate_markdown
+
+        import secrets
 
         output = {"title": check.title, "summary": truncate_markdown(check.report, CHECK_SUMMARY_LIMIT - 1024)}
         extra = {"details_url": check.details_url} if check.details_url else {}
-        try:
-            run = self.call("creating a check run", lambda: self.repo.create_check_run(
+        external_id = f"cml-{secrets.token_hex(8)}"  # finds this run again if the answer is lost
+        action = "creating a check run"
+
+        def create():
+            return proven(self.call(action, lambda: self.repo.create_check_run(
                 name=check.title, head_sha=check.sha, status="completed", conclusion=check.conclusion,
-                output=output, **extra))
+                output=output, external_id=external_id, **extra), creates=True), "GitHub", action, "id", "html_url")
+
+        def find():
+            answer = self._request("looking for the check run", "GET",
+                                   f"/repos/{self.repository}/commits/{check.sha}/check-runs",
+                                   query={"check_name": check.title, "per_page": 100})
+            found = next((run for run in answer.get("check_runs", []) if run.get("external_id") == external_id), None)
+            return SimpleNamespace(**found) if found else None
+
+        try:
+            run = create_once(create, find, self.policy)
         except ForgePermissionError as error:
             raise ForgePermissionError(
                 f"{error}; check runs need the Actions GITHUB_TOKEN (with 'checks: write') "
@@ -153,8 +197,9 @@ class GitHubForge(Forge):
 
     def create_pull_request(self, source: str, target: str, title: str, body: str) -> PullRequest:
         """``POST /repos/{owner}/{repo}/pulls``."""
-        raw = self.call(f"opening a pull request from {source} into {target}",
-                        lambda: self.repo.create_pull(base=target, head=source, title=title, body=body))
+        action = f"opening a pull request from {source} into {target}"
+        raw = proven(self.call(action, lambda: self.repo.create_pull(base=target, head=source, title=title, body=body),
+                                creates=True), "GitHub", action, "id", "html_url")
         self._pulls[raw.number] = raw
         return self._pull(raw)
 

@@ -11,7 +11,15 @@ from urllib.parse import quote
 
 from cml.forges.base import Check, Comment, Forge, PullRequest, RunnerRegistration, SelfHostedRunner, Target
 from cml.forges.errors import ForgeError, ForgeNotFoundError, ForgePermissionError
-from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries, describe_requests_failure
+from cml.forges.http import (
+    HttpFailure,
+    HttpPolicy,
+    call_with_retries,
+    cut,
+    describe_requests_failure,
+    policy_session,
+    proven,
+)
 from cml.forges.secrets import register_secret
 
 T = TypeVar("T")
@@ -21,15 +29,26 @@ NO_CLIENT_RETRIES = {"obey_rate_limit": False}
 ACTIVE_PIPELINE_STATUSES = ("created", "waiting_for_resource", "preparing", "pending", "running")
 
 
-def describe_failure(error: BaseException) -> HttpFailure | None:
-    """python-gitlab and requests exceptions as an :class:`HttpFailure`."""
-    from gitlab.exceptions import GitlabError
+def failure_describer(session) -> Callable[[BaseException], HttpFailure | None]:
+    """python-gitlab and requests exceptions as an :class:`HttpFailure`. python-gitlab's exceptions carry no
+    headers, so ``Retry-After`` and the rate-limit headers are read from ``session``'s last answer."""
 
-    if isinstance(error, GitlabError):
-        status = error.response_code
-        message = str(error.error_message or "error")
-        return HttpFailure(status, {}, message) if status else HttpFailure(None, {}, message)
-    return describe_requests_failure(error)
+    def describe(error: BaseException) -> HttpFailure | None:
+        from gitlab.exceptions import GitlabError, GitlabParsingError, RedirectError
+
+        if isinstance(error, RedirectError):
+            return HttpFailure(301, {}, "the server redirected a write request; check CI_API_V4_URL")
+        if isinstance(error, GitlabParsingError):
+            return HttpFailure(None, {}, "the answer was not the JSON GitLab sends")
+        if isinstance(error, GitlabError):
+            message = cut(error.error_message or "error")
+            if not error.response_code:
+                return HttpFailure(None, {}, message)
+            headers = getattr(session.last_headers, "value", None) or {}
+            return HttpFailure(error.response_code, dict(headers), message)
+        return describe_requests_failure(error)
+
+    return describe
 
 
 class GitLabForge(Forge):
@@ -41,6 +60,8 @@ class GitLabForge(Forge):
     """
 
     name = "gitlab"
+    label = "GitLab"
+    api_url_variable = "CI_API_V4_URL"
     comment_limit = 1_000_000
     git_username = "oauth2"
     edits_commit_comments = False
@@ -52,14 +73,17 @@ class GitLabForge(Forge):
 
         register_secret(token)
         server = self.api_url[: -len("/api/v4")] if self.api_url.endswith("/api/v4") else self.api_url
+        self._session = policy_session(server, self.policy)
+        self._describe = failure_describer(self._session)
         self._gitlab = gitlab.Gitlab(server, private_token=token, timeout=self.policy.timeout, per_page=100,
-                                     retry_transient_errors=False, user_agent="cml")
+                                     retry_transient_errors=False, user_agent="cml", session=self._session)
         self.project = self._gitlab.projects.get(project_id or repository, lazy=True)
         self.server_url = server
         self.web_url = (web_url or f"{server}/{repository}").rstrip("/")
 
-    def call(self, action: str, operation: Callable[[], T]) -> T:
-        return call_with_retries(operation, describe_failure, self.policy, "GitLab", action)
+    def call(self, action: str, operation: Callable[[], T], creates: bool = False) -> T:
+        """Run one python-gitlab call under the shared policy; ``creates`` for a request that creates something."""
+        return call_with_retries(operation, self._describe, self.policy, "GitLab", action, creates=creates)
 
     def _parent(self, target: Target):
         if target.kind == "pr":
@@ -91,10 +115,15 @@ class GitLabForge(Forge):
         """``POST …/notes`` (``body``) or ``POST …/commits/:sha/comments`` (``note``)."""
         if target.kind == "commit":
             commit = self.project.commits.get(target.ref, lazy=True)
-            self.call(f"commenting on {target}", lambda: commit.comments.create({"note": body}, **NO_CLIENT_RETRIES))
+            self.call(f"commenting on {target}", lambda: commit.comments.create({"note": body}, **NO_CLIENT_RETRIES),
+                      creates=True)
             return Comment(0, body, self._commit_url(target.ref), self.viewer())
-        note = self.call(f"commenting on {target}", lambda: self._parent(target).notes.create({"body": body}, **NO_CLIENT_RETRIES))
-        return Comment(note.id, body, self._note_url(target, note.id), (note.author or {}).get("username"))
+        action = f"commenting on {target}"
+        note = proven(self.call(action, lambda: self._parent(target).notes.create({"body": body}, **NO_CLIENT_RETRIES),
+                                creates=True), "GitLab", action, "id")
+        author = getattr(note, "author", None)
+        return Comment(note.id, body, self._note_url(target, note.id),
+                       author.get("username") if isinstance(author, dict) else None)
 
     def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
         """``PUT …/notes/:note_id``."""
@@ -147,10 +176,11 @@ class GitLabForge(Forge):
 
     def create_pull_request(self, source: str, target: str, title: str, body: str) -> PullRequest:
         """``POST /projects/:id/merge_requests``."""
-        raw = self.call(f"opening a merge request from {source} into {target}", lambda: self.project.mergerequests.create(
+        action = f"opening a merge request from {source} into {target}"
+        raw = self.call(action, lambda: self.project.mergerequests.create(
             {"source_branch": source, "target_branch": target, "title": title, "description": body,
-             "remove_source_branch": True}, **NO_CLIENT_RETRIES))
-        return self._merge_request(raw)
+             "remove_source_branch": True}, **NO_CLIENT_RETRIES), creates=True)
+        return self._merge_request(proven(raw, "GitLab", action, "iid", "web_url"))
 
     def merge_pull_request(self, pull: PullRequest, method: str) -> str:
         """``PUT /projects/:id/merge_requests/:iid/merge`` with ``merge_when_pipeline_succeeds`` (GitLab's
@@ -168,7 +198,7 @@ class GitLabForge(Forge):
                              lambda: self.project.pipelines.get(run_id, **NO_CLIENT_RETRIES))
         if pipeline.status in ACTIVE_PIPELINE_STATUSES:
             self.call(f"cancelling pipeline {run_id}", lambda: pipeline.cancel(**NO_CLIENT_RETRIES))
-        retried = self.call(f"retrying pipeline {run_id}", lambda: pipeline.retry(**NO_CLIENT_RETRIES))
+        retried = self.call(f"retrying pipeline {run_id}", lambda: pipeline.retry(**NO_CLIENT_RETRIES), creates=True)
         web_url = retried.get("web_url") if isinstance(retried, dict) else None
         return web_url or getattr(pipeline, "web_url", None) or f"{self.web_url}/-/pipelines/{run_id}"
 
@@ -189,8 +219,9 @@ class GitLabForge(Forge):
         data = {"runner_type": "project_type", "project_id": self._project_number(), "description": name,
                 "tag_list": ",".join(labels), "run_untagged": False, "locked": True, "access_level": "not_protected"}
         try:
-            created = self.call("creating a runner", lambda: self._gitlab.http_post(
-                "/user/runners", post_data=data, **NO_CLIENT_RETRIES))
+            created = proven(self.call("creating a runner", lambda: self._gitlab.http_post(
+                "/user/runners", post_data=data, **NO_CLIENT_RETRIES), creates=True), "GitLab", "creating a runner",
+                "id", "token")
         except ForgePermissionError as error:
             raise ForgePermissionError(f"{error}; creating runners needs a token with the 'create_runner' (or 'api') "
                                        f"scope and the Maintainer role") from None

@@ -1,22 +1,35 @@
-"""One HTTP policy for every forge: time-outs, retries, rate limits, a bound on waiting.
+"""One HTTP policy for every forge and server cml talks to.
 
-Retried: 5xx, 429, GitHub's primary and secondary rate limits (403 with
-``x-ratelimit-remaining: 0`` or a "secondary rate limit" message), time-outs and
-broken connections. The wait honours ``Retry-After`` and ``x-ratelimit-reset``,
-else backs off exponentially; the total wait never exceeds the policy's bound.
+- **Time**: ``CML_HTTP_TIMEOUT`` bounds a whole request (connect, headers and body), so a server
+  that drips one byte at a time cannot hold a job; ``CML_HTTP_MAX_WAIT`` bounds one operation,
+  its attempts and the waits between them included.
+- **Retries**: 5xx, 429, GitHub's primary and secondary rate limits, time-outs and broken
+  connections, waiting as ``Retry-After``/``x-ratelimit-reset`` say or backing off exponentially.
+  A request that creates something is retried only when it certainly did not reach the server;
+  otherwise its outcome is unknown (:class:`ForgeOutcomeUnknownError`) and the caller looks for
+  what it may have created before trying again (:func:`create_once`).
+- **Credentials**: a session is bound to one origin; it never sends a request elsewhere and
+  refuses a redirect to another origin, so a token cannot follow one.
+- **Size**: an answer larger than :data:`MAX_RESPONSE_BYTES` is refused, and error text from a
+  server is cut to :data:`MAX_ERROR_CHARACTERS`.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, TypeVar
+from urllib.parse import urljoin, urlsplit
 
+from cml.errors import UsageError
 from cml.forges.errors import (
     ForgeAuthError,
     ForgeError,
     ForgeNotFoundError,
+    ForgeOutcomeUnknownError,
     ForgePermissionError,
     ForgeRateLimitError,
     ForgeRequestError,
@@ -25,13 +38,35 @@ from cml.forges.errors import (
 
 T = TypeVar("T")
 RETRYABLE_STATUS = {500, 502, 503, 504}
+#: Server errors after which a request that creates something may still have taken effect (503 says it was not).
+UNCERTAIN_STATUS = {500, 502, 504}
+#: The largest answer read from an API; forge answers (a page of 100 comments) are far smaller.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+#: Server text quoted in an error message is cut to this many characters.
+MAX_ERROR_CHARACTERS = 300
+#: Methods whose repetition has the same effect as one request.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
+
+
+def _environment_number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    text = env.get(name)
+    if text is None or text.strip() == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= minimum or value == float("inf"):
+        raise UsageError(f"{name}={text!r} is not a number of at least {minimum:g}; set it to a number like "
+                         f"{default:g}, or unset it")
+    return value
 
 
 @dataclass(frozen=True)
 class HttpPolicy:
-    """Time-out per request, attempts per operation and the most time spent waiting between them.
+    """The most time one request may take, attempts per operation and the most time one operation may take.
 
-    ``CML_HTTP_TIMEOUT``, ``CML_HTTP_ATTEMPTS`` and ``CML_HTTP_MAX_WAIT`` override the defaults.
+    ``CML_HTTP_TIMEOUT``, ``CML_HTTP_ATTEMPTS``, ``CML_HTTP_MAX_WAIT`` and ``CML_HTTP_BACKOFF`` override the defaults.
     """
 
     timeout: float = 30.0
@@ -43,23 +78,34 @@ class HttpPolicy:
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> "HttpPolicy":
         env = os.environ if environ is None else environ
         return cls(
-            timeout=float(env.get("CML_HTTP_TIMEOUT", cls.timeout)),
-            attempts=max(1, int(env.get("CML_HTTP_ATTEMPTS", cls.attempts))),
-            max_total_wait=float(env.get("CML_HTTP_MAX_WAIT", cls.max_total_wait)),
-            backoff=float(env.get("CML_HTTP_BACKOFF", cls.backoff)),
+            timeout=_environment_number(env, "CML_HTTP_TIMEOUT", cls.timeout, 0.001),
+            attempts=int(_environment_number(env, "CML_HTTP_ATTEMPTS", cls.attempts, 1)),
+            max_total_wait=_environment_number(env, "CML_HTTP_MAX_WAIT", cls.max_total_wait, 0),
+            backoff=_environment_number(env, "CML_HTTP_BACKOFF", cls.backoff, 0),
         )
 
 
 @dataclass
 class HttpFailure(Exception):
-    """What an adapter saw when a request failed: status (None for a connection problem), headers, message."""
+    """What an adapter saw when a request failed: status (None when no answer came), headers, message.
+
+    ``sent`` is false only when the request certainly never reached the server (the connection was
+    never made), which makes even a request that creates something safe to repeat.
+    """
 
     status: int | None
     headers: Mapping[str, str]
     message: str
+    sent: bool = True
 
     def __str__(self) -> str:
         return self.message
+
+
+def cut(text: str, limit: int = MAX_ERROR_CHARACTERS) -> str:
+    """``text`` on one line, at most ``limit`` characters (server text quoted in errors)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -94,23 +140,25 @@ def retry_delay(failure: HttpFailure, attempt: int, policy: HttpPolicy, now: flo
     return max(60.0, backoff) if failure.status == 403 else backoff
 
 
-def to_forge_error(failure: HttpFailure, forge: str, action: str) -> ForgeError:
+def to_forge_error(failure: HttpFailure, forge: str, action: str, retried: bool = True) -> ForgeError:
     """The cml error for a failure that retries could not fix, with a hint at the fix."""
     status = failure.status
-    detail = failure.message.strip().rstrip(".")
+    detail = cut(failure.message).rstrip(".")
     where = f"{forge}: {action}"
     if status is None:
         return ForgeUnavailableError(f"{where}: {detail}; check the API URL and the network, then rerun the job")
     if status == 401:
         return ForgeAuthError(f"{where}: the token was rejected (401 {detail}); check that it is set and not expired")
     if is_rate_limited(failure):
-        return ForgeRateLimitError(f"{where}: still rate limited after retrying ({status} {detail}); rerun the job later")
+        state = "still rate limited after retrying" if retried else "rate limited, and waiting would pass CML_HTTP_MAX_WAIT"
+        return ForgeRateLimitError(f"{where}: {state} ({status} {detail}); rerun the job later")
     if status == 403:
         return ForgePermissionError(f"{where}: the token lacks permission (403 {detail})")
     if status == 404:
         return ForgeNotFoundError(f"{where}: not found (404 {detail}); check the repository, number or sha and the token's access")
     if status in RETRYABLE_STATUS:
-        return ForgeUnavailableError(f"{where}: the server kept failing ({status} {detail}); rerun the job later")
+        state = "the server kept failing" if retried else "the server failed"
+        return ForgeUnavailableError(f"{where}: {state} ({status} {detail}); rerun the job later")
     return ForgeRequestError(f"{where}: the request was refused ({status} {detail})")
 
 
@@ -121,9 +169,15 @@ def call_with_retries(
     forge: str,
     action: str,
     sleep: Callable[[float], None] = time.sleep,
+    creates: bool = False,
 ) -> T:
     """Run ``operation`` under ``policy``; ``describe`` turns a client library's exception into an
-    :class:`HttpFailure` (or ``None`` for exceptions that are not HTTP failures)."""
+    :class:`HttpFailure` (or ``None`` for exceptions that are not HTTP failures).
+
+    With ``creates``, a failure after which the request may have taken effect (no answer, an unreadable
+    answer, a server error) raises :class:`ForgeOutcomeUnknownError` instead of repeating the request.
+    """
+    started = time.monotonic()
     waited = 0.0
     attempt = 0
     while True:
@@ -132,37 +186,273 @@ def call_with_retries(
             return operation()
         except ForgeError:
             raise
+        except TransportRefusal as refusal:
+            raise ForgeRequestError(f"{forge}: {action}: {refusal}") from None
         except Exception as error:  # noqa: BLE001 - the client's exception is described, then replaced
             failure = describe(error)
             if failure is None:
                 raise
+        if creates and failure.sent and (failure.status is None or failure.status in UNCERTAIN_STATUS):
+            raise outcome_unknown(failure, forge, action, retried=False) from None
         delay = retry_delay(failure, attempt, policy)
-        if delay is None or attempt >= policy.attempts or waited + delay > policy.max_total_wait:
-            raise to_forge_error(failure, forge, action) from None
+        spent = max(time.monotonic() - started, waited)
+        if delay is None or attempt >= policy.attempts or spent + delay + policy.timeout > policy.max_total_wait:
+            raise to_forge_error(failure, forge, action, retried=attempt > 1) from None
         sleep(delay)
         waited += delay
 
 
-class JsonApi:
-    """A requests session bound to one API base, under the shared :class:`HttpPolicy`.
+def outcome_unknown(failure: HttpFailure, forge: str, action: str, retried: bool) -> ForgeOutcomeUnknownError:
+    """The error for a create request whose answer was lost or a server error: it may have taken effect."""
+    error = ForgeOutcomeUnknownError(f"{to_forge_error(failure, forge, action, retried)} "
+                                     f"(it may or may not have been done)")
+    error.failure, error.forge, error.action = failure, forge, action
+    return error
 
-    Used by the adapters that have no maintained client library (Bitbucket, Gitea).
-    """
+
+def create_once(create: Callable[[], T], find: Callable[[], T | None], policy: HttpPolicy,
+                sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run ``create`` (a request made with ``creates=True``); when its outcome is unknown, look with ``find``
+    for what it may have created before trying again, within the policy's attempts and maximum wait."""
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return create()
+        except ForgeOutcomeUnknownError as error:
+            found = find()
+            if found is not None:
+                return found
+            delay = policy.backoff * 2 ** (attempt - 1)
+            if attempt >= policy.attempts or time.monotonic() - started + delay + policy.timeout > policy.max_total_wait:
+                failure = getattr(error, "failure", None)
+                if failure is None or attempt == 1:
+                    raise
+                raise outcome_unknown(failure, error.forge, error.action, retried=True) from None
+            sleep(delay)
+
+
+def proven(created: T, forge: str, action: str, *fields: str) -> T:
+    """``created`` (an object or JSON document a create request answered) when the answer proves the creation:
+    every one of ``fields`` is there (``id`` a number); otherwise :class:`ForgeOutcomeUnknownError`."""
+
+    def field(name: str):
+        return created.get(name) if isinstance(created, dict) else getattr(created, name, None)
+
+    identifier = field(fields[0]) if fields else None
+    if isinstance(identifier, int) and not isinstance(identifier, bool) and all(field(name) for name in fields[1:]):
+        return created
+    raise ForgeOutcomeUnknownError(f"{forge}: {action}: the answer does not show what was created; "
+                                   f"it may or may not have been done")
+
+
+# -- the transport ------------------------------------------------------------------------------
+
+
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def check_api_url(url: str, variable: str) -> str:
+    """``url`` if it is an http(s) URL with a host; otherwise a one-line error naming ``variable``."""
+    scheme, host, _ = origin_of(url or "")
+    if scheme not in ("http", "https") or not host:
+        raise UsageError(f"{variable}: {cut(url, 80)!r} is not an http(s) URL; set it to the API's address "
+                         f"(https://HOST/…) or unset it")
+    return url
+
+
+class TransportRefusal(Exception):
+    """The session refused to send a request or to read an answer; never retried."""
+
+
+class CrossOriginError(TransportRefusal):
+    """A request or redirect would carry credentials to another origin."""
+
+
+class ResponseTooLargeError(TransportRefusal):
+    """An answer was larger than :data:`MAX_RESPONSE_BYTES`."""
+
+
+_current_deadline = threading.local()
+_last_answer = threading.local()
+
+
+def last_answer_status() -> int | None:
+    """The status of the last answer a policy session read in this thread (for messages about its content)."""
+    return getattr(_last_answer, "status", None)
+
+
+class _Deadline:
+    """Shuts down the sockets of one request when its time is up, so a dripping server cannot hold it."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._connections: list = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def watch(self, connection) -> None:
+        with self._lock:
+            self._connections.append(connection)
+            expired = self.expired
+        if expired:
+            self._shut(connection)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            connections = list(self._connections)
+        for connection in connections:
+            self._shut(connection)
+
+    @staticmethod
+    def _shut(connection) -> None:
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> "_Deadline":
+        _current_deadline.value = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        _current_deadline.value = None
+
+
+def _watched(connection_class):
+    class Watched(connection_class):
+        def request(self, *args, **kwargs):
+            deadline = getattr(_current_deadline, "value", None)
+            if deadline is not None:
+                deadline.watch(self)
+            return super().request(*args, **kwargs)
+
+    Watched.__name__ = f"Watched{connection_class.__name__}"
+    return Watched
+
+
+def _policy_adapter():
+    """A requests adapter whose connections are shut down when their request's deadline passes."""
+    import requests.adapters
+    import urllib3
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+
+    class HTTPPool(urllib3.HTTPConnectionPool):
+        ConnectionCls = _watched(HTTPConnection)
+
+    class HTTPSPool(urllib3.HTTPSConnectionPool):
+        ConnectionCls = _watched(HTTPSConnection)
+
+    class PolicyAdapter(requests.adapters.HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
+
+    return PolicyAdapter(max_retries=0)
+
+
+def policy_session(base_url: str, policy: HttpPolicy, headers: Mapping[str, str] | None = None):
+    """A ``requests.Session`` bound to ``base_url``'s origin under ``policy`` (see the module's rules)."""
+    import requests
+
+    class PolicySession(requests.Session):
+        def __init__(self):
+            super().__init__()
+            self.origin = origin_of(base_url)
+            self.policy = policy
+            self.last_headers = threading.local()
+            adapter = _policy_adapter()
+            self.mount("http://", adapter)
+            self.mount("https://", adapter)
+            self.headers.update({"User-Agent": "cml", **(headers or {})})
+            self.trust_env = True
+
+        def _check_origin(self, url: str, what: str) -> None:
+            if origin_of(url) != self.origin:
+                scheme, host, port = origin_of(url)
+                raise CrossOriginError(f"{what} {scheme}://{host}:{port}, another origin than the API's "
+                                       f"({self.origin[0]}://{self.origin[1]}:{self.origin[2]}); refusing to send "
+                                       f"the token there. Check the API URL; if the server moved, use its new address")
+
+        def get_redirect_target(self, response):
+            target = super().get_redirect_target(response)
+            if target:
+                self._check_origin(urljoin(response.url, target), f"{response.status_code} redirect to")
+            return target
+
+        def send(self, request, **kwargs):
+            self._check_origin(request.url, "a request to")
+            stream = kwargs.pop("stream", False)
+            kwargs["timeout"] = kwargs.get("timeout") or self.policy.timeout
+            if getattr(_current_deadline, "value", None) is not None:  # a redirect, inside the first request's time
+                return super().send(request, stream=True, **kwargs)
+            with _Deadline(self.policy.timeout) as deadline:
+                try:
+                    response = super().send(request, stream=True, **kwargs)
+                    self.last_headers.value = response.headers
+                    _last_answer.status = response.status_code
+                    if not stream:
+                        _read_bounded(response)
+                except requests.RequestException:
+                    if deadline.expired:
+                        raise requests.Timeout(f"no complete answer within CML_HTTP_TIMEOUT={self.policy.timeout:g} s",
+                                               request=request) from None
+                    raise
+            return response
+
+    return PolicySession()
+
+
+def _read_bounded(response) -> None:
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > MAX_RESPONSE_BYTES:
+        response.close()
+        raise ResponseTooLargeError(f"the answer from {urlsplit(response.url).netloc} is {int(length):,} bytes, more "
+                                    f"than the {MAX_RESPONSE_BYTES:,} cml reads; check the API URL")
+    chunks, size = [], 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            response.close()
+            raise ResponseTooLargeError(f"the answer from {urlsplit(response.url).netloc} is larger than the "
+                                        f"{MAX_RESPONSE_BYTES:,} bytes cml reads; check the API URL")
+        chunks.append(chunk)
+    response._content = b"".join(chunks)
+    response._content_consumed = True
+
+
+class JsonApi:
+    """A policy session bound to one API base, for the servers that have no maintained client library
+    (Bitbucket, Gitea, MLflow, the asset server)."""
 
     def __init__(self, base_url: str, headers: Mapping[str, str], policy: HttpPolicy, forge: str):
-        import requests
-
         self.base_url = base_url.rstrip("/")
         self.policy = policy
         self.forge = forge
-        self.session = requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": "cml", **headers})
+        self.session = policy_session(self.base_url, policy, {"Accept": "application/json", **headers})
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
 
     def request(self, method: str, path: str, action: str, **kwargs):
-        """Send one request (retried under the policy); returns the ``requests.Response``."""
+        """Send one request (retried under the policy; a POST only when it certainly did not arrive);
+        returns the ``requests.Response``."""
 
         def send():
             response = self.session.request(method, self.url(path), timeout=self.policy.timeout, **kwargs)
@@ -170,11 +460,20 @@ class JsonApi:
                 raise HttpFailure(response.status_code, dict(response.headers), _error_message(response))
             return response
 
-        return call_with_retries(send, describe_requests_failure, self.policy, self.forge, action)
+        return call_with_retries(send, describe_requests_failure, self.policy, self.forge, action,
+                                 creates=method.upper() not in IDEMPOTENT_METHODS)
 
     def json(self, method: str, path: str, action: str, **kwargs):
+        """The JSON answer (``None`` for an empty one); an answer that is not JSON is an error naming the action."""
         response = self.request(method, path, action, **kwargs)
-        return response.json() if response.content else None
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise ForgeRequestError(f"{self.forge}: {action}: the answer ({response.status_code}, {cut(kind, 60)}) "
+                                    f"is not JSON; check the API URL") from None
 
     def pages_by_link(self, path: str, action: str, params: Mapping[str, object] | None = None) -> list:
         """Items of every page, following ``Link: <…>; rel="next"`` headers."""
@@ -183,10 +482,21 @@ class JsonApi:
         query = dict(params or {})
         while url:
             response = self.request("GET", url, action, params=query)
-            items.extend(response.json() or [])
+            page = self._json_list(response, action)
+            items.extend(page)
             url = response.links.get("next", {}).get("url")
             query = {}
         return items
+
+    def _json_list(self, response, action: str) -> list:
+        try:
+            page = response.json() if response.content else []
+        except ValueError:
+            page = None
+        if not isinstance(page, list):
+            raise ForgeRequestError(f"{self.forge}: {action}: the answer ({response.status_code}) is not a JSON list; "
+                                    f"check the API URL")
+        return page
 
 
 def _error_message(response) -> str:
@@ -197,18 +507,37 @@ def _error_message(response) -> str:
     if isinstance(document, dict):
         error = document.get("error")
         if isinstance(error, dict):
-            return str(error.get("message") or error)
-        return str(document.get("message") or error or response.reason)
+            return cut(error.get("message") or error)
+        return cut(document.get("message") or error or response.reason)
     return response.reason or f"HTTP {response.status_code}"
 
 
 def describe_requests_failure(error: BaseException) -> HttpFailure | None:
-    """requests' connection errors and time-outs as an :class:`HttpFailure`; HTTP errors pass through."""
+    """requests' transport errors as an :class:`HttpFailure` (``sent`` false when no connection was made)."""
     import requests
 
     if isinstance(error, HttpFailure):
         return error
-    if isinstance(error, (requests.ConnectionError, requests.Timeout)):
-        kind = "timed out" if isinstance(error, requests.Timeout) else "connection failed"
-        return HttpFailure(None, {}, f"{kind} ({type(error).__name__})")
+    if isinstance(error, (requests.ConnectTimeout,)) or (
+            isinstance(error, requests.ConnectionError) and _never_connected(error)):
+        return HttpFailure(None, {}, f"could not connect ({type(error).__name__})", sent=False)
+    if isinstance(error, requests.Timeout):
+        return HttpFailure(None, {}, cut(str(error)) if "CML_HTTP_TIMEOUT" in str(error) else "timed out")
+    if isinstance(error, requests.RequestException):
+        return HttpFailure(None, {}, f"the connection broke or the answer was unreadable ({type(error).__name__})")
     return None
+
+
+def _never_connected(error: BaseException) -> bool:
+    """True when the chain of causes shows the connection was refused or could not be made."""
+    import urllib3.exceptions
+
+    seen = error
+    while seen is not None:
+        if isinstance(seen, (ConnectionRefusedError, urllib3.exceptions.NewConnectionError,
+                             urllib3.exceptions.NameResolutionError)):
+            return True
+        reason = getattr(seen, "reason", None)
+        seen = reason if isinstance(reason, BaseException) and reason is not seen else (
+            seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None)
+    return False

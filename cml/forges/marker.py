@@ -4,16 +4,24 @@ It is a Markdown link reference definition, which every forge keeps in the
 body and none renders, so no viewer's browser fetches anything. iterative/cml's
 watermark image is still recognised, so its users' old comments are updated in
 place (and lose the third-party image).
+
+Only the marker the tool appends identifies a report: the last non-empty line of
+the body. Reports come from pull requests, so marker-like lines inside the content
+are neutralised before posting and never match.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
-_MARKER = re.compile(r"^\[//\]: # \(cml-report label=(?P<label>[^ )]*) sha=(?P<sha>[0-9a-fA-F]*)\)\s*$", re.MULTILINE)
+_MARKER_LINE = re.compile(
+    r"^ {0,3}\[//\]: # \(cml-report label=(?P<label>[^ )]*) sha=(?P<sha>[0-9a-fA-F]*)(?: post=(?P<post>[0-9a-f]*))?\)\s*$")
+_ANY_MARKER_LINE = re.compile(r"^( {0,3})(\[//\]: # \(cml-report\b)", re.MULTILINE)
 _LEGACY_URL = "https://cml.dev/watermark.png"
+_LEGACY_IMAGE = re.compile(r"(?<!\\)(!\[\]\(" + re.escape(_LEGACY_URL) + "#)")
 
 
 def legacy_title(label: str) -> str:
@@ -24,12 +32,18 @@ def legacy_title(label: str) -> str:
     return title
 
 
+def _last_line(body: str) -> str:
+    return next((line for line in reversed((body or "").splitlines()) if line.strip()), "")
+
+
 @dataclass(frozen=True)
 class Marker:
-    """A report's marker: its label (after ``{workflow}``/``{run}`` substitution) and commit."""
+    """A report's marker: its label (after ``{workflow}``/``{run}`` substitution), commit, and this post's
+    random id, which finds the comment again when the answer to its creation is lost."""
 
     label: str = ""
     sha: str = ""
+    post: str = field(default_factory=lambda: secrets.token_hex(6), compare=False)
 
     @classmethod
     def for_run(cls, title: str, workflow: str | None, run: str | None, sha: str | None) -> "Marker":
@@ -37,20 +51,38 @@ class Marker:
         return cls(label, sha or "")
 
     def __str__(self) -> str:
-        return f"[//]: # (cml-report label={quote(self.label, safe='')} sha={self.sha})"
+        return f"[//]: # (cml-report label={quote(self.label, safe='')} sha={self.sha} post={self.post})"
 
     def append_to(self, report: str) -> str:
-        return f"{report.rstrip()}\n\n{self}\n"
+        """``report`` with marker-like content neutralised, then this marker as the last line."""
+        return f"{neutralise(report).rstrip()}\n\n{self}\n"
 
     def found_in(self, body: str) -> bool:
-        """True if ``body`` carries this label's marker, ours or iterative/cml's."""
-        for match in _MARKER.finditer(body or ""):
-            if unquote(match["label"]) == self.label:
-                return True
-        legacy = re.escape(f"![]({_LEGACY_URL}#") + "[0-9a-fA-F]+" + re.escape(f' "{legacy_title(self.label)}")')
-        return re.search(legacy, body or "") is not None
+        """True if the last line of ``body`` is this label's marker, ours or iterative/cml's watermark."""
+        last = _last_line(body)
+        match = _MARKER_LINE.match(last)
+        if match:
+            return unquote(match["label"]) == self.label
+        legacy = "(?<!\\\\)" + re.escape(f"![]({_LEGACY_URL}#") + "[0-9a-fA-F]+" + re.escape(
+            f' "{legacy_title(self.label)}")') + r"\s*$"
+        return re.search(legacy, last) is not None
+
+    def posted_in(self, body: str) -> bool:
+        """True if ``body`` ends with this very marker: this post, not only this label."""
+        match = _MARKER_LINE.match(_last_line(body))
+        return bool(match and match["post"] == self.post and unquote(match["label"]) == self.label)
+
+
+def neutralise(report: str) -> str:
+    """``report`` with lines that look like a cml marker, and iterative/cml watermark images, escaped so that
+    they show as text and can never be taken for the marker of another report."""
+    report = _ANY_MARKER_LINE.sub(r"\1\\\2", report)
+    return _LEGACY_IMAGE.sub(r"\\\1", report)
 
 
 def strip_marker(body: str) -> str:
-    """``body`` without any cml-report marker (for comparing report contents)."""
-    return _MARKER.sub("", body or "").rstrip()
+    """``body`` without the marker on its last line (for comparing report contents)."""
+    lines = (body or "").rstrip().splitlines()
+    if lines and _MARKER_LINE.match(lines[-1]):
+        lines.pop()
+    return "\n".join(lines).rstrip()

@@ -162,9 +162,15 @@ class FakeGitHub:
         return Response(200, self._pull_document(pull))
 
     def _graphql(self, request: Request) -> Response:
-        """Only ``enablePullRequestAutoMerge``, as GitHub answers it (errors come with status 200)."""
+        """``viewer { login }`` (personal and installation tokens alike) and ``enablePullRequestAutoMerge``,
+        as GitHub answers them (errors come with status 200)."""
         document = request.json()
         variables = document.get("variables", {}).get("input", {})
+        token = re.sub(r"^(token|Bearer)\s+", "", request.headers.get("Authorization", ""))
+        if token not in self.tokens:
+            return Response(401, {"message": "Bad credentials"})
+        if re.fullmatch(r"\s*query\s*\{\s*viewer\s*\{\s*login\s*\}\s*\}\s*", document.get("query", "")):
+            return Response(200, {"data": {"viewer": {"login": self.tokens[token]}}})
         if "enablePullRequestAutoMerge" not in document.get("query", ""):
             return Response(200, {"errors": [{"message": "unsupported query in the fake"}]})
         pull = self.pull_store.get(int(str(variables.get("pullRequestId", "PR_0"))[3:]))
@@ -294,4 +300,9 @@ class FakeGitHub:
                    "html_url": f"https://github.test/{self.repository}/runs/{len(self.check_runs) + 1}"}
             self.check_runs.append(run)
             return Response(201, run)
+        match = re.fullmatch(rf"/repos/{repo}/commits/([0-9a-fA-F]+)/check-runs", path)
+        if match and method == "GET":
+            name = request.query.get("check_name", [None])[0]
+            runs = [r for r in self.check_runs if r["head_sha"] == match[1] and name in (None, r["name"])]
+            return Response(200, {"total_count": len(runs), "check_runs": runs})
         return Response(404, {"message": "Not Found"})

@@ -41,9 +41,10 @@ class OpenAPIDescription:
     def _operation(self, method: str, path: str):
         key = (method, path)
         if key not in self._operations:
-            self._operations[key] = next(
-                ((template, item, item[method.lower()]) for pattern, template, item in self.routes
-                 if pattern.match(path) and method.lower() in item), None)
+            # The most specific template wins: /commits/{ref}/check-runs over /commits/{ref} (ref may hold slashes).
+            matches = [(template, item, item[method.lower()]) for pattern, template, item in self.routes
+                       if pattern.match(path) and method.lower() in item]
+            self._operations[key] = max(matches, key=lambda m: len(re.sub(r"\{[^}]+\}", "", m[0])), default=None)
         return self._operations[key]
 
     def problems(self, method: str, path: str, query: dict, body: bytes, content_type: str | None) -> list[str]:

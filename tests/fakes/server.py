@@ -1,7 +1,9 @@
 """A threaded HTTP server on loopback that hands every request to a stateful fake forge.
 
-Faults can be queued to exercise the retry policy: an HTTP error with headers,
-a delay past the client's time-out, or a connection reset.
+Faults can be queued to exercise the retry policy and a hostile or broken server: an HTTP
+error with headers, a delay past the client's time-out, a connection reset, an answer that
+drips one byte at a time, or (``after=True``) a request that takes effect and then gets a
+lost, stalled or garbled answer.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class Request:
     query: dict
     headers: dict
     body: bytes
+    at: float = 0.0
 
     def json(self):
         return json.loads(self.body or b"null")
@@ -63,13 +66,33 @@ class Fault:
     delay: float = 0.0
     reset: bool = False
     times: int = 1
+    #: The request is handled first (it takes effect); then the fault replaces or delays its answer.
+    after: bool = False
+    #: Seconds between the bytes of the answer.
+    drip: float = 0.0
+    #: Sent as it is instead of the answer's body (with ``content_type``).
+    raw: bytes | None = None
+    content_type: str = "text/html; charset=utf-8"
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and method == self.method and re.search(self.path_pattern, path) is not None
 
 
-def write_response(handler: BaseHTTPRequestHandler, status: int, headers: dict, payload: bytes) -> None:
-    """Send a whole response with its ``Content-Length`` (no body for HEAD)."""
+def write_response(handler: BaseHTTPRequestHandler, status: int, headers: dict, payload: bytes,
+                   drip: float = 0.0) -> None:
+    """Send a whole response with its ``Content-Length`` (no body for HEAD); with ``drip``, one byte at a time."""
+    if drip:
+        lines = [f"HTTP/1.1 {status} X", *(f"{k}: {v}" for k, v in headers.items()), f"Content-Length: {len(payload)}"]
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+        try:
+            for index in range(len(data)):
+                handler.wfile.write(data[index:index + 1])
+                handler.wfile.flush()
+                time.sleep(drip)
+        except OSError:
+            pass
+        handler.close_connection = True
+        return
     handler.send_response(status)
     for name, value in headers.items():
         handler.send_header(name, value)
@@ -121,12 +144,16 @@ class FakeForgeServer(LoopbackServer):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
-                request = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
+                request = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body,
+                                  time.monotonic())
                 with server._lock:
                     server.requests.append(request)
                     fault = next((f for f in server.faults if f.matches(request.method, request.path)), None)
                     if fault:
                         fault.times -= 1
+                if fault and fault.after:
+                    with server._lock:
+                        response = server.app.handle(request)
                 if fault and fault.delay:
                     time.sleep(fault.delay)
                 if fault and fault.reset:
@@ -135,15 +162,18 @@ class FakeForgeServer(LoopbackServer):
                     return
                 if fault and fault.status:
                     response = Response(fault.status, fault.body, dict(fault.headers))
-                else:
+                elif not (fault and fault.after):
                     with server._lock:
                         response = server.app.handle(request)
-                if isinstance(response.body, bytes):
+                if fault and fault.raw is not None:
+                    payload, content_type = fault.raw, fault.content_type
+                elif isinstance(response.body, bytes):
                     payload, content_type = response.body, "application/octet-stream"
                 else:
                     payload = b"" if response.body is None else json.dumps(response.body).encode()
                     content_type = "application/json; charset=utf-8"
-                write_response(self, response.status, {"Content-Type": content_type, **response.headers}, payload)
+                headers = {"Content-Type": content_type, **response.headers}
+                write_response(self, response.status, headers, payload, drip=fault.drip if fault else 0.0)
 
             do_GET = do_HEAD = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 

@@ -1,6 +1,7 @@
 """``cml comment create|update`` against a stateful fake GitHub, configured as Actions configures a job."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -15,7 +16,7 @@ def test_create_posts_on_the_pull_request_with_one_request(actions, github, run_
     (comment,) = github.comments_on(number=7)
     assert result.stdout == comment["html_url"] + "\n"
     assert comment["body"].startswith("# Report\n\n| a | b |")
-    assert comment["body"].endswith(f"\n\n[//]: # (cml-report label= sha={HEAD_SHA})\n")
+    assert re.search(rf"\n\n\[//\]: # \(cml-report label= sha={HEAD_SHA} post=[0-9a-f]{{12}}\)\n\Z", comment["body"])
     assert github.server.count() == 1
     assert (tmp_path / "summary.md").read_text().startswith("# Report")
     assert result.stderr == ""
@@ -30,7 +31,9 @@ def test_update_finds_its_comment_past_the_first_pages(actions, github, run_cli)
     comments = github.comments_on(number=7)
     assert len(comments) == 250
     assert comments[-1]["body"].startswith("# Report") and "label=train" in comments[-1]["body"]
-    assert [r.method for r in github.server.requests] == ["GET", "GET", "GET", "PATCH"]
+    # One GraphQL query for who the token is (it answers for installation tokens too), three pages, one edit.
+    assert [(r.method, r.path == "/graphql") for r in github.server.requests] == [
+        ("POST", True), ("GET", False), ("GET", False), ("GET", False), ("PATCH", False)]
     assert all(r.query.get("per_page") == ["100"] for r in github.server.requests if r.method == "GET")
 
 
@@ -66,7 +69,7 @@ def test_personal_token_filters_by_its_user(actions, github, run_cli, monkeypatc
     mine = github.add_comment(7, "alice\n\n[//]: # (cml-report label= sha=abc)\n", "alice")
     assert run_cli("comment", "update", "report.md").exit_code == 0
     assert github.comments[mine["id"]]["body"].startswith("# Report")
-    assert [r.path for r in github.server.requests][0] == "/user"
+    assert [r.path for r in github.server.requests][0] == "/graphql"
 
 
 @pytest.mark.parametrize(

@@ -69,3 +69,60 @@ def test_other_exceptions_pass_through():
 
     with pytest.raises(KeyError):
         call_with_retries(operation, lambda e: None, POLICY, "Forge", "x", sleep=lambda s: None)
+
+
+def test_a_create_is_repeated_only_when_it_certainly_did_not_arrive():
+    from cml.forges.errors import ForgeOutcomeUnknownError
+
+    def attempt(failure):
+        calls = []
+
+        def operation():
+            calls.append(1)
+            if len(calls) == 1:
+                raise failure
+            return "created"
+
+        try:
+            return call_with_retries(operation, lambda e: e, POLICY, "Forge", "creating", sleep=lambda s: None,
+                                     creates=True), len(calls)
+        except ForgeOutcomeUnknownError as error:
+            return str(error), len(calls)
+
+    assert attempt(HttpFailure(None, {}, "could not connect", sent=False)) == ("created", 2)
+    assert attempt(HttpFailure(503, {}, "Service Unavailable")) == ("created", 2)
+    assert attempt(HttpFailure(429, {"Retry-After": "1"}, "slow down")) == ("created", 2)
+    for uncertain in (HttpFailure(None, {}, "timed out"), HttpFailure(502, {}, "Bad Gateway")):
+        message, calls = attempt(uncertain)
+        assert calls == 1 and message.endswith("(it may or may not have been done)")
+
+
+def test_create_once_looks_before_trying_again():
+    from cml.forges.errors import ForgeOutcomeUnknownError
+    from cml.forges.http import create_once
+
+    log = []
+
+    def create():
+        log.append("create")
+        raise ForgeOutcomeUnknownError("lost")
+
+    def find():
+        log.append("find")
+        return "found" if log.count("find") == 2 else None
+
+    assert create_once(create, find, POLICY, sleep=lambda s: log.append("sleep")) == "found"
+    assert log == ["create", "find", "sleep", "create", "find"]
+
+
+def test_an_operation_never_outlasts_the_maximum_wait():
+    policy = HttpPolicy(timeout=10, attempts=10, max_total_wait=25, backoff=1)
+    error, sleeps = run([HttpFailure(None, {}, "timed out")] * 10, policy)
+    assert isinstance(error, ForgeUnavailableError) and sleeps == [1, 2, 4, 8]  # the next would pass 25 s
+
+
+def test_server_text_in_errors_is_cut():
+    from cml.forges.http import MAX_ERROR_CHARACTERS, to_forge_error
+
+    message = str(to_forge_error(HttpFailure(422, {}, "x" * 10**6 + "\n" * 1000), "Forge", "doing it"))
+    assert len(message) < MAX_ERROR_CHARACTERS + 100 and "\n" not in message
