@@ -14,12 +14,37 @@ from typing import Iterator
 
 from cml.errors import InputError
 
+#: The largest report read (to post, attach or preview): far more than a forge shows in a comment (GitHub: 65,536
+#: characters), room for embedded ``data:`` images, and a bound on rendering (about 100 MiB of memory per MiB).
+MAX_REPORT_BYTES = 8 * 1024 * 1024
 
-def read_bytes(path) -> bytes:
-    """Read a whole file; a missing or unreadable file raises :class:`InputError`."""
+
+def format_size(size: int) -> str:
+    """``1.5 MiB``-style sizes for messages."""
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"
+
+
+def read_bytes(path, limit: int | None = None) -> bytes:
+    """Read a whole file; a missing or unreadable file raises :class:`InputError`.
+
+    With ``limit``, a file larger than ``limit`` bytes is refused before it is read (and a file whose
+    size the system does not tell, such as ``/proc/self/environ`` or ``/dev/zero``, after ``limit`` bytes).
+    """
     try:
         with open(path, "rb") as handle:
-            return handle.read()
+            if limit is None:
+                return handle.read()
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(limit + 1) if size <= limit else b""
+            if size > limit or len(data) > limit:
+                raise InputError(path, f"is larger than {format_size(limit)}, the most cml reads from such a file; "
+                                       "make it smaller")
+            return data
     except FileNotFoundError:
         raise InputError(path, "no such file; check the path (it is relative to the current folder)") from None
     except IsADirectoryError:

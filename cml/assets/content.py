@@ -1,4 +1,8 @@
-"""Files to publish, named by their content: the same bytes always get the same name."""
+"""Files to publish, named by their content: the same bytes always get the same name.
+
+A file whose name has no extension is named by the type its content shows (an image, PDF or ZIP
+signature, SVG, UTF-8 text), never by a guess; one whose type cannot be told is refused.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from cml.errors import CmlError
+from cml.fileio import format_size
 
 #: Types Python's table lacks or gets wrong on some platforms, for files ML reports link to.
 EXTRA_TYPES = {
@@ -17,7 +22,9 @@ EXTRA_TYPES = {
     ".parquet": "application/vnd.apache.parquet", ".onnx": "application/octet-stream",
 }
 _EXTENSIONS_FOR_TYPE = {"image/jpeg": ".jpg", "image/svg+xml": ".svg", "text/plain": ".txt",
-                        "text/markdown": ".md", "application/yaml": ".yaml"}
+                        "text/markdown": ".md", "application/yaml": ".yaml", "application/octet-stream": ".bin"}
+#: The longest ``data:`` URI decoded; longer ones are refused before any decoding.
+MAX_DATA_URI_CHARACTERS = 4 * 1024 * 1024
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"), (b"PK\x03\x04", "application/zip"),
@@ -28,20 +35,31 @@ class AssetError(CmlError):
     """A file cannot be published: too large, of a refused type, or an unreadable ``data:`` URI."""
 
 
+def detect_mime_type(data: bytes) -> str | None:
+    """The type ``data``'s content shows (an image, PDF or ZIP signature, SVG, UTF-8 text), else ``None``."""
+    for signature, mime_type in _SIGNATURES:
+        if data.startswith(signature):
+            return mime_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if b"<svg" in data[:512].lower():
+        return "image/svg+xml"
+    if b"\0" not in data:
+        try:
+            data.decode("utf-8")
+            return "text/plain"
+        except UnicodeDecodeError:
+            pass
+    return None
+
+
 def guess_mime_type(name: str, data: bytes = b"") -> str:
-    """The MIME type for a file name, else from the content's signature, else ``application/octet-stream``."""
+    """The MIME type for a file name, else from the content, else ``application/octet-stream``."""
     extension = os.path.splitext(name)[1].lower()
     if extension in EXTRA_TYPES:
         return EXTRA_TYPES[extension]
     guessed, _ = mimetypes.guess_type(name, strict=False)
-    if guessed:
-        return guessed
-    for signature, mime_type in _SIGNATURES:
-        if data.startswith(signature):
-            return mime_type
-    if data.lstrip()[:5].lower() == b"<svg " or b"<svg" in data[:512].lower():
-        return "image/svg+xml"
-    return "application/octet-stream"
+    return guessed or detect_mime_type(data) or "application/octet-stream"
 
 
 def extension_for(mime_type: str) -> str:
@@ -50,16 +68,6 @@ def extension_for(mime_type: str) -> str:
         return _EXTENSIONS_FOR_TYPE[mime_type]
     reverse = {value: key for key, value in EXTRA_TYPES.items()}
     return reverse.get(mime_type) or mimetypes.guess_extension(mime_type, strict=False) or ""
-
-
-def format_size(size: int) -> str:
-    """``1.5 MiB``-style sizes for messages."""
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"
 
 
 @dataclass(frozen=True)
@@ -92,20 +100,29 @@ class Asset:
 
     @classmethod
     def from_bytes(cls, data: bytes, origin: str, mime_type: str | None = None) -> "Asset":
-        """An asset named after ``origin``'s extension (or, failing that, one that fits the MIME type)."""
-        mime_type = mime_type or guess_mime_type(origin, data)
+        """An asset named after ``origin``'s extension, else after the type its content shows (or ``mime_type``).
+
+        Raises :class:`AssetError` when ``origin`` has no extension and the type cannot be told.
+        """
         extension = os.path.splitext(origin)[1].lower()
         if not extension or len(extension) > 10 or not extension[1:].isalnum():
+            mime_type = mime_type or detect_mime_type(data)
+            if mime_type is None:
+                raise AssetError(f"{origin}: cannot tell what kind of file it is: its name has no extension and "
+                                 "its content is not an image, PDF, ZIP or UTF-8 text; give it an extension (.onnx…)")
             extension = extension_for(mime_type)
-        return cls(data, mime_type, extension, origin)
+        return cls(data, mime_type or guess_mime_type(origin, data), extension, origin)
 
     @classmethod
     def from_data_uri(cls, uri: str) -> "Asset":
-        """Decode a ``data:[<type>][;base64],<data>`` URI (RFC 2397)."""
+        """Decode a ``data:[<type>][;base64],<data>`` URI (RFC 2397) of at most :data:`MAX_DATA_URI_CHARACTERS`."""
         import base64
         import binascii
         from urllib.parse import unquote, unquote_to_bytes
 
+        if len(uri) > MAX_DATA_URI_CHARACTERS:
+            raise AssetError(f"a data: URI of {format_size(len(uri))} is longer than "
+                             f"{format_size(MAX_DATA_URI_CHARACTERS)}, the most cml decodes; link the file instead")
         header, comma, payload = uri[len("data:"):].partition(",")
         parameters = [part.strip() for part in header.split(";")]
         mime_type = parameters[0].lower() or "text/plain"

@@ -10,6 +10,7 @@ from typing import Callable, ClassVar, Iterable, Sequence, TypeVar
 from cml.assets.content import Asset
 from cml.assets.links import rewrite
 from cml.errors import CmlError
+from cml.forges.secrets import refuse_secrets
 from cml.assets.references import Boundary, Reference, collect_references
 
 T = TypeVar("T")
@@ -29,7 +30,8 @@ def in_parallel(function: Callable[[T], R], items: Sequence[T], workers: int = P
 class Publisher(abc.ABC):
     """Stores content-addressed files somewhere reviewers can see them and returns their URLs.
 
-    :meth:`publish` checks sizes before anything is sent, uploads each distinct
+    :meth:`publish` checks sizes and refuses content carrying a token of the job
+    before anything is sent, uploads each distinct
     name once per process (``--watch`` re-publishes without re-uploading), and
     leaves it to :meth:`_store` to skip names the backend already holds.
     """
@@ -48,6 +50,7 @@ class Publisher(abc.ABC):
         pending = [asset for name, asset in distinct.items() if name not in self._urls]
         for asset in pending:
             asset.check_size(self.size_limit, self.label)
+            refuse_secrets(asset.data, asset.origin)
         if pending:
             self._urls.update(self._store(pending))
         return {name: self._urls[name] for name in distinct}

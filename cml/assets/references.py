@@ -3,7 +3,13 @@
 A report is often built from untrusted pull-request content, so a link to
 ``/etc/passwd``, ``../../.ssh/id_rsa`` or a symlink leading out of the workspace
 must never be uploaded: every file must resolve (symlinks followed) inside the
-report's folder, the CI workspace, or a folder the user allowed on purpose.
+report's folder, the CI workspace, or a folder the user allowed on purpose, and
+nothing under a ``.git`` folder (``actions/checkout`` keeps the token in
+``.git/config``) or carrying a token of the job is sent, whatever the boundary.
+The report file itself gets the same rule (:func:`read_report`).
+
+Limits: a report is at most :data:`MAX_REPORT_BYTES`, a linked file at most
+:data:`MAX_LINKED_FILE_BYTES`; both are checked before the file is read.
 """
 
 from __future__ import annotations
@@ -16,30 +22,72 @@ from urllib.parse import urlsplit
 from cml.assets.content import Asset, AssetError
 from cml.assets.links import Destination, find_destinations, is_local_file, local_path
 from cml.errors import InputError
-from cml.fileio import read_bytes
+from cml.fileio import MAX_REPORT_BYTES, decode_text, read_bytes
+from cml.forges.secrets import contains_secret
 from cml.workspace import WORKSPACE_VARIABLES
+
+#: The largest file a report may link to; the forges' own limits (GitHub, GitLab: 100 MiB) are no higher.
+MAX_LINKED_FILE_BYTES = 100 * 1024 * 1024
+#: The name of the folder (or, in worktrees and submodules, file) git keeps a repository's configuration in.
+GIT_FOLDER = ".git"
+
+
+def is_under_git_folder(path: str) -> bool:
+    """True if any component of ``path`` (as written, made absolute) is ``.git``, in any case (as case-insensitive
+    file systems see it)."""
+    return any(part.lower() == GIT_FOLDER for part in os.path.normpath(os.path.abspath(path)).split(os.sep))
 
 
 class Boundary:
-    """The folders files may be published from (real paths, symlinks resolved)."""
+    """The folders files may be read from to be sent out (real paths, symlinks resolved); ``description``
+    names them in messages."""
 
-    def __init__(self, roots: Iterable[str]):
+    def __init__(self, roots: Iterable[str], description: str = "the allowed folders"):
         self.roots = sorted({os.path.realpath(root) for root in roots if root})
+        self.description = description
 
     @classmethod
     def for_report(cls, report_path: str, environ: Mapping[str, str], allow_outside: Iterable[str] = ()) -> "Boundary":
         """The report's folder, the CI workspace if there is one, and every ``--allow-outside`` folder."""
-        return cls.for_folder(os.path.dirname(os.path.abspath(report_path)), environ, allow_outside)
+        return cls.for_folder(os.path.dirname(os.path.abspath(report_path)), environ, allow_outside,
+                              "the report's folder and the CI workspace")
 
     @classmethod
-    def for_folder(cls, folder: str, environ: Mapping[str, str], allow_outside: Iterable[str] = ()) -> "Boundary":
+    def for_folder(cls, folder: str, environ: Mapping[str, str], allow_outside: Iterable[str] = (),
+                   description: str = "the current folder and the CI workspace") -> "Boundary":
         """``folder``, the CI workspace if there is one, and every ``--allow-outside`` folder."""
         workspaces = [environ[name] for name in WORKSPACE_VARIABLES if environ.get(name)]
-        return cls([folder, *workspaces, *allow_outside])
+        return cls([folder, *workspaces, *allow_outside], description)
 
     def contains(self, path: str) -> bool:
         real = os.path.realpath(path)
         return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots)
+
+    def refusal(self, path: str) -> str | None:
+        """Why the file at ``path`` may not be sent out, or ``None`` when it may: it is under a ``.git``
+        folder (as written or resolved) or resolves outside the boundary."""
+        real = os.path.realpath(path)
+        if is_under_git_folder(path) or is_under_git_folder(real):
+            return "it is inside a .git folder, which holds the repository's credentials; link a copy outside it"
+        if not self.contains(real):
+            return (f"it is outside {self.description} (resolves to {real}); pass --allow-outside FOLDER "
+                    "if this is intended")
+        return None
+
+    def read(self, path: str, limit: int) -> bytes:
+        """The bytes of the file at ``path`` (at most ``limit``) if it may be sent out, else :class:`InputError`."""
+        refusal = self.refusal(path)
+        if refusal:
+            raise InputError(path, f"refusing to read it: {refusal}")
+        return read_bytes(path, limit)
+
+
+def read_report(path: str, environ: Mapping[str, str], allow_outside: Iterable[str] = ()) -> str:
+    """The text of the report at ``path``, read only if it resolves (symlinks followed) inside the current
+    folder, the CI workspace or an ``--allow-outside`` folder, and not under ``.git``: a ``report.md`` that is
+    a symlink to ``/proc/self/environ`` would otherwise post the job's tokens."""
+    boundary = Boundary.for_folder(os.getcwd(), environ, allow_outside)
+    return decode_text(boundary.read(path, MAX_REPORT_BYTES), path)
 
 
 @dataclass(frozen=True)
@@ -60,9 +108,10 @@ def collect_references(
 ) -> list[Reference]:
     """Every local file and ``data:`` URI that ``text`` (the content of ``report_path``) points at.
 
-    Paths resolve against the report's folder. A path outside ``boundary`` is an
-    error; a missing file is an error naming the report line, or with
-    ``skip_missing`` a warning that leaves the link as it is.
+    Paths resolve against the report's folder. A path outside ``boundary`` or under
+    ``.git``, a file carrying a token of the job, one larger than :data:`MAX_LINKED_FILE_BYTES`
+    or of a type that cannot be told is an error naming the report line; so is a missing
+    file, or with ``skip_missing`` a warning that leaves the link as it is.
     """
     base = os.path.dirname(os.path.abspath(report_path))
     loaded: dict[str, Asset] = {}
@@ -81,13 +130,9 @@ def collect_references(
         if not relative:
             continue
         path = os.path.normpath(os.path.join(base, relative))
-        if not boundary.contains(path):
-            raise InputError(
-                report_path,
-                f"refusing to publish {relative}: it is outside the report's folder and the CI workspace "
-                f"(resolves to {os.path.realpath(path)}); pass --allow-outside FOLDER if this is intended",
-                line=destination.line,
-            )
+        refusal = boundary.refusal(path)
+        if refusal:
+            raise InputError(report_path, f"refusing to publish {relative}: {refusal}", line=destination.line)
         real = os.path.realpath(path)
         if real not in loaded:
             if not os.path.isfile(real):
@@ -98,6 +143,17 @@ def collect_references(
                 raise InputError(report_path, f"{relative} {problem}; create it before posting, fix the link, "
                                               "or pass --skip-missing to leave such links as they are",
                                  line=destination.line)
-            loaded[real] = Asset.from_bytes(read_bytes(real), relative)
+            try:
+                data = read_bytes(real, MAX_LINKED_FILE_BYTES)
+            except InputError as error:
+                raise InputError(report_path, f"cannot publish {relative}: {error}", line=destination.line) from None
+            if contains_secret(data):
+                raise InputError(report_path, f"refusing to publish {relative}: it contains a token or credential "
+                                              "of this job (or its base64); remove it from the file",
+                                 line=destination.line)
+            try:
+                loaded[real] = Asset.from_bytes(data, relative)
+            except AssetError as error:
+                raise InputError(report_path, str(error), line=destination.line) from None
         references.append(Reference(destination, loaded[real], urlsplit(url).fragment))
     return references

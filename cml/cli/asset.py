@@ -8,7 +8,6 @@ import click
 
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app, publish_options
-from cml.errors import InputError
 
 
 @click.group(cls=CmlGroup, name="asset")
@@ -35,18 +34,17 @@ def publish(app: Application, path, md, title, mime_type, target, output_file, r
     """Publish FILE to the forge's storage (or --url s3://BUCKET/PREFIX) and print its URL."""
     from cml.assets.backends import open_publisher
     from cml.assets.content import Asset
-    from cml.assets.references import Boundary
-    from cml.fileio import read_bytes, write_atomic
+    from cml.assets.references import MAX_LINKED_FILE_BYTES, Boundary
+    from cml.fileio import write_atomic
     from cml.forges.base import Target
     from cml.forges.delivery import parse_target
+    from cml.forges.secrets import refuse_secrets
 
     if gitlab_uploads:
         app.warn("--gitlab-uploads will be deprecated soon, use --native instead")
-    boundary = Boundary.for_folder(os.getcwd(), app.environ, allow_outside)
-    if not boundary.contains(path):
-        raise InputError(path, "is outside the current folder and the CI workspace; "
-                               "pass --allow-outside FOLDER to publish it anyway")
-    asset = Asset.from_bytes(read_bytes(path), os.path.basename(path), mime_type)
+    data = Boundary.for_folder(os.getcwd(), app.environ, allow_outside).read(path, MAX_LINKED_FILE_BYTES)
+    refuse_secrets(data, path)
+    asset = Asset.from_bytes(data, os.path.basename(path), mime_type)
     forge = context = None
     issue = None
     if not (publish_settings.url or "").strip():

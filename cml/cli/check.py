@@ -11,10 +11,10 @@ from cml.cli.options import (
     open_forge_from_options,
     pass_app,
     publish_options,
+    read_outgoing_report,
     report_files,
 )
 from cml.errors import UsageError
-from cml.fileio import read_text
 from cml.forges.base import CONCLUSIONS
 
 
@@ -42,7 +42,7 @@ def create(app: Application, markdown_file, title, conclusion, details_url, head
     Bitbucket and Gitea. Prints the check's URL."""
     from cml.forges.base import Check
 
-    report = read_text(markdown_file)
+    report = read_outgoing_report(app, markdown_file, allow_outside)
     context, forge = open_forge_from_options(app, forge_settings)
     sha = head_sha or context.sha
     if not sha:

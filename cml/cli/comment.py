@@ -12,10 +12,11 @@ from cml.cli.options import (
     open_forge_from_options,
     pass_app,
     publish_options,
+    read_outgoing_report,
     report_files,
 )
 from cml.errors import InputError, UsageError
-from cml.fileio import read_text
+from cml.forges.secrets import SecretInContentError
 
 
 @click.group(cls=CmlGroup, name="comment")
@@ -38,7 +39,7 @@ def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch
     if pr:
         app.warn("Deprecation warning: use --target=pr instead of --pr")
         target = "pr"
-    report = None if watch else read_text(markdown_file)
+    report = None if watch else read_outgoing_report(app, markdown_file, allow_outside)
     files = report_files(app, markdown_file, publish_settings, allow_outside, skip_missing,
                          lambda: (forge, context, issue)) if publish else None
     # Bad links fail here, before any request is made.
@@ -50,15 +51,17 @@ def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch
                                                      commit_sha or context.sha)
     summary_path = app.environ.get("GITHUB_STEP_SUMMARY") if summary else None
     hint = job_summary_link(context) if summary_path else (files.full_report_link if files else "")
-    poster = ReportPoster(forge, resolved, marker, update, app.warn, summary_path, hint)
+    poster = ReportPoster(forge, resolved, marker, update, app.warn, summary_path, hint, origin=markdown_file)
     if report is not None:
         app.output(poster.post(files.publish(report, references) if files else report).url)
         return
 
-    def on_change(text: str) -> None:
+    def on_change(_text: str) -> None:
         try:
+            # Read again through the same checks as without --watch: the watcher only notices changes.
+            text = read_outgoing_report(app, markdown_file, allow_outside)
             app.output(poster.post(files.publish(text) if files else text).url)
-        except (InputError, AssetError) as error:
+        except (InputError, AssetError, SecretInContentError) as error:
             app.warn(f"{error}; waiting for the next change")
 
     app.note(f"watching {markdown_file}; press Ctrl-C to stop")

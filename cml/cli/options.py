@@ -229,6 +229,18 @@ def report_files(app: Application, markdown_file: str, settings, allow_outside, 
                        skip_missing, app.warn)
 
 
+def read_outgoing_report(app: Application, markdown_file: str, allow_outside) -> str:
+    """The text of ``markdown_file`` to send out, read only if it resolves inside the current folder, the CI
+    workspace or an ``--allow-outside`` folder and not under ``.git``, is at most
+    :data:`~cml.assets.references.MAX_REPORT_BYTES`, and carries no token of this job."""
+    from cml.assets.references import read_report
+    from cml.forges.secrets import refuse_secrets
+
+    text = read_report(markdown_file, app.environ, allow_outside)
+    refuse_secrets(text, markdown_file)
+    return text
+
+
 def publish_options(url_flags: tuple[str, ...] = ("--publish-url",)):
     """``--publish-url``, ``--native``, ``--publish-branch``, ``--publish-public``, ``--publish-expires``,
     ``--allow-outside`` and ``--skip-missing``; the command receives one ``publish_settings`` keyword
@@ -246,7 +258,8 @@ def publish_options(url_flags: tuple[str, ...] = ("--publish-url",)):
         @click.option("--publish-expires", type=Duration(), default="7d", show_default=True, metavar="DURATION",
                       help="S3: how long presigned links work (at most 7d).")
         @click.option("--allow-outside", multiple=True, metavar="FOLDER", type=click.Path(file_okay=False),
-                      help="Also publish files from FOLDER (by default only the report's folder and the CI workspace).")
+                      help="Also publish files from FOLDER (by default only the report's folder and the CI workspace) "
+                           "and read the report from it (by default only the current folder and the CI workspace).")
         @click.option("--skip-missing", is_flag=True,
                       help="Warn about links to missing files and leave them as they are, instead of failing.")
         @functools.wraps(function)

@@ -19,16 +19,18 @@ def command() -> None:
 @command.command()
 @click.argument("markdown_file", type=click.Path(dir_okay=False), metavar="FILE")
 @click.option("-o", "--output", help="HTML file to write  [default: FILE with .html]")
+@click.option("--allow-outside", multiple=True, metavar="FOLDER", type=click.Path(file_okay=False),
+              help="Also inline images from FOLDER (by default only the report's folder and the CI workspace).")
 @pass_app
-def preview(app: Application, markdown_file, output) -> None:
-    """Render FILE as GitHub does into one self-contained HTML file (images inlined, works offline)."""
+def preview(app: Application, markdown_file, output, allow_outside) -> None:
+    """Render FILE as GitHub does, sanitised, into one self-contained HTML file (images inlined, works offline)."""
     from cml.report.preview import preview_file
 
     output = output or os.path.splitext(markdown_file)[0] + ".html"
     if os.path.abspath(output) == os.path.abspath(markdown_file):
         raise click.BadParameter("must differ from the Markdown file", param_hint="--output")
-    page = preview_file(markdown_file)
-    for source in page.missing_images:
-        app.warn(f"{markdown_file}: image '{source}' not found; it is left as a broken link")
+    page = preview_file(markdown_file, app.environ, allow_outside)
+    for warning in page.warnings:
+        app.warn(f"{markdown_file}: {warning}")
     write_atomic(output, page.html)
     app.output(output)

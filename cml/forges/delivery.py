@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable, Union
 
 from cml.errors import InputError, UsageError
-from cml.fileio import decode_text, read_bytes
+from cml.fileio import MAX_REPORT_BYTES, decode_text, read_bytes
 from cml.forges.base import Comment, Forge, Target
 from cml.forges.environment import RepositoryContext
 from cml.forges.errors import ForgeNotFoundError
@@ -79,15 +79,15 @@ def comment_body(report: str, forge: Forge, marker: Marker | None, full_report_h
                  origin: str = "the report") -> tuple[str, bool]:
     """The body to post: the report (marker-like lines neutralised) cut to the forge's limit, then the marker.
     A body that carries a token of this job is refused (:class:`~cml.forges.secrets.SecretInContentError`)."""
-    report = neutralise(report.rstrip())
-    refuse_secrets(report, origin)
+    text = neutralise(report.rstrip())
+    refuse_secrets(text, origin)
     suffix = f"\n\n{marker}\n" if marker else ""
     limit = forge.comment_limit - SAFETY_MARGIN - len(suffix)
     hint = full_report_hint
     if callable(hint):
-        hint = hint(report) if len(report) > limit else ""
-    body = truncate_markdown(report, limit, hint)
-    truncated = body != report
+        hint = hint(report) if len(text) > limit else ""
+    body = truncate_markdown(text, limit, hint)
+    truncated = body != text
     return (marker.append_to(body) if marker else body), truncated
 
 
@@ -262,7 +262,7 @@ def _snapshot(path: str, dependencies: Callable[[str], str] | None) -> tuple[str
     """The file's text, a fingerprint of it and what it links to (``None`` while it is missing), and the
     decoding error of a file that is not text."""
     try:
-        data = read_bytes(path)
+        data = read_bytes(path, MAX_REPORT_BYTES)
     except InputError:
         return "", None, None
     try:
