@@ -1,25 +1,75 @@
-"""Read files at a git revision without checking it out.
+"""Run git, and read files at a git revision without checking it out.
 
-One ``git rev-parse`` resolves the revision and the repository root, and one
-``git cat-file --batch`` process serves every file, however many are asked for.
+:func:`run_git` is the one way cml runs git: a failure is one redacted line naming the
+subcommand (and, for a refused token, the host that refused it). One ``git cat-file
+--batch`` process serves every file of a revision, however many are asked for.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
+from typing import Mapping, Sequence
+from urllib.parse import urlsplit
 
 from cml.errors import GitError
+from cml.forges.secrets import redact
+
+#: What git prints when the server refused the credentials it sent (or it had none to send).
+_REFUSED = re.compile(r"could not read (?:Username|Password)|terminal prompts disabled|Authentication failed"
+                      r"|HTTP Basic: Access denied|returned error: 40[13]\b")
+#: Characters of git's message kept in an error (a server can make it arbitrarily long).
+MAX_DETAIL = 300
 
 
-def _run_git(args: list[str], cwd=None, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+def run_git(args: Sequence[str], cwd=None, *, env: Mapping[str, str] | None = None, stdin: bytes | None = None,
+            probe: bool = False) -> bytes | None:
+    """The output of ``git ARGS`` run in ``cwd``, with ``env`` added to this process's environment.
+
+    A failure raises a one-line, redacted :class:`GitError` naming the subcommand; with ``probe``
+    (for questions such as "is this ref there?") it returns ``None`` instead.
+    """
     try:
-        return subprocess.run(
-            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False
-        )
-    except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH; install git to compare revisions") from None
+        completed = subprocess.run(["git", *args], cwd=cwd, env={**os.environ, **env} if env else None, input=stdin,
+                                   capture_output=True, check=False)
+    except OSError as error:
+        if probe:
+            return None
+        if error.filename == "git":
+            raise GitError("git is not installed or not on PATH; install git") from None
+        raise GitError(f"{cwd}: {error.strerror}") from None
+    if completed.returncode == 0:
+        return completed.stdout
+    if probe:
+        return None
+    raise GitError(redact(_failure(args, completed.stderr.decode(errors="replace"), completed.returncode, cwd)))
+
+
+def git_text(args: Sequence[str], cwd=None, **options) -> str | None:
+    """:func:`run_git`'s output as text without its final line break (file names round-trip through
+    :func:`os.fsdecode`); ``None`` when a probe fails."""
+    output = run_git(args, cwd, **options)
+    return None if output is None else os.fsdecode(output).removesuffix("\n")
+
+
+def _failure(args: Sequence[str], stderr: str, code: int, cwd) -> str:
+    command = "git " + next((arg for arg in args if not arg.startswith("-")), "")
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if any(line.startswith("fatal: not a git repository") for line in lines):
+        return f"{os.path.realpath(cwd or os.getcwd())} is not inside a git repository; run cml in your project's clone"
+    if _REFUSED.search(stderr):
+        url = re.search(r"'(https?://[^']*)'", stderr)
+        host = urlsplit(url[1]).netloc.rpartition("@")[2] if url else "the remote"
+        status = re.search(r"returned error: (\d{3})", stderr)
+        return (f"{command} failed: {host} refused the token for git over HTTPS (HTTP {status[1] if status else 401}); "
+                "use a token allowed to push to the repository (contents: write permission)")
+    # git's own error, not the hints after it or what a server said before it.
+    detail = next((line for line in lines if line.startswith("fatal: ")), None) \
+        or next((line for line in reversed(lines) if line.startswith("error: ")), None) \
+        or (lines[-1] if lines else f"exit {code}")
+    return f"{command} failed: {detail.removeprefix('fatal: ').removeprefix('error: ')[:MAX_DETAIL]}"
 
 
 def fetch_hint(revision: str) -> str:
@@ -43,7 +93,7 @@ class Revision:
         """The path of ``path`` (relative to ``cwd`` or absolute) from the repository root."""
         absolute = os.path.realpath(os.path.join(self.cwd, os.fspath(path)))
         relative = os.path.relpath(absolute, self.toplevel)
-        if relative.startswith(".."):
+        if relative == os.pardir or relative.startswith(os.pardir + os.sep):
             raise GitError(f"{path}: is outside the git repository at {self.toplevel}")
         return relative.replace(os.sep, "/")
 
@@ -52,11 +102,11 @@ class Revision:
         paths = list(dict.fromkeys(os.fspath(p) for p in paths))
         if not paths:
             return {}
-        request = "".join(f"{self.sha}:{self.repo_path(p)}\n" for p in paths).encode()
-        result = _run_git(["cat-file", "--batch"], cwd=self.cwd, stdin=request)
-        if result.returncode != 0:
-            raise GitError(f"git cat-file failed: {result.stderr.decode(errors='replace').strip()}")
-        output = result.stdout
+        broken = next((path for path in paths if "\n" in path), None)
+        if broken is not None:  # it would end its request line early and shift every answer after it
+            raise GitError(f"{broken!r}: a file name with a line break cannot be read from git; rename the file")
+        request = os.fsencode("".join(f"{self.sha}:{self.repo_path(p)}\n" for p in paths))
+        output = run_git(["cat-file", "--batch"], self.cwd, stdin=request)
         contents: dict[str, bytes | None] = {}
         position = 0
         for path in paths:
@@ -74,12 +124,11 @@ class Revision:
 
     def list_files(self, folder) -> list[str]:
         """Paths of the files under ``folder`` at this revision, relative to ``cwd`` like ``folder``."""
-        result = _run_git(["ls-tree", "-r", "--name-only", self.sha, "--", self.repo_path(folder)], cwd=self.cwd)
-        if result.returncode != 0:
-            raise GitError(f"git ls-tree failed: {result.stderr.decode(errors='replace').strip()}")
+        listing = git_text(["ls-tree", "-r", "-z", "--full-tree", "--name-only", self.sha, "--",
+                            self.repo_path(folder)], self.cwd)
         root = os.path.join(self.cwd, os.fspath(folder))
-        return [os.path.join(os.fspath(folder), os.path.relpath(os.path.join(self.toplevel, line), root))
-                for line in result.stdout.decode().splitlines() if line]
+        return [os.path.join(os.fspath(folder), os.path.relpath(os.path.join(self.toplevel, name), root))
+                for name in listing.split("\0") if name]
 
     def read_file(self, path) -> bytes | None:
         """Contents of one file at this revision, or ``None`` if it is not there."""
@@ -89,18 +138,10 @@ class Revision:
 def resolve(revision: str, cwd=None) -> Revision:
     """Resolve ``revision`` to a commit, with an error that says how to fetch a missing one."""
     cwd = os.path.realpath(cwd or os.getcwd())
-    result = _run_git(
-        ["rev-parse", "--show-toplevel", "--is-shallow-repository", "--verify", "--quiet", f"{revision}^{{commit}}"],
-        cwd=cwd,
-    )
-    lines = result.stdout.decode(errors="replace").split()
-    if result.returncode != 0 and len(lines) < 2:
-        message = result.stderr.decode(errors="replace").strip().splitlines()
-        if message and "not a git repository" in message[0]:
-            raise GitError(f"{cwd} is not inside a git repository; run cml in your project's clone")
-        raise GitError(f"git rev-parse failed: {message[0] if message else 'unknown error'}")
-    toplevel, shallow = lines[0], lines[1] == "true"
-    if result.returncode != 0:
-        clone = "this shallow clone" if shallow else "this clone"
+    # The last line is the shallowness; the path before it may hold any character, line breaks included.
+    toplevel, shallow = git_text(["rev-parse", "--show-toplevel", "--is-shallow-repository"], cwd).rsplit("\n", 1)
+    sha = git_text(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"], cwd, probe=True)
+    if sha is None:
+        clone = "this shallow clone" if shallow == "true" else "this clone"
         raise GitError(f"revision '{revision}' is not in {clone}; {fetch_hint(revision)}")
-    return Revision(name=revision, sha=lines[2], toplevel=os.path.realpath(toplevel), cwd=cwd)
+    return Revision(name=revision, sha=sha, toplevel=os.path.realpath(toplevel), cwd=cwd)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 from urllib.parse import urlsplit
 
-from cml.errors import GitError, UsageError
-from cml.forges.secrets import redact, register_secret
+from cml.errors import UsageError
+from cml.forges.secrets import register_secret
+from cml.git import git_text, run_git
 
 #: Where each CI checks the repository out.
 WORKSPACE_VARIABLES = ("GITHUB_WORKSPACE", "CI_PROJECT_DIR", "BITBUCKET_CLONE_DIR")
@@ -51,33 +51,16 @@ class Workspace:
     @classmethod
     def find(cls, cwd: str | None = None) -> "Workspace":
         """The working tree around ``cwd``; a clear error outside one."""
-        try:
-            completed = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True,
-                                       text=True, check=False)
-        except FileNotFoundError:
-            raise GitError("git is not installed or not on PATH") from None
-        if completed.returncode:
-            raise GitError(f"{os.path.abspath(cwd or '.')} is not a git repository; run cml inside the clone")
-        return cls(completed.stdout.strip())
+        return cls(git_text(["rev-parse", "--show-toplevel"], cwd))
 
     def git(self, *args: str, env: Mapping[str, str] | None = None, network: bool = False,
-            check: bool = True, data: bytes | None = None, strip: bool = True) -> str:
-        """Run git; ``network`` adds the authentication environment. Errors are one line, redacted.
-        The output is stripped unless ``strip`` is false (porcelain formats start with significant spaces)."""
-        environment = {**os.environ, **(env or {}), **(self.auth if network else {})}
-        completed = subprocess.run(["git", *args], cwd=self.root, env=environment, capture_output=True,
-                                   input=data, check=False)
-        if check and completed.returncode:
-            message = completed.stderr.decode(errors="replace").strip().splitlines()
-            detail = next((line for line in reversed(message) if line.strip()), f"exit {completed.returncode}")
-            raise GitError(redact(f"git {args[0]} failed: {detail.removeprefix('fatal: ').removeprefix('error: ')}"))
-        output = completed.stdout.decode(errors="replace")
-        return output.strip() if strip else output
+            check: bool = True) -> str | None:
+        """The output of git (see :func:`cml.git.git_text`); ``network`` adds the authentication environment.
+        Without ``check`` a failure returns ``None`` instead of raising."""
+        return git_text(args, self.root, env={**(env or {}), **(self.auth if network else {})}, probe=not check)
 
     def succeeds(self, *args: str, network: bool = False) -> bool:
-        environment = {**os.environ, **(self.auth if network else {})}
-        return subprocess.run(["git", *args], cwd=self.root, env=environment, capture_output=True,
-                              check=False).returncode == 0
+        return self.git(*args, network=network, check=False) is not None
 
     def remote_url(self, remote: str) -> str:
         if not self.succeeds("remote", "get-url", remote):
@@ -98,7 +81,7 @@ class Workspace:
 
     def changed_paths(self, pathspecs: Sequence[str]) -> list[str]:
         """Files (relative to the root) that differ from HEAD or are untracked, within ``pathspecs``."""
-        output = self.git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *pathspecs, strip=False)
+        output = self.git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *pathspecs)
         paths = []
         entries = output.split("\0")
         index = 0
@@ -136,11 +119,10 @@ def mark_safe_directory(environ: Mapping[str, str]) -> str | None:
         return None
     folder = next((environ[name] for name in WORKSPACE_VARIABLES if environ.get(name)), None) or os.getcwd()
     folder = os.path.abspath(folder)
-    listed = subprocess.run(["git", "config", "--global", "--get-all", "safe.directory"], capture_output=True,
-                            text=True, check=False).stdout.split()
+    listed = (git_text(["config", "--global", "--get-all", "safe.directory"], probe=True) or "").splitlines()
     if folder in listed or "*" in listed:
         return None
-    subprocess.run(["git", "config", "--global", "--add", "safe.directory", folder], capture_output=True, check=True)
+    run_git(["config", "--global", "--add", "safe.directory", folder])
     return f"marked {folder} as a safe git directory"
 
 

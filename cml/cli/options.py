@@ -135,7 +135,8 @@ def forge_options(function):
     The command receives them as one ``forge_settings`` mapping for :func:`open_forge_from_options`.
     """
 
-    @click.option("--repo", metavar="URL", help="Repository URL  [default: from the CI, else the 'origin' remote]")
+    @click.option("--repo", metavar="URL", help="Repository URL; another repository than the CI's gets none of its pull request or commit, "
+                       "so --target must name one  [default: from the CI, else the 'origin' remote]")
     @click.option("--token", "--driver-token", "token", metavar="TOKEN",
                   help="API token  [default: REPO_TOKEN, repo_token, GITHUB_TOKEN, GITLAB_TOKEN, BITBUCKET_TOKEN, GITEA_TOKEN]")
     @click.option("--driver", type=click.Choice(["github", "gitlab", "bitbucket", "gitea"]),

@@ -81,6 +81,18 @@ class RepositoryContext:
     workflow: str | None = None
     ci: str | None = None
 
+    def is_named_by(self, repo: str) -> bool:
+        """True if ``repo`` (``OWNER/NAME`` or a remote URL) names this repository: the same path, whatever
+        its case or ``.git`` suffix, on the same host when both are known."""
+        from urllib.parse import urlsplit
+
+        parsed = parse_remote_url(repo)
+        host, path = (parsed[1], parsed[2]) if parsed else (None, repo.strip().strip("/").removesuffix(".git"))
+        if path.lower() != (self.repository or "").strip("/").lower():
+            return False
+        server = urlsplit(self.server_url or "").hostname
+        return host is None or server is None or host.split(":")[0].lower() == server.lower()
+
     @property
     def actions_run_url(self) -> str | None:
         """The GitHub Actions run page (its job summary is there), when this is a GitHub Actions run."""

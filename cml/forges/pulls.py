@@ -112,7 +112,7 @@ def open_pull_request(
             if options.skip_ci and forge.name == "gitlab":
                 title += " [skip ci]"
             body = options.body or f"Automated commits for {repository_url}/commit/{head} created by CML."
-            pull = forge.create_pull_request(source, target, title, body)
+            pull = forge.open_pull_request(source, target, title, body)
     except CmlError:
         if pushed:  # leave no half-made branch behind
             workspace.git("push", "--quiet", options.remote, "--delete", source, network=True, check=False)

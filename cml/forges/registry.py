@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import replace
 from typing import Mapping
 
@@ -17,6 +16,8 @@ from cml.forges.environment import (
 )
 from cml.forges.errors import ForgeConfigurationError
 from cml.forges.http import HttpPolicy
+from cml.forges.secrets import register_secret
+from cml.git import git_text
 
 DRIVERS = ("github", "gitlab", "bitbucket", "gitea")
 TOKEN_VARIABLES = ("REPO_TOKEN", "repo_token", "GITHUB_TOKEN", "GITLAB_TOKEN", "BITBUCKET_TOKEN", "GITEA_TOKEN")
@@ -25,6 +26,7 @@ TOKEN_VARIABLES = ("REPO_TOKEN", "repo_token", "GITHUB_TOKEN", "GITLAB_TOKEN", "
 def find_token(explicit: str | None, driver: str | None, environ: Mapping[str, str]) -> str:
     """``--token``, else the first of REPO_TOKEN, repo_token, GITHUB_TOKEN, GITLAB_TOKEN, BITBUCKET_TOKEN, GITEA_TOKEN."""
     if explicit:
+        register_secret(explicit)
         return explicit
     for name in TOKEN_VARIABLES:
         if environ.get(name):
@@ -40,11 +42,7 @@ def find_token(explicit: str | None, driver: str | None, environ: Mapping[str, s
 
 
 def _git(*args: str, cwd=None) -> str | None:
-    try:
-        completed = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        return None
-    return completed.stdout.strip() if completed.returncode == 0 else None
+    return git_text(args, cwd, probe=True) or None
 
 
 def repository_context(
@@ -54,16 +52,23 @@ def repository_context(
     api_url: str | None = None,
     cwd: str | None = None,
 ) -> RepositoryContext:
-    """Combine ``--repo``/``--driver``/``--api-url`` with what the CI (or the git clone) says."""
+    """Combine ``--repo``/``--driver``/``--api-url`` with what the CI (or the git clone) says.
+
+    The CI's pull request, commit, run and project belong to the CI's repository only: a ``--repo``
+    naming another one gets none of them.
+    """
     env = os.environ if environ is None else environ
     context = ci_repository_context(env)
+    if repo and context is not None and context.is_named_by(repo):
+        repo = None
     if repo or context is None:
         url = repo or _git("config", "--get", "remote.origin.url", cwd=cwd)
         if not url:
             raise ForgeConfigurationError("cannot tell the repository: pass --repo URL or run in a clone with an 'origin' remote")
         parsed = parse_remote_url(url)
         if parsed is None and "/" in url and "://" not in url and context is not None:
-            context = replace(context, repository=url.strip("/"))
+            context = RepositoryContext(driver=context.driver, api_url=context.api_url, repository=url.strip("/"),
+                                        server_url=context.server_url)
         elif parsed is None:
             raise ForgeConfigurationError(f"cannot read the repository URL '{url}'; pass --repo https://HOST/OWNER/NAME")
         else:
@@ -73,13 +78,9 @@ def repository_context(
                 raise ForgeConfigurationError(
                     f"cannot tell which forge {host} runs; pass --driver {'|'.join(DRIVERS)} (and --api-url if needed)"
                 )
-            sha = context.sha if context else _git("rev-parse", "HEAD", cwd=cwd)
-            pull_request = context.pull_request if context else None
             context = RepositoryContext(
-                driver=guessed, api_url=api_url or api_url_for(guessed, scheme, host), repository=path, sha=sha,
-                pull_request=pull_request, server_url=f"{scheme}://{host}",
-                run_id=context.run_id if context else None, workflow=context.workflow if context else None,
-                ci=context.ci if context else None,
+                driver=guessed, api_url=api_url or api_url_for(guessed, scheme, host), repository=path,
+                sha=None if context else _git("rev-parse", "HEAD", cwd=cwd), server_url=f"{scheme}://{host}",
             )
     if driver and driver != context.driver:
         context = replace(context, driver=driver)
@@ -97,14 +98,12 @@ def open_forge(context: RepositoryContext, token: str, environ: Mapping[str, str
     if context.driver == "github":
         from cml.forges.github import GitHubForge
 
-        actions_token = bool(env.get("GITHUB_ACTIONS")) and token.startswith("ghs_")
-        return GitHubForge(context.api_url, context.repository, token, policy, actions_token=actions_token,
-                           web_url=context.server_url)
+        return GitHubForge(context.api_url, context.repository, token, policy, web_url=context.server_url)
     if context.driver == "gitlab":
         from cml.forges.gitlab import GitLabForge
 
         return GitLabForge(context.api_url, context.repository, token, policy, project_id=context.project_id,
-                           web_url=env.get("CI_PROJECT_URL"))
+                           web_url=env.get("CI_PROJECT_URL") if context.project_id else None)
     if context.driver == "bitbucket":
         from cml.forges.bitbucket import BitbucketForge
 

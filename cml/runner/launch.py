@@ -69,6 +69,26 @@ class LaunchResult:
         return self.machine is None
 
 
+@dataclass(frozen=True)
+class Cleanup:
+    """What :meth:`RunnerLauncher.remove` did: the machines it terminated, whether it removed a runner
+    registration, and what it could not remove."""
+
+    terminated: list[str]
+    unregistered: bool
+    left: list[str]
+
+    def report(self, name: str) -> list[str]:
+        """Clauses for the error message that say what happened, and nothing when nothing was there to remove."""
+        removed = ["the machine" if len(self.terminated) == 1 else f"{len(self.terminated)} machines"] \
+            if self.terminated else []
+        removed += ["the runner registration"] if self.unregistered else []
+        clauses = [f"{' and '.join(removed)} {'were' if len(removed) > 1 else 'was'} removed"] if removed else []
+        if self.left:
+            clauses.append(f"could not remove {' and '.join(self.left)}: run 'cml runner stop {name}'")
+        return clauses
+
+
 def _interrupt(number, _frame) -> None:
     raise KeyboardInterrupt(signal.Signals(number).name)
 
@@ -122,8 +142,8 @@ class RunnerLauncher:
                 runner = self._wait_until_online(options, registration, machine)
             return LaunchResult(runner, machine)
         except BaseException as error:
-            left = self.remove(options.name, registration, machine)
-            raise self._failure(error, options.name, machine, left) from None
+            cleanup = self.remove(options.name, registration, machine)
+            raise self._failure(error, options.name, cleanup) from None
 
     def _settings(self, options: LaunchOptions, spec: MachineSpec,
                   registration: RunnerRegistration | None) -> StartupSettings:
@@ -170,10 +190,10 @@ class RunnerLauncher:
             self.sleep(min(delay, remaining))
             delay = min(delay * 2, self.poll_interval)
 
-    def remove(self, name: str, registration: RunnerRegistration | None, machine: Machine | None) -> list[str]:
+    def remove(self, name: str, registration: RunnerRegistration | None, machine: Machine | None) -> Cleanup:
         """Terminate ``machine`` and remove the runner's registration, shielded from further Ctrl-C;
-        returns what could not be removed."""
-        left = []
+        returns what was removed and what could not be."""
+        terminated, unregistered, left = [], False, []
 
         def refuse(number, _frame):
             self.warn("still removing the machine and the runner registration; wait a moment")
@@ -188,6 +208,7 @@ class RunnerLauncher:
                 for attempt in range(TERMINATE_ATTEMPTS):
                     try:
                         self.backend.terminate([candidate.id])
+                        terminated.append(candidate.id)
                         failure = None
                         break
                     except CloudError as error:
@@ -202,9 +223,10 @@ class RunnerLauncher:
                            else [r.id for r in self.forge.runners(name)])
                     for runner_id in ids:
                         self.forge.delete_runner(runner_id)
+                    unregistered = bool(ids)
                 except ForgeError as error:
                     left.append(f"runner registration {name} ({error})")
-        return left
+        return Cleanup(terminated, unregistered, left)
 
     def _machines_named(self, name: str) -> list[Machine]:
         try:
@@ -214,17 +236,14 @@ class RunnerLauncher:
             return []
 
     @staticmethod
-    def _failure(error: BaseException, name: str, machine: Machine | None, left: list[str]) -> CmlError:
+    def _failure(error: BaseException, name: str, cleanup: Cleanup) -> CmlError:
         if isinstance(error, KeyboardInterrupt):
             message, kind = "interrupted", LaunchInterrupted
         elif isinstance(error, CmlError):
             message, kind = str(error), LaunchError
         else:
             message, kind = f"unexpected {type(error).__name__}: {error}", LaunchError
-        removed = "the machine and the runner registration were removed" if machine else "the runner registration was removed"
-        if left:
-            return kind(f"{message}; could not remove {' and '.join(left)}: run 'cml runner stop {name}'")
-        return kind(f"{message}; {removed}")
+        return kind("; ".join([message, *cleanup.report(name)]))
 
 
 def stop_runners(backend: CloudBackend, forge: Forge | None, names: list[str] | None,

@@ -156,7 +156,7 @@ def test_bad_situations_are_one_line_errors(clone, github, tmp_path):
     outside = tmp_path / "not-a-repo"
     outside.mkdir()
     not_repo = run_pr(cwd=outside)
-    assert not_repo.returncode == 1 and "is not a git repository" in not_repo.stderr
+    assert not_repo.returncode == 1 and "is not inside a git repository" in not_repo.stderr
     both = run_pr("--merge", "--squash", "--target-branch", "main", cwd=work)
     assert both.returncode == 1 and "choose one of --merge, --rebase and --squash" in both.stderr
     assert github.pull_store.pulls == []
@@ -262,3 +262,20 @@ def test_a_changed_tracked_file_is_committed_with_its_whole_name(clone, github):
     assert result.returncode == 0, result.stderr
     (pull,) = github.pull_store.pulls
     assert git("show", f"{pull['source']}:metrics.json", cwd=bare) == '{"accuracy": 0.95}'
+
+
+def test_a_token_the_git_server_refuses_is_named_as_such(actions, github, tmp_path):
+    """The forge's git endpoint answers 401 to the job's token (revoked, or not allowed on this repository)."""
+    root = tmp_path / "server"
+    work = make_clone(tmp_path, root / "octo" / "models.git")
+    with GitHttpServer(str(root), "x-access-token", "ghs_AnotherTokenTheServerWants0") as server:
+        git("remote", "add", "origin", f"{server.url}/octo/models.git", cwd=work)
+        (work / "model_card.md").write_text("# Model card\n")
+        result = run_pr("model_card.md", cwd=work)
+    assert result.returncode == 1
+    assert result.stderr == (f"cml: error: git ls-remote failed: {server.url.removeprefix('http://')} refused the "
+                             "token for git over HTTPS (HTTP 401); use a token allowed to push to the repository "
+                             "(contents: write permission)\n")
+    assert TOKEN not in result.stderr + result.stdout
+    assert github.pull_store.pulls == [] and git("for-each-ref", "refs/heads/", cwd=root / "octo" / "models.git") \
+        .count("\n") == 0

@@ -67,4 +67,4 @@ def test_outside_ci_the_global_git_config_is_left_alone(shallow, run_cli):
 def test_not_a_repository_is_a_clear_error(tmp_path, run_cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run_cli("repo", "prepare")
-    assert result.exit_code == 1 and result.stderr.startswith("cml: error: ") and "is not a git repository" in result.stderr
+    assert result.exit_code == 1 and result.stderr.startswith("cml: error: ") and "is not inside a git repository" in result.stderr
