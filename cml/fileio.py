@@ -29,21 +29,29 @@ def format_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def read_bytes(path, limit: int | None = None) -> bytes:
+def too_large(path, size: int | None, limit: int, what: str) -> InputError:
+    """The error for a file of ``size`` bytes (``None``: not known) over the ``limit`` for ``what`` (``tables``)."""
+    size_text = f"is {format_size(size)}, over" if size is not None else "is over"
+    return InputError(path, f"{size_text} the {format_size(limit)} limit for {what}; cml does not read larger files")
+
+
+def read_bytes(path, limit: int | None = None, what: str = "such files") -> bytes:
     """Read a whole file; a missing or unreadable file raises :class:`InputError`.
 
     With ``limit``, a file larger than ``limit`` bytes is refused before it is read (and a file whose
-    size the system does not tell, such as ``/proc/self/environ`` or ``/dev/zero``, after ``limit`` bytes).
+    size the system does not tell, such as ``/proc/self/environ``, a pipe or ``/dev/zero``, after ``limit``
+    bytes); ``what`` names the kind of file in that error.
     """
     try:
         with open(path, "rb") as handle:
             if limit is None:
                 return handle.read()
             size = os.fstat(handle.fileno()).st_size
-            data = handle.read(limit + 1) if size <= limit else b""
-            if size > limit or len(data) > limit:
-                raise InputError(path, f"is larger than {format_size(limit)}, the most cml reads from such a file; "
-                                       "make it smaller")
+            if size > limit:
+                raise too_large(path, size, limit, what)
+            data = handle.read(limit + 1)
+            if len(data) > limit:
+                raise too_large(path, None, limit, what)
             return data
     except FileNotFoundError:
         raise InputError(path, "no such file; check the path (it is relative to the current folder)") from None

@@ -74,12 +74,12 @@ class Boundary:
                     "if this is intended")
         return None
 
-    def read(self, path: str, limit: int) -> bytes:
+    def read(self, path: str, limit: int, what: str) -> bytes:
         """The bytes of the file at ``path`` (at most ``limit``) if it may be sent out, else :class:`InputError`."""
         refusal = self.refusal(path)
         if refusal:
             raise InputError(path, f"refusing to read it: {refusal}")
-        return read_bytes(path, limit)
+        return read_bytes(path, limit, what)
 
 
 def read_report(path: str, environ: Mapping[str, str], allow_outside: Iterable[str] = ()) -> str:
@@ -87,7 +87,7 @@ def read_report(path: str, environ: Mapping[str, str], allow_outside: Iterable[s
     folder, the CI workspace or an ``--allow-outside`` folder, and not under ``.git``: a ``report.md`` that is
     a symlink to ``/proc/self/environ`` would otherwise post the job's tokens."""
     boundary = Boundary.for_folder(os.getcwd(), environ, allow_outside)
-    return decode_text(boundary.read(path, MAX_REPORT_BYTES), path)
+    return decode_text(boundary.read(path, MAX_REPORT_BYTES, "reports"), path)
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def collect_references(
                                               "or pass --skip-missing to leave such links as they are",
                                  line=destination.line)
             try:
-                data = read_bytes(real, MAX_LINKED_FILE_BYTES)
+                data = read_bytes(real, MAX_LINKED_FILE_BYTES, "linked files")
             except InputError as error:
                 raise InputError(report_path, f"cannot publish {relative}: {error}", line=destination.line) from None
             if contains_secret(data):

@@ -42,7 +42,7 @@ def publish(app: Application, path, md, title, mime_type, target, output_file, r
 
     if gitlab_uploads:
         app.warn("--gitlab-uploads will be deprecated soon, use --native instead")
-    data = Boundary.for_folder(os.getcwd(), app.environ, allow_outside).read(path, MAX_LINKED_FILE_BYTES)
+    data = Boundary.for_folder(os.getcwd(), app.environ, allow_outside).read(path, MAX_LINKED_FILE_BYTES, "published files")
     refuse_secrets(data, path)
     asset = Asset.from_bytes(data, os.path.basename(path), mime_type)
     forge = context = None

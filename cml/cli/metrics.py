@@ -11,7 +11,15 @@ from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_
 from cml.forges.environment import default_base_revision
 from cml.report import gates
 from cml.report import metrics as metrics_report
-from cml.report.data import load_table
+from cml.report.classification import MAX_TABLE_CLASSES
+from cml.report.data import (
+    MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENT_VALUES,
+    MAX_NESTING,
+    MAX_TABLE_BYTES,
+    MAX_YAML_ALIASES,
+    load_table,
+)
 from cml.errors import QualityGateFailed, UsageError
 
 METRICS_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".csv", ".tsv")
@@ -31,9 +39,15 @@ def no_path_option(function):
     return click.option("--no-path", is_flag=True, help="Leave out the Path column.")(function)
 
 
-@click.group(cls=CmlGroup, name="metrics")
+DOCUMENT_LIMITS = (f"Files over {MAX_DOCUMENT_BYTES // 2**20} MiB (CSV/TSV: {MAX_TABLE_BYTES // 2**20} MiB), nested "
+                   f"over {MAX_NESTING} levels, with over {MAX_YAML_ALIASES} YAML aliases or over "
+                   f"{MAX_DOCUMENT_VALUES:,} keys and values are refused.")
+
+
+@click.group(cls=CmlGroup, name="metrics",
+             help=f"Show and compare metrics files (JSON, YAML, TOML, CSV/TSV last row). {DOCUMENT_LIMITS}")
 def command() -> None:
-    """Show and compare metrics files (JSON, YAML, TOML, CSV/TSV last row)."""
+    """The ``metrics`` group; its help text names the limits."""
 
 
 def add_show_command(group: click.Group, kind: str, summary: str) -> None:
@@ -117,12 +131,17 @@ def diff(app: Application, arguments, run_source, head_revision, show_all, highe
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--y-true", metavar="COLUMN", help="Column of actual labels  [default: actual, y_true, …]")
 @click.option("--y-pred", metavar="COLUMN", help="Column of predicted labels  [default: predicted, y_pred, …]")
+@click.option("--max-classes", type=click.IntRange(min=1), default=MAX_TABLE_CLASSES, show_default=True, metavar="N",
+              help="Show at most N classes, the most frequent, and sum the others in one 'other' row (not in JSON).")
 @output_format_option
 @precision_option(3)
 @pass_app
-def classification(app: Application, file, y_true, y_pred, output_format, precision) -> None:
+def classification(app: Application, file, y_true, y_pred, max_classes, output_format, precision) -> None:
     """Per-class precision, recall, F1 and support from actual/predicted columns."""
-    from cml.report.classification import ClassificationReport, label_pairs
+    from cml.report.classification import ClassificationReport, folding_note, label_pairs
 
     actual, predicted = label_pairs(load_table(file), y_true, y_pred)
-    app.output(ClassificationReport.from_labels(actual, predicted).render(output_format, precision))
+    report = ClassificationReport.from_labels(actual, predicted)
+    if output_format != "json" and len(report.classes) > max_classes:
+        app.warn(f"{folding_note(max_classes, len(report.classes), 'the table')}; raise --max-classes to show more")
+    app.output(report.render(output_format, precision, max_classes))

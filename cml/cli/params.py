@@ -5,14 +5,15 @@ from __future__ import annotations
 import click
 
 from cml.cli.app import Application
-from cml.cli.metrics import add_show_command, diff_result, no_path_option
+from cml.cli.metrics import DOCUMENT_LIMITS, add_show_command, diff_result, no_path_option
 from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option, run_source_options
 from cml.report import metrics as metrics_report
 
 
-@click.group(cls=CmlGroup, name="params")
+@click.group(cls=CmlGroup, name="params",
+             help=f"Show and compare parameters (params.yaml and the params files dvc.yaml names). {DOCUMENT_LIMITS}")
 def command() -> None:
-    """Show and compare parameters (params.yaml and the params files dvc.yaml names)."""
+    """The ``params`` group; its help text names the limits."""
 
 
 add_show_command(command, "params", "Show parameters; with no FILE, params.yaml and those named in dvc.yaml. "

@@ -9,7 +9,8 @@ import click
 
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, output_option, pass_app, run_source_options, split_values, title_option
-from cml.report.classification import label_pairs
+from cml.report.classification import folding_note, label_pairs
+from cml.report.plots.confusion import MAX_PLOTTED_CLASSES
 from cml.errors import UsageError
 from cml.report.data import load_table
 
@@ -52,17 +53,22 @@ def y_true_option(function):
 @click.option("--y-pred", metavar="COLUMN", help="Column of predicted labels  [default: predicted, y_pred, …]")
 @click.option("--normalize", type=click.Choice(["true", "pred", "all"]),
               help="Show fractions of each actual class (true), predicted class (pred) or of all samples.")
+@click.option("--max-classes", type=click.IntRange(min=1), default=MAX_PLOTTED_CLASSES, show_default=True,
+              metavar="N", help="Draw at most N classes, the most frequent; the others are summed as 'other'.")
 @output_option("confusion_matrix.png")
 @title_option("Confusion matrix")
 @pass_app
-def confusion(app: Application, file, y_true, y_pred, normalize, output, title) -> None:
+def confusion(app: Application, file, y_true, y_pred, normalize, max_classes, output, title) -> None:
     """Confusion matrix from actual/predicted columns (DVC and dvclive layouts included)."""
     from cml.report.plots import confusion_matrix
     from cml.report.plots.common import check_output
 
     check_output(output)
     actual, predicted = label_pairs(load_table(file), y_true, y_pred)
-    app.output(confusion_matrix(actual, predicted, output, normalize=normalize, title=title).markdown)
+    plot = confusion_matrix(actual, predicted, output, normalize=normalize, title=title, max_classes=max_classes)
+    if plot.details["folded"]:
+        app.warn(f"{folding_note(max_classes, plot.details['classes'], output)}; raise --max-classes to draw more")
+    app.output(plot.markdown)
 
 
 def _curve_command(name: str, default_output: str, default_title: str, summary: str):

@@ -6,11 +6,13 @@ import click
 
 from cml.cli.app import Application
 from cml.cli.options import CmlCommand, pass_app, precision_option, split_values
-from cml.report.data import load_table
+from cml.report.data import MAX_TABLE_BYTES, load_table
 from cml.report.table import render_table
 
 
-@click.command(cls=CmlCommand, name="table")
+@click.command(cls=CmlCommand, name="table", help=(
+    f"Turn a CSV, TSV, JSON (records) or JSON-lines FILE of up to {MAX_TABLE_BYTES // 2**20} MiB into a Markdown "
+    "table. HTML in cells is shown as text, never as markup."))
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--columns", multiple=True, metavar="A,B", help="Columns to show, in this order.")
 @click.option("--sort", metavar="COLUMN", help="Sort rows by COLUMN (numbers numerically).")
@@ -20,7 +22,7 @@ from cml.report.table import render_table
 @precision_option(5)
 @pass_app
 def command(app: Application, file, columns, sort, descending, max_rows, terminal, precision) -> None:
-    """Turn a CSV, TSV, JSON (records) or JSON-lines FILE into a Markdown table."""
+    """Print FILE as a Markdown (or plain-text) table; the help text is built with the size limit above."""
     text = render_table(
         load_table(file), split_values(columns) or None, sort, descending, max_rows, precision,
         "table" if terminal else "md",

@@ -262,7 +262,7 @@ def _snapshot(path: str, dependencies: Callable[[str], str] | None) -> tuple[str
     """The file's text, a fingerprint of it and what it links to (``None`` while it is missing), and the
     decoding error of a file that is not text."""
     try:
-        data = read_bytes(path, MAX_REPORT_BYTES)
+        data = read_bytes(path, MAX_REPORT_BYTES, "reports")
     except InputError:
         return "", None, None
     try:

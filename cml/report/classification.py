@@ -17,6 +17,8 @@ from cml.report.markdown import markdown_table, terminal_table
 
 ACTUAL_COLUMNS = ("actual", "y_true", "true", "label", "target")
 PREDICTED_COLUMNS = ("predicted", "y_pred", "pred", "prediction")
+#: Classes the per-class table shows one by one; the others share one "other" row.
+MAX_TABLE_CLASSES = 100
 
 
 def pick_column(table: Table, given: str | None, candidates: Sequence[str], option: str) -> str:
@@ -66,6 +68,30 @@ class ClassStats:
     recall: float
     f1: float
     support: int
+    predicted: int = 0
+    correct: int = 0
+
+    @property
+    def frequency(self) -> int:
+        """How often the class occurs, as actual or as predicted label."""
+        return self.support + self.predicted
+
+
+def other_label(count: int) -> str:
+    """The label of the row or column that sums ``count`` classes not shown one by one."""
+    return f"other ({count:,} classes)"
+
+
+def most_frequent(frequencies: Sequence[int], count: int) -> list[int]:
+    """Positions of the ``count`` largest ``frequencies`` in their original order (ties: the earlier first)."""
+    ranked = sorted(range(len(frequencies)), key=lambda position: -frequencies[position])
+    return sorted(ranked[:count])
+
+
+def folding_note(shown: int, total: int, what: str) -> str:
+    """What a table or plot of ``total`` classes shows when it shows only ``shown`` of them."""
+    return (f"{what} shows the {shown:,} most frequent of {total:,} classes; "
+            f"the other {total - shown:,} are summed as '{other_label(total - shown)}'")
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -74,6 +100,12 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 def _f1(precision: float, recall: float) -> float:
     return _ratio(2 * precision * recall, precision + recall)
+
+
+def _stats(label: str, correct: int, predicted: int, support: int) -> ClassStats:
+    precision = _ratio(correct, predicted)
+    recall = _ratio(correct, support)
+    return ClassStats(label, precision, recall, _f1(precision, recall), support, predicted, correct)
 
 
 @dataclass
@@ -92,10 +124,19 @@ class ClassificationReport:
         correct = Counter(t for t, p in zip(y_true, y_pred) if t == p)
         classes = []
         for label in labels:
-            precision = _ratio(correct[label], predicted[label])
-            recall = _ratio(correct[label], support[label])
-            classes.append(ClassStats(label, precision, recall, _f1(precision, recall), support[label]))
+            classes.append(_stats(label, correct[label], predicted[label], support[label]))
         return cls(classes, _ratio(sum(correct.values()), len(y_true)), len(y_true))
+
+    def shown_classes(self, max_classes: int) -> list[ClassStats]:
+        """The classes a table shows one by one: all, or the ``max_classes`` most frequent and then one
+        "other" row that sums the rest (precision and recall over their samples together)."""
+        if len(self.classes) <= max_classes:
+            return list(self.classes)
+        kept = set(most_frequent([c.frequency for c in self.classes], max_classes))
+        rest = [c for position, c in enumerate(self.classes) if position not in kept]
+        other = _stats(other_label(len(rest)), sum(c.correct for c in rest), sum(c.predicted for c in rest),
+                       sum(c.support for c in rest))
+        return [c for position, c in enumerate(self.classes) if position in kept] + [other]
 
     def averages(self) -> dict[str, ClassStats]:
         count = len(self.classes) or 1
@@ -126,14 +167,16 @@ class ClassificationReport:
             "weighted_avg": as_dict(averages["weighted"]),
         }
 
-    def render(self, output_format: str = "md", precision: int = 3) -> str:
-        """A table with a row per class, then accuracy and the averages."""
+    def render(self, output_format: str = "md", precision: int = 3, max_classes: int = MAX_TABLE_CLASSES) -> str:
+        """A table with a row per class (past ``max_classes``, the most frequent and one "other" row, with a
+        note saying so), then accuracy and the averages over every class. JSON holds every class."""
         if output_format == "json":
             import json
 
             return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         number = lambda v: f"{v:.{precision}f}"  # noqa: E731
-        rows = [[c.label, number(c.precision), number(c.recall), number(c.f1), str(c.support)] for c in self.classes]
+        shown = self.shown_classes(max_classes)
+        rows = [[c.label, number(c.precision), number(c.recall), number(c.f1), str(c.support)] for c in shown]
         averages = self.averages()
         rows.append(["accuracy", "", "", number(self.accuracy), str(self.total)])
         for stats in averages.values():
@@ -143,4 +186,7 @@ class ClassificationReport:
         headers = ["Class", "Precision", "Recall", "F1", "Support"]
         align = ["left", "right", "right", "right", "right"]
         render = markdown_table if output_format == "md" else terminal_table
-        return render(headers, rows, align)
+        table = render(headers, rows, align)
+        if len(self.classes) > max_classes:
+            table += f"\n\n{folding_note(max_classes, len(self.classes), 'This table')}; averages cover every class."
+        return table

@@ -3,6 +3,11 @@
 Everything here works on bytes already read, so the same parser serves the
 working tree and a git revision. Errors name the file and, where the format
 tells, the line.
+
+Every input is bounded before it can cost much: files are refused by size before they are
+read, YAML aliases are counted (and what they expand to) before a document is built, and no
+document may nest deeper than :data:`MAX_NESTING` or, for metrics and params, hold more than
+:data:`MAX_DOCUMENT_VALUES` values.
 """
 
 from __future__ import annotations
@@ -17,14 +22,93 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cml.errors import InputError
-from cml.fileio import decode_text, read_bytes
+from cml.fileio import decode_text, read_bytes, too_large
 
 TEXT_TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
 
+#: Largest metrics or params file read (their values are summary numbers, not per-sample data); CSV/TSV ones
+#: (training logs whose last row is read) may be as large as tables.
+MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+#: Largest table (CSV, TSV, JSON, YAML) read by ``cml table``, the plots and ``cml metrics classification``.
+MAX_TABLE_BYTES = 256 * 1024 * 1024
+#: Most keys and values (mappings, lists and scalars, YAML aliases expanded) a metrics or params file may hold.
+MAX_DOCUMENT_VALUES = 100_000
+#: Most keys and values a YAML table may expand to.
+MAX_TABLE_VALUES = 10_000_000
+#: Deepest nesting of mappings and lists in any document.
+MAX_NESTING = 100
+#: Most YAML aliases (``*name``) in one document.
+MAX_YAML_ALIASES = 100
+
+DOCUMENT_FILES = "metrics and params files"
+TABLE_FILES = "tables"
+EXAMPLES = {"metrics": 'metrics such as {"accuracy": 0.9}', "params": 'parameters such as {"lr": 0.01}'}
+
 
 def suffix_of(path) -> str:
     return os.path.splitext(os.fspath(path))[1].lower()
+
+
+def read_input(path, limit: int, what: str) -> bytes:
+    """The bytes of input file ``path``; one over ``limit`` bytes is refused before it is read (``what`` names
+    the kind of file in the error, ``metrics and params files``)."""
+    return read_bytes(path, limit, what)
+
+
+def document_limit(path) -> tuple[int, str]:
+    """The size limit of a metrics or params file and the words naming it; CSV/TSV files are training logs
+    read for their last row, so they get the table limit."""
+    if suffix_of(path) in TEXT_TABLE_DELIMITERS:
+        return MAX_TABLE_BYTES, TABLE_FILES
+    return MAX_DOCUMENT_BYTES, DOCUMENT_FILES
+
+
+def read_document(path) -> bytes:
+    """The bytes of metrics or params file ``path``, refused before reading when over its limit."""
+    return read_input(path, *document_limit(path))
+
+
+def check_size(data: bytes, path, limit: int, what: str) -> None:
+    """Refuse ``data`` (a file read from git, say) over ``limit`` bytes, naming the file."""
+    if len(data) > limit:
+        raise too_large(path, len(data), limit, what)
+
+
+def nesting_error(path, line: int | None = None) -> InputError:
+    """The error for a document nested deeper than :data:`MAX_NESTING` (or than Python can parse)."""
+    return InputError(path, f"nests mappings or lists more than {MAX_NESTING} levels deep; flatten the structure",
+                      line=line)
+
+
+def _too_many_values(path, limit: int, line: int | None = None) -> InputError:
+    return InputError(path, f"holds more than {limit:,} keys and values (YAML aliases counted as often as they "
+                            "repeat); keep per-sample data in a table (CSV/TSV) instead", line=line)
+
+
+def check_tree(document: Any, path, max_values: int | None = None) -> None:
+    """Refuse a parsed document nested deeper than :data:`MAX_NESTING`, or holding more than ``max_values`` keys
+    and values.
+
+    Walks at most ``max_values`` nodes, so a YAML document whose aliases expand to billions stops early.
+    """
+    count = 0
+    stack = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            count += len(node)  # the keys
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > MAX_NESTING:
+            raise nesting_error(path)
+        stack.extend((child, depth + 1) for child in children)
+        if max_values is not None and count + len(stack) > max_values:
+            raise _too_many_values(path, max_values)
 
 
 def parse_json(text: str, path) -> Any:
@@ -32,13 +116,46 @@ def parse_json(text: str, path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(path, f"invalid JSON: {error.msg}", line=error.lineno, column=error.colno) from None
+    except RecursionError:
+        raise nesting_error(path) from None
 
 
-def parse_yaml(text: str, path) -> Any:
+def _check_yaml_events(yaml, text: str, path, loader, max_values: int) -> None:
+    """Count aliases, nesting and the values aliases expand to on the event stream, before anything is built."""
+    expanded: dict[str, int] = {}  # anchor -> values its node stands for
+    open_collections: list[tuple[str | None, int]] = []  # (anchor, values counted when the collection began)
+    values = aliases = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.ScalarEvent):
+            values += 1
+            if event.anchor:
+                expanded[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                raise InputError(path, f"has more than {MAX_YAML_ALIASES} YAML aliases (*name); write the values out",
+                                 line=event.start_mark.line + 1)
+            values += expanded.get(event.anchor, 1)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            values += 1
+            open_collections.append((event.anchor, values))
+            if len(open_collections) > MAX_NESTING:
+                raise nesting_error(path, event.start_mark.line + 1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, start = open_collections.pop()
+            if anchor:
+                expanded[anchor] = values - start + 1
+        if values > max_values:
+            raise _too_many_values(path, max_values, event.start_mark.line + 1)
+
+
+def parse_yaml(text: str, path, max_values: int = MAX_DOCUMENT_VALUES) -> Any:
+    """Parse YAML with the safe loader, refusing alias bombs and deep nesting before the document is built."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
+        _check_yaml_events(yaml, text, path, loader, max_values)
         return yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -59,6 +176,8 @@ def parse_toml(text: str, path) -> Any:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InputError(path, f"invalid TOML: {error}") from None
+    except RecursionError:
+        raise nesting_error(path) from None
 
 
 def parse_delimited(text: str, path, delimiter: str | None = None) -> tuple[list[str], list[list[str]]]:
@@ -107,12 +226,13 @@ def to_scalar(text: str) -> Any:
         return text
 
 
-def parse_document(data: bytes, path, label: str | None = None) -> Any:
-    """Parse a metrics or params file by its extension (CSV/TSV: the last row).
+def parse_document(data: bytes, path, label: str | None = None, kind: str = "metrics") -> Any:
+    """Parse a metrics or params (``kind``) file by its extension (CSV/TSV: the last row).
 
     ``label`` names the file in errors when it differs from ``path`` (a file at a revision).
     """
     suffix = suffix_of(path)
+    check_size(data, label or path, *document_limit(path))
     path = label or path
     text = decode_text(data, path)
     if suffix == ".json":
@@ -127,28 +247,33 @@ def parse_document(data: bytes, path, label: str | None = None) -> Any:
     else:
         document = parse_yaml(text, path)
     if document is None:
-        raise InputError(path, "is empty; expected metrics such as {\"accuracy\": 0.9}")
+        raise InputError(path, f"is empty; expected {EXAMPLES.get(kind, EXAMPLES['metrics'])}")
     if not isinstance(document, dict):
         raise InputError(path, f"must hold a mapping of names to values, not a {type(document).__name__}")
+    check_tree(document, path, MAX_DOCUMENT_VALUES)
     return document
 
 
+def _named_items(tree: dict | list):
+    return tree.items() if isinstance(tree, dict) else enumerate(tree)
+
+
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """Flatten nested mappings and lists into ``a.b.0.c`` keys."""
+    """Flatten nested mappings and lists into ``a.b.0.c`` keys, in document order (in linear time, no recursion)."""
+    if not isinstance(tree, (dict, list)):
+        return {prefix: tree}
     flat: dict[str, Any] = {}
-    if isinstance(tree, dict):
-        items = ((str(key), value) for key, value in tree.items())
-    elif isinstance(tree, list):
-        items = ((str(index), value) for index, value in enumerate(tree))
-    else:
-        flat[prefix] = tree
-        return flat
-    for key, value in items:
-        name = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, (dict, list)) and value:
-            flat.update(flatten(value, name))
-        else:
+    stack = [(prefix, iter(_named_items(tree)))]
+    while stack:
+        parent, items = stack[-1]
+        for key, value in items:
+            name = f"{parent}.{key}" if parent else str(key)
+            if isinstance(value, (dict, list)) and value:
+                stack.append((name, iter(_named_items(value))))
+                break
             flat[name] = value
+        else:
+            stack.pop()
     return flat
 
 
@@ -157,11 +282,11 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def load_metrics(path, data: bytes | None = None, label: str | None = None) -> dict[str, Any]:
-    """Flattened metrics of one file, read from disk unless ``data`` is given."""
+def load_metrics(path, data: bytes | None = None, label: str | None = None, kind: str = "metrics") -> dict[str, Any]:
+    """Flattened metrics (or params, with ``kind``) of one file, read from disk unless ``data`` is given."""
     if data is None:
-        data = read_bytes(path)
-    return flatten(parse_document(data, path, label))
+        data = read_document(path)
+    return flatten(parse_document(data, path, label, kind))
 
 
 @dataclass
@@ -268,6 +393,7 @@ def parse_table(data: bytes, path, label: str | None = None) -> Table:
     """
     suffix = suffix_of(path)
     path = label or path
+    check_size(data, path, MAX_TABLE_BYTES, TABLE_FILES)
     text = decode_text(data, path)
     if suffix in JSON_LINES_SUFFIXES:
         records = []
@@ -277,11 +403,16 @@ def parse_table(data: bytes, path, label: str | None = None) -> Table:
                     records.append(json.loads(line))
                 except json.JSONDecodeError as error:
                     raise InputError(path, f"invalid JSON: {error.msg}", line=number, column=error.colno) from None
+                except RecursionError:
+                    raise nesting_error(path, number) from None
+        check_tree(records, path)
         table = table_from_records(records, path, start_line=1)
     elif suffix == ".json":
-        table = _document_to_table(parse_json(text, path), path)
+        document = parse_json(text, path)
+        check_tree(document, path)
+        table = _document_to_table(document, path)
     elif suffix in (".yaml", ".yml"):
-        table = _document_to_table(parse_yaml(text, path), path)
+        table = _document_to_table(parse_yaml(text, path, MAX_TABLE_VALUES), path)
     else:
         header, rows = parse_delimited(text, path, TEXT_TABLE_DELIMITERS.get(suffix))
         data_by_name = {}
@@ -298,7 +429,7 @@ def parse_table(data: bytes, path, label: str | None = None) -> Table:
 def load_table(path, data: bytes | None = None, label: str | None = None) -> Table:
     """Read a table from ``path`` (or from ``data`` already read, e.g. at a git revision)."""
     if data is None:
-        data = read_bytes(path)
+        data = read_input(path, MAX_TABLE_BYTES, TABLE_FILES)
     return parse_table(data, path, label)
 
 

@@ -6,7 +6,7 @@ import os
 import posixpath
 from typing import Any, Callable
 
-from cml.report.data import parse_yaml
+from cml.report.data import parse_yaml, read_document
 
 DVC_YAML = "dvc.yaml"
 DVCLIVE_METRICS = "dvclive/metrics.json"
@@ -81,8 +81,7 @@ def discover(kind: str, read: Callable[[str], bytes | None]) -> list[str]:
 
 
 def read_workspace(path: str) -> bytes | None:
-    """Bytes of a working-tree file, or ``None`` if it is not there."""
+    """Bytes of a working-tree file, or ``None`` if it is not there; one over the size limit is refused."""
     if not os.path.isfile(path):
         return None
-    with open(path, "rb") as handle:
-        return handle.read()
+    return read_document(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from typing import Any, Sequence
@@ -52,9 +53,16 @@ def format_percent(value: float | None) -> str:
     return f"{value * 100:+.2f}%"
 
 
+def escape_html(text: Any) -> str:
+    """``text`` with ``&``, ``<`` and ``>`` as entities, so data shows literally and never becomes HTML."""
+    return html.escape(str(text), quote=False)
+
+
 def escape_cell(text: Any) -> str:
-    """Make ``text`` safe inside a GitHub-flavoured Markdown table cell."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r\n", "<br>").replace("\n", "<br>")
+    """Make ``text`` safe inside a GitHub-flavoured Markdown table cell: literal HTML, pipes and backslashes;
+    line breaks become the ``<br>`` cml itself writes."""
+    escaped = escape_html(text).replace("\\", "\\\\").replace("|", "\\|")
+    return escaped.replace("\r\n", "<br>").replace("\n", "<br>")
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: Sequence[str] | None = None) -> str:

@@ -22,6 +22,7 @@ from cml.report import dvc
 from cml.report.data import is_number, load_metrics
 from cml.report.markdown import (
     MISSING,
+    escape_html,
     format_number,
     format_percent,
     format_signed,
@@ -196,14 +197,14 @@ class WorkspaceFiles:
 DISCOVERY_FILES = (dvc.DVC_YAML, dvc.DEFAULT_PARAMS, dvc.DVCLIVE_METRICS, dvc.DVCLIVE_PARAMS, *dvc.CONVENTIONAL_METRICS)
 
 
-def _load_side(reader, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
+def _load_side(reader, paths: Sequence[str], kind: str) -> dict[str, dict[str, Any]]:
     reader.prefetch(paths)
     loaded = {}
     for path in paths:
         data = reader(path)
         if data is not None:
             label = None if reader.label == WORKSPACE else f"{path} (at {reader.label})"
-            loaded[path] = load_metrics(path, data, label)
+            loaded[path] = load_metrics(path, data, label, kind)
     return loaded
 
 
@@ -222,8 +223,8 @@ def load_both_sides(
                 f"no {kind} files found: name them (cml {kind} diff REV FILE…) "
                 f"or list them under '{kind}:' in dvc.yaml"
             )
-    base = _load_side(base_reader, paths)
-    head = _load_side(head_reader, paths)
+    base = _load_side(base_reader, paths, kind)
+    head = _load_side(head_reader, paths, kind)
     for path in paths:
         if path not in base and path not in head:
             raise InputError(path, f"not found in the {head_reader.label} nor at {base_reader.label}; check the path")
@@ -323,7 +324,7 @@ def load_workspace(files: Sequence[str] | None = None, kind: str = "metrics") ->
             raise UsageError(
                 f"no {kind} files found: name them (cml {kind} show FILE…) or list them under '{kind}:' in dvc.yaml"
             )
-    return {os.fspath(path): load_metrics(path) for path in files}
+    return {os.fspath(path): load_metrics(path, kind=kind) for path in files}
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -370,7 +371,8 @@ def render_diff(
     if not show_path:
         headers, align, rows = headers[1:], align[1:], [row[1:] for row in rows]
     if not rows:
-        return f"No changes in {result.kind} between {result.base_label} and {result.head_label}."
+        escape = escape_html if output_format == "md" else str
+        return f"No changes in {result.kind} between {escape(result.base_label)} and {escape(result.head_label)}."
     if output_format == "md":
         return markdown_table(headers, rows, align)
     return terminal_table(headers, rows, align)

@@ -164,7 +164,7 @@ def render_page(markdown: str, base_dir: str = ".", title: str = "cml report", b
 def preview_file(markdown_path, environ: Mapping[str, str] | None = None, allow_outside=()) -> Preview:
     """Render the Markdown file at ``markdown_path`` (at most :data:`MAX_REPORT_BYTES`); images resolve from
     its folder and are inlined from the same folders as publishing allows (``environ`` names the CI workspace)."""
-    markdown = decode_text(read_bytes(markdown_path, MAX_REPORT_BYTES), markdown_path)
+    markdown = decode_text(read_bytes(markdown_path, MAX_REPORT_BYTES, "reports"), markdown_path)
     base_dir = os.path.dirname(os.path.abspath(markdown_path))
     boundary = Boundary.for_report(os.fspath(markdown_path), environ or {}, allow_outside)
     return render_page(markdown, base_dir, title=os.path.basename(os.fspath(markdown_path)), boundary=boundary)

@@ -11,6 +11,7 @@ import json
 import os
 
 from cml.errors import InputError
+from cml.report.data import MAX_TABLE_BYTES, TABLE_FILES, check_tree, nesting_error, read_input
 from cml.trackers import History, RunData, TrackerError, coerce_param
 
 
@@ -33,13 +34,9 @@ class FolderReader:
         path = self.path(name)
         if self.revision is not None:
             return self.revision.read_file(path)
-        try:
-            with open(path, "rb") as file:
-                return file.read()
-        except FileNotFoundError:
+        if not os.path.exists(path):
             return None
-        except OSError as error:
-            raise InputError(path, f"cannot read: {error.strerror}") from None
+        return read_input(path, MAX_TABLE_BYTES, TABLE_FILES)
 
     def names(self) -> list[str]:
         """Every file under the folder, as ``/``-separated names relative to it."""
@@ -60,11 +57,16 @@ class FolderReader:
             if required:
                 raise TrackerError(f"{self.where}: no {name}")
             return None
+        path = self.path(name)
         try:
-            return json.loads(data)
+            document = json.loads(data)
         except ValueError as error:
             line = getattr(error, "lineno", None)
-            raise InputError(self.path(name), f"not valid JSON ({getattr(error, 'msg', error)})", line) from None
+            raise InputError(path, f"not valid JSON ({getattr(error, 'msg', error)})", line) from None
+        except RecursionError:
+            raise nesting_error(path) from None
+        check_tree(document, path)
+        return document
 
 
 def _missing_folder(reader: FolderReader, kind: str) -> TrackerError:
@@ -117,7 +119,7 @@ def dvclive_run(reader: FolderReader) -> RunData:
     metrics = load_metrics(reader.path("metrics.json"), data) if data is not None else {}
     metrics.pop("step", None)
     params_data = reader.read("params.yaml")
-    params = load_metrics(reader.path("params.yaml"), params_data) if params_data is not None else {}
+    params = load_metrics(reader.path("params.yaml"), params_data, kind="params") if params_data is not None else {}
     if data is None and params_data is None:
         raise TrackerError(f"{reader.where}: neither metrics.json nor params.yaml; is this dvclive's output folder?")
     tables = {name[len(DVCLIVE_HISTORIES):-4]: name for name in reader.names()

@@ -179,8 +179,8 @@ def test_a_huge_report_is_refused_before_it_is_read(actions, github, tmp_path, r
     result = run_cli(*command, "report.md")
     assert time.monotonic() - started < 5
     assert result.exit_code == 1
-    assert result.stderr == ("cml: error: report.md: is larger than 8.0 MiB, the most cml reads from such a file; "
-                             "make it smaller\n")
+    assert result.stderr == ("cml: error: report.md: is 9.0 MiB, over the 8.0 MiB limit for reports; "
+                             "cml does not read larger files\n")
     assert github.server.requests == [] and not (tmp_path / "report.html").exists()
 
 
@@ -201,6 +201,6 @@ def test_a_huge_linked_file_is_refused_before_it_is_read(actions, github, tmp_pa
     result = run_cli("comment", "create", "report.md")
     assert result.exit_code == 1
     assert result.stderr.startswith("cml: error: report.md:3: cannot publish model.onnx: ")
-    assert result.stderr.endswith("model.onnx: is larger than 100.0 MiB, the most cml reads from such a file; "
-                                  "make it smaller\n")
+    assert result.stderr.endswith("model.onnx: is 101.0 MiB, over the 100.0 MiB limit for linked files; "
+                                  "cml does not read larger files\n")
     assert github.server.requests == []

@@ -279,3 +279,63 @@ def test_unknown_option_is_one_line_and_exit_1(run_cli):
     assert result.stderr == (
         "cml: error: No such option '--frobnicate'. Did you mean '--format'? (see 'cml metrics diff --help')\n"
     )
+
+
+def test_html_in_metric_names_class_labels_and_values_stays_text(repo, run_cli):
+    from tests.cli.test_table import HOSTILE_CELLS, assert_shown_literally, rendered
+
+    repo.write("metrics.json", json.dumps({cell: index for index, cell in enumerate(HOSTILE_CELLS)}))
+    repo.commit()
+    repo.write("metrics.json", json.dumps({cell: index + 1 for index, cell in enumerate(HOSTILE_CELLS)}))
+    for args in (("metrics", "show", "--md"), ("metrics", "diff", "HEAD", "--md")):
+        result = run_cli(*args, "metrics.json")
+        assert result.exit_code == 0, result.stderr
+        assert_shown_literally(rendered(result.stdout), HOSTILE_CELLS)
+    repo.write("params.yaml", json.dumps({"optimizer": HOSTILE_CELLS[0]}))
+    result = run_cli("params", "diff", "HEAD", "--md", "--all", "params.yaml")
+    assert_shown_literally(rendered(result.stdout), HOSTILE_CELLS[:1])
+    repo.write("p.csv", "actual,predicted\n" + "".join(f'"{cell}","{cell}"\n' for cell in HOSTILE_CELLS))
+    result = run_cli("metrics", "classification", "p.csv", "--md")
+    assert result.exit_code == 0, result.stderr
+    assert_shown_literally(rendered(result.stdout), HOSTILE_CELLS)
+
+
+def test_classification_of_many_classes_shows_the_most_frequent_and_sums_the_rest(repo, run_cli):
+    rows = ["actual,predicted"] + ["big,big"] * 5 + ["big,mid"] + ["mid,mid"] * 3 + [f"rare{i},big" for i in range(8)]
+    repo.write("p.csv", "\n".join(rows) + "\n")
+    result = run_cli("metrics", "classification", "p.csv", "--md", "--max-classes", "2")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ("cml: warning: the table shows the 2 most frequent of 10 classes; the other 8 are summed "
+                             "as 'other (8 classes)'; raise --max-classes to show more\n")
+    assert result.stdout == (
+        "| Class             |   Precision |   Recall |    F1 |   Support |\n"
+        "|:------------------|------------:|---------:|------:|----------:|\n"
+        "| big               |       0.385 |    0.833 | 0.526 |         6 |\n"
+        "| mid               |       0.750 |    1.000 | 0.857 |         3 |\n"
+        "| other (8 classes) |       0.000 |    0.000 | 0.000 |         8 |\n"
+        "| **accuracy**      |             |          | 0.471 |        17 |\n"
+        "| **macro avg**     |       0.113 |    0.183 | 0.138 |        17 |\n"
+        "| **weighted avg**  |       0.268 |    0.471 | 0.337 |        17 |\n"
+        "\n"
+        "This table shows the 2 most frequent of 10 classes; the other 8 are summed as 'other (8 classes)'; "
+        "averages cover every class.\n"
+    )
+    document = json.loads(run_cli("metrics", "classification", "p.csv", "--json", "--max-classes", "2").stdout)
+    assert len(document["classes"]) == 10, "JSON keeps every class"
+    assert run_cli("metrics", "classification", "p.csv", "--md",
+                   env={"CML_METRICS_CLASSIFICATION_MAX_CLASSES": "2"}).stdout == result.stdout
+
+
+def test_a_hostile_branch_name_stays_text_in_the_header_and_the_no_changes_line(repo, run_cli):
+    from tests.cli.test_table import assert_shown_literally, rendered
+
+    branch = "<img/src=x/onerror=alert(1)>"  # a valid git branch name
+    repo.write("metrics.json", '{"a": 1}')
+    repo.commit()
+    repo.git("branch", branch)
+    unchanged = run_cli("metrics", "diff", branch, "--md")
+    assert unchanged.stdout == "No changes in metrics between &lt;img/src=x/onerror=alert(1)&gt; and workspace.\n"
+    repo.write("metrics.json", '{"a": 2}')
+    changed = run_cli("metrics", "diff", branch, "--md")
+    assert changed.exit_code == 0, changed.stderr
+    assert_shown_literally(rendered(changed.stdout), [branch])

@@ -38,9 +38,9 @@ def test_confusion_from_dvclive_json_normalized_svg(repo, run_cli):
 def test_confusion_with_named_columns_and_numeric_label_order(repo, run_cli):
     from cml.report.plots.confusion import count_matrix
 
-    labels, counts = count_matrix(["10", "2", "1", "2"], ["2", "2", "1", "10"])
-    assert labels == ["1", "2", "10"]
-    assert counts.tolist() == [[1, 0, 0], [0, 1, 1], [0, 1, 0]]
+    matrix = count_matrix(["10", "2", "1", "2"], ["2", "2", "1", "10"])
+    assert matrix.labels == ["1", "2", "10"]
+    assert matrix.counts.tolist() == [[1, 0, 0], [0, 1, 1], [0, 1, 0]]
     repo.write("p.tsv", "truth\tguess\n1\t2\n2\t2\n10\t10\n")
     result = run_cli("plot", "confusion", "p.tsv", "--y-true", "truth", "--y-pred", "guess")
     assert result.exit_code == 0, result.stderr
@@ -196,3 +196,84 @@ def test_output_that_cannot_be_written_is_a_one_line_error(labels_csv, run_cli):
     assert result.exit_code == 1
     assert result.stderr == "cml: error: taken.png: cannot be written: Is a directory\n"
     assert os.listdir("taken.png") == [] and sorted(os.listdir(".")) == [".git", "predictions.csv", "taken.png"]
+
+
+DATA_TEXT = [r"$\frac{a}{b}$", "$x$", r"$\frac{a}$", "cost $5", "\\\\", "_hidden", "a_b^2", "$"]
+
+
+def svg_texts(path) -> str:
+    """The SVG's text with XML entities decoded (matplotlib writes text as text with svg.fonttype none)."""
+    import html
+
+    with open(path, encoding="utf-8") as handle:
+        return html.unescape(handle.read())
+
+
+def test_text_from_data_is_drawn_literally_never_as_mathtext(repo, run_cli):
+    rows = ["actual,predicted"] + [f'"{DATA_TEXT[i % 8]}","{DATA_TEXT[(i * 3) % 8]}"' for i in range(64)]
+    repo.write("labels.csv", "\n".join(rows) + "\n")
+    result = run_cli("plot", "confusion", "labels.csv", "-o", "cm.svg", "--title", r"$\alpha$ run_1")
+    assert result.exit_code == 0, result.stderr
+    drawn = svg_texts("cm.svg")
+    for text in [*DATA_TEXT, r"$\alpha$ run_1"]:
+        assert f">{text}<" in drawn, text
+
+    truth = [DATA_TEXT[i % 3] for i in range(90)]
+    scores = {label: [0.9 if t == label else 0.1 for t in truth] for label in DATA_TEXT[:3]}
+    from cml.report.plots import roc_curve
+
+    roc_curve(truth, scores, "roc.svg", title="$x$ vs $y")
+    drawn = svg_texts("roc.svg")
+    assert ">$x$ vs $y<" in drawn
+    for label in DATA_TEXT[:3]:
+        assert f">{label} (AUC = 1.000)<" in drawn, label
+
+    repo.write("log.csv", "step,$x$,_loss\n0,1,2\n1,2,1\n")
+    result = run_cli("plot", "line", "log.csv", "-o", "line.svg", "--title", r"$\frac{a}$", "--y-label", "y_$",
+                     "--log-y")
+    assert result.exit_code == 0, result.stderr
+    drawn = svg_texts("line.svg")
+    for text in (r"$\frac{a}$", "y_$", "$x$", "_loss"):
+        assert f">{text}<" in drawn, text
+
+
+def test_confusion_counts_sparsely_and_folds_rare_classes_into_other():
+    from cml.report.plots.confusion import count_matrix
+
+    actual = ["a"] * 5 + ["b"] * 3 + [f"r{i}" for i in range(50_000)]
+    predicted = ["a"] * 4 + ["b"] + ["b"] * 3 + [f"r{(i + 1) % 50_000}" if i % 2 else f"r{i}" for i in range(50_000)]
+    matrix = count_matrix(actual, predicted, max_classes=2)
+    assert matrix.labels == ["a", "b", "other (50,000 classes)"]
+    assert matrix.counts.tolist() == [[4, 1, 0], [0, 3, 0], [0, 0, 50_000]]
+    assert (matrix.classes, matrix.folded, matrix.correct) == (50_002, 50_000, 4 + 3 + 25_000)
+
+
+def test_confusion_of_50000_classes_runs_in_bounded_memory_and_says_what_it_drew(repo):
+    import resource
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(5)
+    actual = rng.integers(0, 50_000, 300_000)
+    predicted = np.where(rng.random(300_000) < 0.7, actual, rng.integers(0, 50_000, 300_000))
+    repo.write("many.csv", "actual,predicted\n" + "".join(f"c{a},c{p}\n" for a, p in zip(actual, predicted)))
+    classes = len(set(actual) | set(predicted))
+    limit = 3 * 1024 ** 3
+
+    def cap_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    for args, shown, output in ((["plot", "confusion", "many.csv", "-o", "many.png"], 1000, "many.png"),
+                                (["metrics", "classification", "many.csv", "--md"], 100, "the table")):
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "cml", *args], capture_output=True, text=True, timeout=300,
+                                preexec_fn=cap_memory, env=environment)
+        assert result.returncode == 0, result.stderr
+        assert time.perf_counter() - started < 120
+        folded = classes - shown
+        assert result.stderr.startswith(f"cml: warning: {output} shows the {shown:,} most frequent of {classes:,} "
+                                        f"classes; the other {folded:,} are summed as 'other ({folded:,} classes)'; "
+                                        "raise --max-classes to")
+    assert_image("many.png", 1000, 1000)
+    assert f"| other ({classes - 100:,} classes) |" in result.stdout

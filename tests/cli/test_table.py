@@ -75,3 +75,34 @@ def test_negative_max_rows_is_rejected_by_the_option(repo, run_cli):
     result = run_cli("table", "t.csv", "--max-rows", "-1")
     assert result.exit_code == 1
     assert "--max-rows" in result.stderr
+
+
+HOSTILE_CELLS = ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>", "<details ontoggle=alert(1) open>",
+                 "&lt;b&gt; already escaped", "a < b && c > d"]
+
+
+def rendered(markdown: str) -> str:
+    """The HTML GitHub's cmark-gfm makes of ``markdown``, before any sanitiser."""
+    from cml.report.preview import markdown_to_html
+
+    return markdown_to_html(markdown)
+
+
+def assert_shown_literally(html: str, texts) -> None:
+    import html as html_module
+
+    for tag in ("<img", "<script", "<details", "<b>"):
+        assert tag not in html, f"data became markup: {tag}"
+    for text in texts:
+        assert html_module.escape(text, quote=False) in html, text
+
+
+def test_html_in_cells_is_shown_as_text_never_as_markup(repo, run_cli):
+    lines = ["name,note"] + [f'"{cell}",{index}' for index, cell in enumerate(HOSTILE_CELLS)]
+    repo.write("hostile.csv", "\n".join(lines + ['"two\nlines",9']) + "\n")
+    result = run_cli("table", "hostile.csv")
+    assert result.exit_code == 0, result.stderr
+    assert "| two<br>lines " in result.stdout, "cml's own line breaks stay"
+    html = rendered(result.stdout)
+    assert_shown_literally(html, HOSTILE_CELLS)
+    assert "two<br>lines" in html

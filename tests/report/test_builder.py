@@ -82,3 +82,12 @@ def test_report_is_importable_without_loading_matplotlib():
 
     probe = "import sys, cml; cml.Report; print('matplotlib' in sys.modules, 'numpy' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "False False\n"
+
+
+def test_many_classes_through_the_api_are_bounded_and_say_so(tmp_path):
+    actual = [f"c{i % 3000}" for i in range(12_000)]
+    predicted = [f"c{(i * 7) % 3000}" for i in range(12_000)]
+    text = Report(tmp_path).classification(actual, predicted).confusion_matrix(actual, predicted).markdown()
+    assert "| other (2,900 classes) |" in text
+    assert "This table shows the 100 most frequent of 3,000 classes; the other 2,900 are summed" in text
+    assert_image(tmp_path / "confusion_matrix.png", 1000, 1000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from cml.errors import InputError, UsageError
 from cml.fileio import atomic_path
@@ -13,6 +13,10 @@ from cml.report.markdown import image_markdown
 
 SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 MAX_DRAWN_POINTS = 4000
+#: Longest text from data (titles, axis labels, legend entries) drawn on a plot; longer text is cut with "…".
+MAX_DRAWN_TEXT = 100
+#: Longest tick label (a class name) drawn.
+MAX_TICK_TEXT = 40
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,25 @@ def thin_ticks(count: int, most: int = 30) -> list[int]:
     return list(range(0, count, step))
 
 
-def legend_if_useful(axes, count: int, most: int = 15, **kwargs) -> None:
-    if 0 < count <= most:
-        axes.legend(**kwargs)
+def literal(text: Any, most: int = MAX_DRAWN_TEXT) -> str:
+    """``text`` from data as matplotlib must get it to draw it literally, cut to ``most`` characters.
+
+    matplotlib reads text between ``$`` signs as mathtext, which fails on (or rewrites) names such
+    as ``$x$`` or ``cost_$``; an escaped ``\\$`` is drawn as ``$`` and the text around it as written.
+    """
+    text = str(text)
+    if len(text) > most:
+        text = text[: most - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def legend_if_useful(axes, entries: Sequence[tuple[Any, str]], most: int = 15, **kwargs) -> None:
+    """A legend of ``(artist, label)`` entries when there are at most ``most`` of them.
+
+    Labels are passed explicitly, so a label from data that starts with ``_`` is shown too
+    (matplotlib hides such labels when it collects them itself).
+    """
+    if 0 < len(entries) <= most:
+        axes.legend([artist for artist, _ in entries], [literal(label) for _, label in entries], **kwargs)
 
 

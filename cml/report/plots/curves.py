@@ -12,6 +12,7 @@ from cml.report.plots.common import (
     check_output,
     downsample,
     legend_if_useful,
+    literal,
     new_figure,
     numeric_array,
     save_figure,
@@ -68,7 +69,7 @@ def _curve_figure(title: str, x_label: str, y_label: str):
     axes.set_ylim(-0.01, 1.01)
     axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
-    axes.set_title(title)
+    axes.set_title(literal(title))
     axes.grid(alpha=0.3)
     return figure, axes
 
@@ -96,6 +97,7 @@ def roc_curve(
     figure, axes = _curve_figure(title, "False positive rate", "True positive rate")
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
     areas = {}
+    entries = []
     curves = _one_vs_rest(y_true, scores)
     for label, positive, values in curves:
         _check_scores(values, label)
@@ -104,10 +106,11 @@ def roc_curve(
         fpr, tpr, _ = sk_roc_curve(positive, values)
         areas[label] = float(auc(fpr, tpr))
         x, y = downsample(fpr, tpr)
-        axes.plot(x, y, linewidth=1.5, label=f"{label} (AUC = {areas[label]:.3f})")
-    legend_if_useful(axes, len(curves), loc="lower right")
+        line, = axes.plot(x, y, linewidth=1.5)
+        entries.append((line, f"{label} (AUC = {areas[label]:.3f})"))
+    legend_if_useful(axes, entries, loc="lower right")
     if len(curves) > 15:
-        axes.set_title(f"{title} — macro AUC {sum(areas.values()) / len(areas):.3f}")
+        axes.set_title(f"{literal(title)} — macro AUC {sum(areas.values()) / len(areas):.3f}")
     return save_figure(figure, output, title, auc=areas)
 
 
@@ -123,8 +126,8 @@ def roc_curve_from_points(fpr, tpr, output: str = "roc.png", title: str = "ROC c
     figure, axes = _curve_figure(title, "False positive rate", "True positive rate")
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
     x, y = downsample(fpr, tpr)
-    axes.plot(x, y, linewidth=1.5, label=f"{label} (AUC = {area:.3f})")
-    axes.legend(loc="lower right")
+    line, = axes.plot(x, y, linewidth=1.5)
+    legend_if_useful(axes, [(line, f"{label} (AUC = {area:.3f})")], loc="lower right")
     return save_figure(figure, output, title, auc={label: area})
 
 
@@ -135,6 +138,7 @@ def pr_curve(y_true: Sequence, scores, output: str = "pr.png", title: str = "Pre
     check_output(output)
     figure, axes = _curve_figure(title, "Recall", "Precision")
     precisions = {}
+    entries = []
     curves = _one_vs_rest(y_true, scores)
     for label, positive, values in curves:
         _check_scores(values, label)
@@ -143,8 +147,9 @@ def pr_curve(y_true: Sequence, scores, output: str = "pr.png", title: str = "Pre
         precision, recall, _ = precision_recall_curve(positive, values)
         precisions[label] = float(average_precision_score(positive, values))
         x, y = downsample(recall[::-1], precision[::-1])
-        axes.plot(x, y, linewidth=1.5, drawstyle="steps-post", label=f"{label} (AP = {precisions[label]:.3f})")
-    legend_if_useful(axes, len(curves), loc="lower left")
+        line, = axes.plot(x, y, linewidth=1.5, drawstyle="steps-post")
+        entries.append((line, f"{label} (AP = {precisions[label]:.3f})"))
+    legend_if_useful(axes, entries, loc="lower left")
     return save_figure(figure, output, title, average_precision=precisions)
 
 
@@ -162,8 +167,8 @@ def pr_curve_from_points(
     average = float(np.sum(np.diff(recall, prepend=0.0) * precision))
     figure, axes = _curve_figure(title, "Recall", "Precision")
     x, y = downsample(recall, precision)
-    axes.plot(x, y, linewidth=1.5, drawstyle="steps-post", label=f"{label} (AP = {average:.3f})")
-    axes.legend(loc="lower left")
+    line, = axes.plot(x, y, linewidth=1.5, drawstyle="steps-post")
+    legend_if_useful(axes, [(line, f"{label} (AP = {average:.3f})")], loc="lower left")
     return save_figure(figure, output, title, average_precision={label: average})
 
 

@@ -15,6 +15,7 @@ from cml.report.plots.common import (
     check_output,
     downsample,
     legend_if_useful,
+    literal,
     new_figure,
     numeric_array,
     save_figure,
@@ -43,20 +44,22 @@ def line_plot(
     axes = figure.add_subplot()
     colors: dict[str, str] = {}
     palette = [f"C{i}" for i in range(10)]
+    entries = []
     for item in series:
         key = item.color_key or item.label
         color = colors.setdefault(key, palette[len(colors) % len(palette)])
         x, y = downsample(item.x, item.y, MAX_DRAWN_POINTS)
-        axes.plot(x, y, color=color, linewidth=1.4, linestyle="--" if item.dashed else "-", label=item.label)
+        line, = axes.plot(x, y, color=color, linewidth=1.4, linestyle="--" if item.dashed else "-")
+        entries.append((line, item.label))
     if log_y:
         axes.set_yscale("log")
-    axes.set_xlabel(x_label)
+    axes.set_xlabel(literal(x_label))
     if y_label:
-        axes.set_ylabel(y_label)
+        axes.set_ylabel(literal(y_label))
     if title:
-        axes.set_title(title)
+        axes.set_title(literal(title))
     axes.grid(alpha=0.3)
-    legend_if_useful(axes, len(series), most=20)
+    legend_if_useful(axes, entries, most=20)
     return save_figure(figure, output, title or "plot", points=sum(len(s.y) for s in series))
 
 
