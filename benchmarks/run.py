@@ -144,6 +144,95 @@ def publish_runs(folder: Path, repeat: int) -> tuple[float, dict[str, int]]:
     return statistics.median(times), counts
 
 
+ADVERSARIAL_PATTERNS = ("[", "[a](", "![", "`", "<img src=", "[[[[]]]](")
+
+
+def make_adversarial_reports(root: Path, size: int = 1_000_000) -> Path:
+    """1 MB reports built to make a link scanner quadratic (one per pattern), and a plain 1 MB report of the
+    same size as the floor."""
+    folder = root / "hostile"
+    folder.mkdir()
+    for index, pattern in enumerate(ADVERSARIAL_PATTERNS):
+        (folder / f"adversarial-{index}.md").write_text("# Report\n\n" + pattern * (size // len(pattern)) + "\n")
+    sentence = "The model was trained for ten epochs and reached a validation accuracy of 0.93. "
+    (folder / "plain.md").write_text("# Report\n\n" + sentence * (size // len(sentence)) + "\n")
+    return folder
+
+
+def hostile_runs(root: Path, repeat: int) -> list[tuple[str, str, float, float | None]]:
+    """Reports and inputs an attacker would send: the adversarial reports posted to a fake GitHub on loopback
+    (beside a plain report of the same size, the floor), 50,000 classes (with peak memory), and ``comment update``
+    on a pull request with 1,000 comments (with its requests)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.fakes.github import FakeGitHub
+    from tests.fakes.server import FakeForgeServer
+
+    folder = make_adversarial_reports(root)
+    rows = []
+    fake = FakeGitHub()
+    fake.add_token("ghs_benchmark_token_0000", "github-actions[bot]")
+    with FakeForgeServer(fake) as server:
+        fake.base_url = server.url
+        fake.enable_git_data(str(folder / "github.git"))  # a report past the comment limit is published whole
+        event = folder / "event.json"
+        event.write_text(json.dumps({"pull_request": {"number": 7, "head": {"sha": "a" * 40}}}))
+        env = {**os.environ, "CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_API_URL": server.url,
+               "GITHUB_SERVER_URL": server.url, "GITHUB_REPOSITORY": fake.repository,
+               "GITHUB_EVENT_PATH": str(event), "GITHUB_TOKEN": "ghs_benchmark_token_0000"}
+
+        def post(name: str, command: str = "create") -> float:
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                completed = subprocess.run([*CML, "comment", command, name, "--no-summary", "--skip-missing"],
+                                           cwd=folder, env=env, capture_output=True, text=True)
+                times.append(time.perf_counter() - started)
+                if completed.returncode:
+                    raise SystemExit(f"cml comment {command} {name} failed:\n{completed.stderr}")
+            return statistics.median(times)
+
+        floor = post("plain.md")
+        for index, pattern in enumerate(ADVERSARIAL_PATTERNS):
+            rows.append((f"comment create, 1 MB report of {pattern!r} repeated (scanned for links)",
+                         "the same command on 1 MB of plain prose (floor)", post(f"adversarial-{index}.md"), floor))
+        for index in range(999):
+            fake.add_comment(7, f"review comment {index}", "reviewer")
+        (folder / "update.md").write_text("# Report\n\nupdated\n")
+        post("update.md", "update")
+        server.requests.clear()
+        seconds = post("update.md", "update")
+        kinds: dict[str, int] = {}
+        for request in server.requests[: len(server.requests) // repeat]:
+            kinds[f"{request.method} {request.path.rsplit('/', 1)[-1]}"] = kinds.get(
+                f"{request.method} {request.path.rsplit('/', 1)[-1]}", 0) + 1
+        rows.append((f"comment update on a pull request with 1,000 comments: {_counted(kinds)}", "", seconds, None))
+    rows.append(_peak_memory_row(root))
+    return rows
+
+
+def _peak_memory_row(root: Path) -> tuple[str, str, float, float | None]:
+    """``cml plot confusion`` on 50,000 classes × 300,000 rows, with the child's peak resident memory."""
+    import random
+
+    rng = random.Random(0)
+    path = root / "classes-50000.csv"
+    with path.open("w") as handle:
+        handle.write("actual,predicted\n")
+        for _ in range(300_000):
+            actual = rng.randrange(50_000)
+            handle.write(f"c{actual},c{actual if rng.random() < 0.8 else rng.randrange(50_000)}\n")
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
+    completed = subprocess.run([sys.executable, "-c", probe, *CML, "plot", "confusion", str(path), "-o",
+                                str(root / "cm-50000.png")], capture_output=True, text=True, check=True)
+    seconds, peak_kib, code = completed.stdout.split()
+    if code != "0":
+        raise SystemExit("cml plot confusion on 50,000 classes failed")
+    return (f"plot confusion, 50,000 classes, 300,000 rows: peak memory {int(peak_kib) / 1024:.0f} MiB", "",
+            float(seconds), None)
+
+
 def _counted(requests_by_kind: dict[str, int]) -> str:
     return f"{sum(requests_by_kind.values())} requests ({', '.join(f'{n} {k}' for k, n in sorted(requests_by_kind.items()))})"
 
@@ -278,7 +367,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (median is reported)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
+    parser.add_argument("--only", choices=["hostile"], help="run only these cases (hostile: attacker-built inputs)")
     options = parser.parse_args()
+    if options.only == "hostile":
+        with tempfile.TemporaryDirectory() as folder:
+            return _print(hostile_runs(Path(folder), options.repeat), options.json)
 
     rows: list[tuple[str, str, float, float | None]] = []
     with tempfile.TemporaryDirectory() as folder:
@@ -305,15 +398,19 @@ def main() -> None:
                      "", publish_seconds, None))
         rows.extend((case, "", seconds, None) for case, seconds in runner_runs(root))
         rows.extend(tracker_runs(root))
+        rows.extend(hostile_runs(root, slow))
+    _print(rows, options.json)
 
-    if options.json:
+
+def _print(rows: list[tuple[str, str, float, float | None]], as_json: bool) -> None:
+    if as_json:
         print(json.dumps([{"case": c, "peer": p, "cml_seconds": round(t, 3),
                            "peer_seconds": None if d is None else round(d, 3)} for c, p, t, d in rows], indent=2))
         return
     print("| case | cml (s) | peer | peer (s) | peer / cml |")
     print("|:--|--:|:--|--:|--:|")
     for case, peer, seconds, peer_seconds in rows:
-        ratio = f"{peer_seconds / seconds:.1f}×" if peer_seconds else ""
+        ratio = f"{peer_seconds / seconds:.2f}×" if peer_seconds else ""
         peer_text = f"{peer_seconds:.3f}" if peer_seconds else ("not installed" if peer else "")
         print(f"| {case} | {seconds:.3f} | {peer} | {peer_text} | {ratio} |")
 

@@ -266,9 +266,11 @@ class GitHubForge(Forge):
             return f"/repos/{self.repository}/actions/runners"
         return f"/orgs/{self.repository}/actions/runners"
 
-    def _request(self, action: str, method: str, path: str, body: dict | None = None, query: dict | None = None):
+    def _request(self, action: str, method: str, path: str, body: dict | None = None, query: dict | None = None,
+                 creates: bool = False):
         requester = self._github.requester
-        return self.call(action, lambda: requester.requestJsonAndCheck(method, path, parameters=query, input=body))[1]
+        return self.call(action, lambda: requester.requestJsonAndCheck(method, path, parameters=query, input=body),
+                         creates=creates)[1]
 
     def register_runner(self, name: str, labels: tuple[str, ...], ephemeral: bool,
                         architecture: str = "x86_64") -> RunnerRegistration:
@@ -285,7 +287,7 @@ class GitHubForge(Forge):
                 answer = self._request("creating a just-in-time runner configuration", "POST",
                                        f"{self._runners_path}/generate-jitconfig",
                                        {"name": name, "runner_group_id": 1, "labels": system + list(labels),
-                                        "work_folder": "_work"})
+                                        "work_folder": "_work"}, creates=True)
                 runner_id = int(answer["runner"]["id"])
                 variables["CML_GITHUB_JITCONFIG"] = answer["encoded_jit_config"]
             else:
