@@ -18,8 +18,6 @@ import json
 import os
 import re
 import shlex
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -29,6 +27,7 @@ from urllib.parse import parse_qs
 
 import requests
 
+from tests.fakes.processes import ServerProcess, free_port
 from tests.fakes.server import LoopbackServer, write_response
 
 
@@ -46,37 +45,23 @@ PUBLISHED_IMAGES = [
 ]
 
 
-class MotoServer:
+class MotoServer(ServerProcess):
     """``python -m moto.server`` on a free loopback port, with instance-type, AMI and key-pair validation on
     and :data:`PUBLISHED_IMAGES` as the images AWS and Canonical publish."""
 
     def __init__(self, folder):
-        self.folder = folder
-
-    def __enter__(self):
-        images = os.path.join(self.folder, "amis.json")
+        images = os.path.join(folder, "amis.json")
         with open(images, "w") as file:
             json.dump([{**image, "public": True, "virtualization_type": "hvm", "state": "available",
-                        "root_device_name": "/dev/sda1", "root_device_type": "ebs"} for image in PUBLISHED_IMAGES], file)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        env = {**os.environ, "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true", "MOTO_ENABLE_AMI_VALIDATION": "true",
-               "MOTO_ENABLE_KEYPAIR_VALIDATION": "true", "MOTO_AMIS_PATH": images}
-        self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                        "root_device_name": "/dev/sda1", "root_device_type": "ebs"}
+                       for image in PUBLISHED_IMAGES], file)
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                requests.get(f"{self.url}/moto-api/", timeout=1)
-                return self
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("moto's server did not start")
-
-    def __exit__(self, *exc):
-        self.process.terminate()
-        self.process.wait(10)
+        super().__init__([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                         health_url=f"{self.url}/moto-api/", log_path=os.path.join(folder, "moto.log"),
+                         env={**os.environ, "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true",
+                              "MOTO_ENABLE_AMI_VALIDATION": "true", "MOTO_ENABLE_KEYPAIR_VALIDATION": "true",
+                              "MOTO_AMIS_PATH": images})
 
 
 @dataclass

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
+from tests.fakes.processes import run_in_session
 from tests.fakes.server import LoopbackServer
 
 
@@ -60,7 +60,7 @@ class GitHttpServer(LoopbackServer):
                     env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
                 if self.headers.get("Git-Protocol"):
                     env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
-                completed = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
+                completed = run_in_session(["git", "http-backend"], input=body, env=env)
                 head, _, payload = completed.stdout.partition(b"\r\n\r\n")
                 status = 200
                 headers = []
