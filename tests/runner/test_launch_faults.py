@@ -151,13 +151,18 @@ def test_ctrl_c_or_a_cancelled_job_removes_everything(github_runners, cloud, fle
     process = subprocess.Popen([sys.executable, "-m", "cml", "runner", "launch", "--cloud", "aws", "--single",
                                 "--name", "gpu", "--launch-timeout", "60"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not live_instances(cloud) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert live_instances(cloud), "the launch never started an instance"
+    try:
+        deadline = time.monotonic() + 30
+        while not live_instances(cloud) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert live_instances(cloud), "the launch never started an instance"
 
-    process.send_signal(signal_number)
-    stdout, stderr = process.communicate(timeout=30)
+        process.send_signal(signal_number)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:  # a failed assertion must not leave the launch running
+            process.kill()
+            process.communicate()
 
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines() == [
