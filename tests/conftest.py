@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,13 @@ from click.testing import CliRunner
 from cml.cli.main import cli
 from tests.fakes.server import FakeForgeServer
 from tests.fakes.ci_env import HEAD_SHA, PAT, TOKEN
+
+# A shell starts background jobs with SIGINT and SIGQUIT ignored, and every process the tests start would inherit
+# that: the tests of Ctrl-C and of the runner's signal handling need the dispositions a CI job and a machine have.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 CI_VARIABLE_PREFIXES = ("GITHUB_", "GITLAB_", "CI_", "BITBUCKET_", "GITEA_", "FORGEJO_", "CML_", "AWS_")
 TOKEN_VARIABLES = ("REPO_TOKEN", "repo_token")
