@@ -45,4 +45,12 @@ class UnsupportedOperationError(ForgeError):
 
 
 class ForgeOutcomeUnknownError(ForgeError):
-    """A request that creates something got no readable answer: it may or may not have taken effect."""
+    """A request that creates something got no readable answer: it may or may not have taken effect.
+
+    ``failure`` is the transport's :class:`~cml.forges.http.HttpFailure` when there was one (``None`` when the
+    answer came but did not prove the creation), with the ``forge`` and ``action`` it happened in.
+    """
+
+    def __init__(self, message: str, failure=None, forge: str = "", action: str = ""):
+        super().__init__(message)
+        self.failure, self.forge, self.action = failure, forge, action

@@ -204,10 +204,8 @@ def call_with_retries(
 
 def outcome_unknown(failure: HttpFailure, forge: str, action: str, retried: bool) -> ForgeOutcomeUnknownError:
     """The error for a create request whose answer was lost or a server error: it may have taken effect."""
-    error = ForgeOutcomeUnknownError(f"{to_forge_error(failure, forge, action, retried)} "
-                                     f"(it may or may not have been done)")
-    error.failure, error.forge, error.action = failure, forge, action
-    return error
+    return ForgeOutcomeUnknownError(f"{to_forge_error(failure, forge, action, retried)} "
+                                    f"(it may or may not have been done)", failure, forge, action)
 
 
 def create_once(create: Callable[[], T], find: Callable[[], T | None], policy: HttpPolicy,
@@ -226,10 +224,9 @@ def create_once(create: Callable[[], T], find: Callable[[], T | None], policy: H
                 return found
             delay = policy.backoff * 2 ** (attempt - 1)
             if attempt >= policy.attempts or time.monotonic() - started + delay + policy.timeout > policy.max_total_wait:
-                failure = getattr(error, "failure", None)
-                if failure is None or attempt == 1:
+                if error.failure is None or attempt == 1:
                     raise
-                raise outcome_unknown(failure, error.forge, error.action, retried=True) from None
+                raise outcome_unknown(error.failure, error.forge, error.action, retried=True) from None
             sleep(delay)
 
 
@@ -518,7 +515,7 @@ def describe_requests_failure(error: BaseException) -> HttpFailure | None:
 
     if isinstance(error, HttpFailure):
         return error
-    if isinstance(error, (requests.ConnectTimeout,)) or (
+    if isinstance(error, requests.ConnectTimeout) or (
             isinstance(error, requests.ConnectionError) and _never_connected(error)):
         return HttpFailure(None, {}, f"could not connect ({type(error).__name__})", sent=False)
     if isinstance(error, requests.Timeout):
