@@ -11,6 +11,12 @@ import click
 from cml.forges.secrets import redact
 
 
+def _annotation_property(value) -> str:
+    """A workflow-command property value, escaped as the Actions toolkit does."""
+    return (str(value).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            .replace(":", "%3A").replace(",", "%2C"))
+
+
 class Application:
     """Terminal I/O, environment and verbosity for one ``cml`` run.
 
@@ -38,13 +44,26 @@ class Application:
         """Write a result to stdout."""
         click.echo(text)
 
+    def markdown(self, text: str) -> None:
+        """Write a Markdown block to stdout, ending with a blank line, so that text appended after it
+        (``echo … >> report.md``) starts a new paragraph instead of joining a table or an image line."""
+        click.echo(text.rstrip("\n") + "\n")
+
     def note(self, message: str) -> None:
         """Write an informational line to stderr."""
         click.echo(redact(message), err=True)
 
-    def warn(self, message: str) -> None:
-        """Write a warning to stderr (a workflow annotation on GitHub Actions)."""
-        prefix = "::warning::" if self.environ.get("GITHUB_ACTIONS") else "cml: warning: "
+    def warn(self, message: str, file: str | None = None, line: int | None = None) -> None:
+        """Write a warning to stderr; on GitHub Actions it is a workflow annotation, placed on ``file``
+        (and ``line``) when given."""
+        if self.environ.get("GITHUB_ACTIONS"):
+            place = ",".join(f"{key}={_annotation_property(value)}" for key, value in (("file", file), ("line", line))
+                             if value is not None)
+            prefix = f"::warning {place}::" if place else "::warning::"
+            message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        else:
+            where = f"{file}:{line}: " if file and line else f"{file}: " if file else ""
+            prefix = f"cml: warning: {where}"
         click.echo(redact(f"{prefix}{message}"), err=True)
 
     def error(self, message: str) -> None:
