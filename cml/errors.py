@@ -46,10 +46,16 @@ class GitError(CmlError):
 
 
 class QualityGateFailed(CmlError):
-    """One or more ``--fail-on`` rules failed; the command exits 2."""
+    """One or more quality-gate rules failed; the command exits 2.
+
+    :attr:`failures` holds one line per failed metric and rule; ``advice`` (for example how to
+    write a report without raising) ends the message but is not one of them.
+    """
 
     exit_code = 2
 
-    def __init__(self, failures: list[str]):
-        self.failures = failures
-        super().__init__("quality gate failed: " + "; ".join(failures))
+    def __init__(self, failures: list[str], advice: str | None = None):
+        self.failures = list(failures)
+        self.advice = advice
+        message = "quality gate failed: " + "; ".join(self.failures)
+        super().__init__(f"{message}. {advice}" if advice else message)

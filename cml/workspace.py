@@ -4,16 +4,21 @@ The token reaches git only through the environment of the git process
 (``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` adding an
 ``http.<remote>.extraHeader``), never through ``.git/config``, the remote URL or
 the command line, so it cannot leak into files, ``ps`` output or error messages.
+For the job's own later ``git push``, ``cml ci`` configures a credential helper
+(:func:`credential_helper`, run by this Python) that hands git the token from the
+environment of that git process when it asks.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import shlex
+import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
-from urllib.parse import urlsplit
+from typing import Callable, Mapping, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from cml.errors import UsageError
 from cml.forges.secrets import register_secret
@@ -108,6 +113,114 @@ class Workspace:
 
     def tree_of(self, commit: str) -> str:
         return self.git("rev-parse", f"{commit}^{{tree}}")
+
+
+#: git's username for a GitLab CI job token (``CI_JOB_TOKEN``), used when no other token is in the environment.
+GITLAB_JOB_TOKEN_USER = "gitlab-ci-token"
+
+
+def credential_helper_command(driver: str) -> str:
+    """The helper git runs (through a shell) for ``cml ci``'s credentials: this Python running
+    :func:`credential_helper`, found even when ``cml`` is not on PATH, and never a ``cml`` package in git's
+    current folder. It holds no secret: git appends the action (``get``, ``store``, ``erase``)."""
+    code = ("import sys; sys.path[:1] = [p for p in sys.path[:1] if p]; "
+            "from cml.workspace import credential_helper; credential_helper()")
+    return f"!{shlex.quote(sys.executable)} -c {shlex.quote(code)} {shlex.quote(driver)}"
+
+
+def credential_helper(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> None:
+    """git's credential helper that ``cml ci`` configures, run as ``DRIVER ACTION``: reads git's request from
+    stdin and writes the answer (see :func:`credential_answer`) to stdout, for git only. Without a token it says
+    on stderr where git would have found one."""
+    driver, action = ([*(sys.argv[1:] if argv is None else argv)] + ["", ""])[:2]
+    env = os.environ if environ is None else environ
+    for line in sys.stdin:  # git's request: key=value lines up to a blank line; the URL is in the config key
+        if not line.strip():
+            break
+    answer = credential_answer(driver, action, env)
+    if not answer and action == "get":
+        prefix = "::warning::" if env.get("GITHUB_ACTIONS") else "cml: warning: "
+        sys.stderr.write(f"{prefix}no token for git: set REPO_TOKEN (or repo_token, GITHUB_TOKEN, GITLAB_TOKEN, "
+                         "BITBUCKET_TOKEN, GITEA_TOKEN) in this step's environment\n")
+    sys.stdout.write(answer)
+    sys.stdout.flush()
+
+
+def credential_answer(driver: str, action: str, environ: Mapping[str, str]) -> str:
+    """git's credential protocol answer to ``action`` (``get``; ``store`` and ``erase`` are ignored): the
+    first token of REPO_TOKEN, repo_token, GITHUB_TOKEN, GITLAB_TOKEN, BITBUCKET_TOKEN, GITEA_TOKEN (on GitLab,
+    else CI_JOB_TOKEN) in ``environ``, with the user name ``driver``'s git server expects; ``""`` without one."""
+    from cml.forges.registry import TOKEN_VARIABLES, git_credentials
+
+    if action != "get":
+        return ""
+    name = next((name for name in TOKEN_VARIABLES if environ.get(name)), None)
+    if name is not None:
+        user, password = git_credentials(driver, environ[name])
+    elif driver == "gitlab" and environ.get("CI_JOB_TOKEN"):
+        user, password = GITLAB_JOB_TOKEN_USER, environ["CI_JOB_TOKEN"]
+    else:
+        return ""
+    if any(character in user + password for character in "\0\r\n"):
+        return ""  # it would end its line early and inject attributes
+    return f"username={user}\npassword={password}\n"
+
+
+def _checkout_token(header: str) -> str | None:
+    """The token in ``AUTHORIZATION: basic base64(x-access-token:TOKEN)`` (actions/checkout's extraheader)."""
+    try:
+        decoded = base64.b64decode(header.split()[-1], validate=True).decode()
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2] or None
+
+
+def setup_git_authentication(
+    workspace: Workspace,
+    environ: Mapping[str, str],
+    remote: str,
+    driver: str | None,
+    token: str | None,
+    note: Callable[[str], None],
+    warn: Callable[[str], None],
+) -> None:
+    """Make later ``git push`` and ``git fetch`` to ``remote``'s forge authenticate, as iterative/cml's ``cml ci``
+    did, without writing the token anywhere: a credential helper for ``scheme://host`` in ``.git/config`` that
+    reads the token from the environment of the git process; the remote URL loses any credentials it held.
+    ``token`` (``--token``) also authenticates this run's own fetches."""
+    from cml.forges.environment import ci_repository_context, driver_for_host
+    from cml.forges.registry import TOKEN_VARIABLES, git_credentials
+
+    url = workspace.git("remote", "get-url", remote, check=False)
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return
+    host = parts.netloc.rpartition("@")[2]
+    origin = f"{parts.scheme}://{host}"
+    ci = ci_repository_context(environ)
+    driver = driver or driver_for_host(host) or (ci.driver if ci else None)
+    if driver is None:
+        warn(f"git authentication for {origin} not set up: cannot tell which forge it runs; pass --driver")
+        return
+    if "@" in parts.netloc:
+        workspace.git("remote", "set-url", remote, urlunsplit(parts._replace(netloc=host)))
+        note(f"removed the credentials from the URL of {remote}")
+    key = f"credential.{origin}.helper"
+    workspace.git("config", "--local", "--unset-all", key, check=False)
+    workspace.git("config", "--local", "--add", key, "")  # only this helper: earlier ones could answer first
+    workspace.git("config", "--local", "--add", key, credential_helper_command(driver))
+    in_environment = next((environ[name] for name in TOKEN_VARIABLES if environ.get(name)), None)
+    header_key = f"http.{origin}/.extraheader"
+    headers = (workspace.git("config", "--local", "--get-all", header_key, check=False) or "").splitlines()
+    if driver == "github" and in_environment and any(_checkout_token(value) != in_environment for value in headers):
+        workspace.git("config", "--local", "--unset-all", header_key)  # as iterative/cml: push with REPO_TOKEN
+        note(f"removed the token actions/checkout stored for {origin}, so that git uses the job's token")
+    note(f"git push and fetch to {origin} authenticate with the token in REPO_TOKEN (or {', '.join(TOKEN_VARIABLES[1:])}) "
+         "of their environment, through a credential helper; no token is stored")
+    if token and token != in_environment:
+        workspace.auth = http_auth_environment(url, *git_credentials(driver, token))
+        warn(f"the --token token is not in this job's environment: a later git push or fetch to {origin} needs it "
+             f"in REPO_TOKEN (or {', '.join(TOKEN_VARIABLES[1:])})")
 
 
 def mark_safe_directory(environ: Mapping[str, str]) -> str | None:

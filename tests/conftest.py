@@ -173,13 +173,26 @@ def github_description():
     """GitHub's OpenAPI description from npm (pinned), installed once into .cache/."""
     from tests.fakes.openapi import OpenAPIDescription
 
-    prefix = PROJECT_ROOT / ".cache" / "npm"
-    spec = prefix / "node_modules" / "@octokit" / "openapi" / "generated" / "api.github.com.json"
-    if not spec.is_file():
-        prefix.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(prefix), OCTOKIT_OPENAPI],
-                       check=True, capture_output=True, timeout=600)
+    spec = npm_install(OCTOKIT_OPENAPI, Path("@octokit/openapi/generated/api.github.com.json"))
     return OpenAPIDescription(str(spec))
+
+
+NPM_PREFIX = PROJECT_ROOT / ".cache" / "npm"
+
+
+def npm_install(package: str, installed_file: Path) -> Path:
+    """Install the npm ``package`` into .cache/npm unless ``installed_file`` (relative to node_modules) is
+    there; returns that file. A lock keeps parallel test workers from installing into the prefix at once."""
+    import fcntl
+
+    target = NPM_PREFIX / "node_modules" / installed_file
+    NPM_PREFIX.mkdir(parents=True, exist_ok=True)
+    with open(NPM_PREFIX / ".install-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.is_file():
+            subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(NPM_PREFIX), package],
+                           check=True, capture_output=True, timeout=600)
+    return target
 
 
 @pytest.fixture

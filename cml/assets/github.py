@@ -13,13 +13,15 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from cml.assets.content import Asset
-from cml.assets.publisher import Publisher, in_parallel
+from cml.assets.publisher import Publisher, PublishingRefused, in_parallel
 from cml.forges.errors import ForgeError, ForgeNotFoundError, ForgePermissionError, ForgeRequestError
 
 DEFAULT_BRANCH = "cml-assets"
 #: GitHub refuses blobs over 100 MB.
 BLOB_LIMIT = 100 * 1024 * 1024
 REF_UPDATE_ATTEMPTS = 5
+#: What a workflow needs to publish files and post the report, as lines to paste into its job.
+PERMISSIONS_FIX = "permissions:\n  contents: write\n  pull-requests: write"
 
 
 def web_url_for(api_url: str) -> str:
@@ -74,6 +76,19 @@ class GitHubBranchPublisher(Publisher):
         return self._blobs[asset.name]
 
     def _store(self, assets: list[Asset]) -> dict[str, str]:
+        try:
+            return self._commit(assets)
+        except ForgePermissionError as error:
+            raise PublishingRefused(
+                f"{error}; publishing on GitHub commits the files to the {self.branch} branch, which needs "
+                "'contents: write' (workflow permissions), or choose --publish-url s3://… or --no-publish",
+                "the token cannot write to this repository's contents",
+                f"Give the job these permissions in the workflow file:\n{PERMISSIONS_FIX}",
+            ) from None
+
+    def _commit(self, assets: list[Asset]) -> dict[str, str]:
+        """One commit adding the ``assets`` the branch lacks, on top of its head, retried when another job
+        moved it first."""
         from github import InputGitTreeElement
 
         repo = self.forge.repo
@@ -88,7 +103,8 @@ class GitHubBranchPublisher(Publisher):
             if not missing:
                 break
             try:
-                shas = in_parallel(self._blob, missing)
+                # One write first: a token without 'contents: write' is then refused once, not once per file.
+                shas = [self._blob(missing[0]), *in_parallel(self._blob, missing[1:])]
                 elements = [InputGitTreeElement(a.name, "100644", "blob", sha=s) for a, s in zip(missing, shas)]
                 new_tree = self.forge.call("writing the tree", lambda: repo.create_git_tree(
                     elements, *([tree] if tree is not None else [])))
@@ -100,11 +116,6 @@ class GitHubBranchPublisher(Publisher):
                                     lambda: repo.create_git_ref(f"refs/heads/{self.branch}", commit.sha))
                 else:
                     self.forge.call(f"updating branch {self.branch}", lambda: ref.edit(commit.sha, force=False))
-            except ForgePermissionError as error:
-                raise ForgePermissionError(
-                    f"{error}; publishing on GitHub commits the files to the {self.branch} branch, which needs "
-                    "'contents: write' (workflow permissions), or choose --publish-url s3://… or --no-publish"
-                ) from None
             except ForgeRequestError as error:
                 # Another job may have moved or created the branch first: build again on its new head.
                 refused = (head_sha, error)

@@ -102,6 +102,8 @@ class Destination:
     kind: str
     line: int
     angle: bool = False
+    #: ``(start, end)`` of the whole inline image or link, or ``<img>`` tag, when known.
+    whole: tuple[int, int] | None = None
 
 
 def _entity(match: re.Match) -> str:
@@ -361,8 +363,9 @@ def _inline_destination(source: _Source, close: int, url: str, title) -> tuple[i
     return None
 
 
-def _image_sources(data: bytes, start: int, end: int) -> list[tuple[int, int]]:
-    """Spans of the ``src`` values of the ``<img>`` tags in ``data[start:end]``, HTML comments skipped."""
+def _image_sources(data: bytes, start: int, end: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Spans of the ``src`` values of the ``<img>`` tags in ``data[start:end]``, each with the span of its whole tag;
+    HTML comments skipped."""
     found = []
     position = start
     while match := _IMAGE_OR_COMMENT.search(data, position, end):
@@ -391,7 +394,7 @@ def _image_sources(data: bytes, start: int, end: int) -> list[tuple[int, int]]:
             if name == b"src" and source is None:
                 source = value
         if source is not None and position < end:
-            found.append(source)
+            found.append((source, (match.start(), position + 1)))
     return found
 
 
@@ -479,13 +482,30 @@ def _link(block: _Block, node, kind: str) -> list[tuple]:
         close = block.offset(line, column)
     if close is None:
         return []
+    opening = _opening(block, node, kind, close)
     url = _string(_CMARK.cmark_node_get_url(node))
     span = _inline_destination(block.source, close, url, lambda: _string(_CMARK.cmark_node_get_title(node)))
     if not span:
         return []
     start, end, angle, parenthesis = span
     block.uncounted_newlines += len(_LINE_END.findall(block.source.data, parenthesis, close))
-    return [(kind, start, end, url, angle)]
+    return [(kind, start, end, url, angle, (opening, close + 1) if opening is not None else None)]
+
+
+def _opening(block: _Block, node, kind: str, close: int) -> int | None:
+    """Where the inline image or link ``node`` that ends at byte ``close`` starts (its ``![`` or ``[``), if its
+    position can be told for sure."""
+    line, column = _CMARK.cmark_node_get_start_line(node), _CMARK.cmark_node_get_start_column(node)
+    if block.exact_first_line and not block.uncounted_newlines and line == block.inline_start_line:
+        start = block.source.line_starts[line] + column - 1
+    else:
+        state = block._lag, block._last_line  # a look back: later inlines must be located as if it never happened
+        start = block.offset(line, column)
+        block._lag, block._last_line = state
+    opener = b"![" if kind == "image" else b"["
+    if start is None or start >= close or block.source.data[start:start + len(opener)] != opener:
+        return None
+    return start
 
 
 def _next_block_line(node) -> int | None:
@@ -511,11 +531,11 @@ def _html(data: bytes, start: int, end: int, offsets=lambda start, end: (start, 
     """The ``<img src>`` destinations in the HTML ``data[start:end]``; ``offsets`` maps a span of ``data`` to the
     report's bytes (``None`` if it cannot)."""
     found = []
-    for value in _image_sources(data, start, end):
+    for value, tag in _image_sources(data, start, end):
         span = offsets(*value)
         if span is not None:
             found.append(("html", *span, unescape_html(data[value[0]:value[1]].decode("utf-8", "surrogatepass")),
-                          False))
+                          False, offsets(*tag)))
     return found
 
 
@@ -548,7 +568,7 @@ def _definitions(source: _Source, covered: list[tuple[int, int]]) -> list[tuple]
         angle = source.data[start:start + 1] == b"<"
         if angle:
             start, end = start + 1, end - 1
-        found.append(("definition", start, end, _resolve(source.data[start:end]), angle))
+        found.append(("definition", start, end, _resolve(source.data[start:end]), angle, None))
     return found
 
 
@@ -557,12 +577,14 @@ def find_destinations(text: str) -> list[Destination]:
     source = _Source(text.replace("\0", "\ufffd").encode("utf-8", "surrogatepass"))
     found, covered = _scan(source)
     found.extend(_definitions(source, covered))
+    offsets = {offset for item in found for offset in (*item[1:3], *(item[5] or ()))}
     if len(source.data) == len(text):  # ASCII: bytes are characters
-        characters = {offset: offset for item in found for offset in item[1:3]}
+        characters = {offset: offset for offset in offsets}
     else:
-        characters = _character_offsets(source.data, {offset for item in found for offset in item[1:3]})
-    return sorted((Destination(characters[start], characters[end], url, kind, source.line_of(start), angle)
-                   for kind, start, end, url, angle in found), key=lambda destination: destination.start)
+        characters = _character_offsets(source.data, offsets)
+    return sorted((Destination(characters[start], characters[end], url, kind, source.line_of(start), angle,
+                               (characters[whole[0]], characters[whole[1]]) if whole else None)
+                   for kind, start, end, url, angle, whole in found), key=lambda destination: destination.start)
 
 
 def is_local_file(url: str) -> bool:
@@ -580,18 +602,29 @@ def local_path(url: str) -> str:
     return unquote(urlsplit(url.replace("\\", "/")).path)
 
 
-def rewrite(text: str, replacements: dict[Destination, str]) -> str:
-    """``text`` with each destination's characters replaced; a new URL with spaces gets ``<…>``."""
-    parts = []
-    position = 0
-    for destination in sorted(replacements, key=lambda d: d.start):
-        new = replacements[destination]
+def rewrite(text: str, replacements: dict[Destination, str], notes: dict[Destination, str] | None = None) -> str:
+    """``text`` with each destination's characters replaced (a new URL with spaces gets ``<…>``), and each image
+    or ``<img>`` tag of ``notes`` replaced by its note, each link of ``notes`` followed by its note; a destination
+    whose image or link cannot be placed (a reference definition) keeps its characters."""
+    edits = []
+    for destination, new in replacements.items():
         if not destination.angle and destination.kind != "html" and re.search(r"[\s()<>]", new):
             new = "<" + new + ">"
         elif destination.kind == "html":
             new = new.replace('"', "%22").replace("'", "%27")
-        parts.append(text[position:destination.start])
+        edits.append((destination.start, destination.end, new))
+    for destination, note in (notes or {}).items():
+        if destination.whole is None:
+            continue
+        start, end = destination.whole
+        edits.append((end, end, " " + note) if destination.kind == "link" else (start, end, note))
+    parts = []
+    position = 0
+    for start, end, new in sorted(edits, key=lambda edit: (edit[0], edit[1])):
+        if start < position:
+            continue  # inside a part already replaced
+        parts.append(text[position:start])
         parts.append(new)
-        position = destination.end
+        position = end
     parts.append(text[position:])
     return "".join(parts)

@@ -103,26 +103,36 @@ def collect_references(
     text: str,
     report_path: str,
     boundary: Boundary,
+    strict: bool = False,
+    warn: Callable[..., None] = lambda message, file=None, line=None: None,
     skip_missing: bool = False,
-    warn: Callable[[str], None] = lambda message: None,
 ) -> list[Reference]:
     """Every local file and ``data:`` URI that ``text`` (the content of ``report_path``) points at.
 
-    Paths resolve against the report's folder. A path outside ``boundary`` or under
-    ``.git``, a file carrying a token of the job, one larger than :data:`MAX_LINKED_FILE_BYTES`
-    or of a type that cannot be told is an error naming the report line; so is a missing
-    file, or with ``skip_missing`` a warning that leaves the link as it is.
+    Paths resolve against the report's folder. A file carrying a token of the job is always an
+    error naming the report line. Any other file that cannot be published (missing, a folder,
+    outside ``boundary`` or under ``.git``, larger than :data:`MAX_LINKED_FILE_BYTES`, unreadable,
+    of a type that cannot be told, an undecodable ``data:`` URI) is skipped with a warning that
+    names the report and line, and its link is left as written: nothing of the file is read or
+    sent, as iterative/cml did. With ``strict`` each of those is an error instead, except missing
+    files and folders when ``skip_missing`` is also given.
     """
     base = os.path.dirname(os.path.abspath(report_path))
     loaded: dict[str, Asset] = {}
     references: list[Reference] = []
+
+    def skip(destination: Destination, problem: str, fix: str = "", missing: bool = False) -> None:
+        if strict and not (missing and skip_missing):
+            raise InputError(report_path, f"{problem}; {fix}" if fix else problem, line=destination.line)
+        warn(f"{problem}; the link is left as it is", file=report_path, line=destination.line)
+
     for destination in find_destinations(text):
         url = destination.url.strip()
         if url[:5].lower() == "data:":
             try:
                 references.append(Reference(destination, Asset.from_data_uri(url)))
             except AssetError as error:
-                raise InputError(report_path, str(error), line=destination.line) from None
+                skip(destination, str(error))
             continue
         if not is_local_file(url):
             continue
@@ -132,21 +142,20 @@ def collect_references(
         path = os.path.normpath(os.path.join(base, relative))
         refusal = boundary.refusal(path)
         if refusal:
-            raise InputError(report_path, f"refusing to publish {relative}: {refusal}", line=destination.line)
+            skip(destination, f"refusing to publish {relative}: {refusal}")
+            continue
         real = os.path.realpath(path)
         if real not in loaded:
             if not os.path.isfile(real):
                 problem = "is a folder, not a file" if os.path.isdir(real) else "does not exist"
-                if skip_missing:
-                    warn(f"{report_path}:{destination.line}: {relative} {problem}; the link is left as it is")
-                    continue
-                raise InputError(report_path, f"{relative} {problem}; create it before posting, fix the link, "
-                                              "or pass --skip-missing to leave such links as they are",
-                                 line=destination.line)
+                skip(destination, f"{relative} {problem}", "create it before posting, fix the link, or drop --strict "
+                                                           "to leave such links as they are", missing=True)
+                continue
             try:
                 data = read_bytes(real, MAX_LINKED_FILE_BYTES, "linked files")
             except InputError as error:
-                raise InputError(report_path, f"cannot publish {relative}: {error}", line=destination.line) from None
+                skip(destination, f"cannot publish {relative}: {error}")
+                continue
             if contains_secret(data):
                 raise InputError(report_path, f"refusing to publish {relative}: it contains a token or credential "
                                               "of this job (or its base64); remove it from the file",
@@ -154,6 +163,7 @@ def collect_references(
             try:
                 loaded[real] = Asset.from_bytes(data, relative)
             except AssetError as error:
-                raise InputError(report_path, str(error), line=destination.line) from None
+                skip(destination, str(error))
+                continue
         references.append(Reference(destination, loaded[real], urlsplit(url).fragment))
     return references

@@ -18,7 +18,7 @@ def command() -> None:
 @command.command()
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
 @click.option("--md", is_flag=True, help="Print Markdown (an image for images, else a link) instead of the URL.")
-@click.option("-t", "--title", default="", help="Alt text or link text for --md.")
+@click.option("-t", "--title", default="", help="With --md: the image's title (tooltip), or the link's text.")
 @click.option("--mime-type", metavar="TYPE", help="Content type  [default: from the file name and content]")
 @click.option("--target", default="auto", show_default=True,
               help="Gitea only: the pull request or issue (pr/N, issue/N) that keeps the attachment.")
@@ -26,12 +26,18 @@ def command() -> None:
               help="Write the output to this file.")
 @click.option("--rm-watermark", is_flag=True, hidden=True, help="Accepted for iterative/cml workflows; no effect.")
 @click.option("--gitlab-uploads", is_flag=True, hidden=True, help="Deprecated: --native.")
-@publish_options(("--url", "--publish-url"))
+@publish_options(("--url", "--publish-url"), for_report=False)
 @forge_options
 @pass_app
 def publish(app: Application, path, md, title, mime_type, target, output_file, rm_watermark, gitlab_uploads,
-            publish_settings, allow_outside, skip_missing, forge_settings) -> None:
-    """Publish FILE to the forge's storage (or --url s3://BUCKET/PREFIX) and print its URL."""
+            publish_settings, allow_outside, strict, skip_missing, forge_settings) -> None:
+    """Publish FILE to the forge's storage (or --url s3://BUCKET/PREFIX) and print its URL.
+
+    \b
+    Examples:
+      cml asset publish plot.png --md --title "Confusion matrix" >> report.md
+      cml asset publish model-card.pdf --url s3://my-bucket/reports
+    """
     from cml.assets.backends import open_publisher
     from cml.assets.content import Asset
     from cml.assets.references import MAX_LINKED_FILE_BYTES, Boundary
@@ -56,12 +62,24 @@ def publish(app: Application, path, md, title, mime_type, target, output_file, r
             issue = context.pull_request
     publisher = open_publisher(publish_settings, forge, context, issue, app.environ, app.warn, absolute_links=True)
     url = publisher.publish([asset])[asset.name]
-    if md:
-        text = title or os.path.basename(path)
-        output = f"![{text}]({url})" if asset.is_image else f"[{text}]({url})"
-    else:
-        output = url
+    output = markdown_reference(url, title, asset.is_image, os.path.basename(path)) if md else url
     if output_file:
         write_atomic(output_file, output + "\n")
+    elif md:
+        app.markdown(output)
     else:
         app.output(output)
+
+
+def markdown_reference(url: str, title: str, image: bool, name: str) -> str:
+    """iterative/cml's ``--md`` forms: ``![](url "title")`` for images and videos (``![](url)`` without a title),
+    ``[title](url)`` for other files (the file's name without a title)."""
+    title = " ".join(title.split())
+    destination = f"<{url}>" if any(c in url for c in " ()") else url
+    if image:
+        if not title:
+            return f"![]({destination})"
+        quoted = title.replace("\\", "\\\\").replace('"', '\\"')
+        return f'![]({destination} "{quoted}")'
+    text = (title or name).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace("<", "\\<")
+    return f"[{text}]({destination})"

@@ -15,7 +15,7 @@ from cml.cli.options import (
     report_files,
 )
 from cml.errors import UsageError
-from cml.forges.base import CONCLUSIONS
+from cml.forges.base import CHECK_STATUSES, CONCLUSIONS
 
 
 @click.group(cls=CmlGroup, name="check")
@@ -26,8 +26,10 @@ def command() -> None:
 @command.command()
 @click.argument("markdown_file", metavar="FILE", type=click.Path(dir_okay=False))
 @click.option("--title", default="CML Report", show_default=True, help="The check's name and title.")
-@click.option("--conclusion", type=click.Choice(CONCLUSIONS), default="success", show_default=True,
-              help="The check's result.")
+@click.option("--status", type=click.Choice(CHECK_STATUSES), default="completed", show_default=True,
+              help="The check's state; queued and in_progress are pending/running statuses on other forges.")
+@click.option("--conclusion", type=click.Choice(CONCLUSIONS),
+              help="The result of a completed check  [default: success]")
 @click.option("--url", "details_url", metavar="URL", help="Where the check links to  [default: the CI job]")
 @click.option("--head-sha", "--commit-sha", "head_sha", metavar="SHA",
               help="Commit to attach the check to  [default: the CI's head commit]")
@@ -36,21 +38,30 @@ def command() -> None:
 @publish_options()
 @forge_options
 @pass_app
-def create(app: Application, markdown_file, title, conclusion, details_url, head_sha, publish, publish_settings,
-           allow_outside, skip_missing, forge_settings) -> None:
+def create(app: Application, markdown_file, title, status, conclusion, details_url, head_sha, publish,
+           publish_settings, allow_outside, strict, skip_missing, forge_settings) -> None:
     """Attach FILE to the head commit: a check run on GitHub, a commit (build) status on GitLab,
-    Bitbucket and Gitea. Prints the check's URL."""
+    Bitbucket and Gitea. Prints the check's URL.
+
+    \b
+    Examples:
+      cml check create report.md --title "Model report" --conclusion failure
+      cml check create report.md --title "Training" --status in_progress
+    """
     from cml.forges.base import Check
 
+    if conclusion and status != "completed":
+        raise UsageError(f"only a completed check has one (this one is {status}); drop it or pass --status completed",
+                         option="--conclusion")
     report = read_outgoing_report(app, markdown_file, allow_outside)
     context, forge = open_forge_from_options(app, forge_settings)
     sha = head_sha or context.sha
     if not sha:
         raise UsageError("cannot tell which commit to attach the check to; pass --head-sha", option="--head-sha")
     if publish and forge.check_shows_report:
-        report = report_files(app, markdown_file, publish_settings, allow_outside, skip_missing,
+        report = report_files(app, markdown_file, publish_settings, allow_outside, strict, skip_missing,
                               lambda: (forge, context, None)).publish(report)
     details_url = details_url or app.environ.get("CI_JOB_URL") or context.actions_run_url
-    url = forge.publish_check(Check(sha, title, report, conclusion, details_url))
+    url = forge.publish_check(Check(sha, title, report, conclusion or "success", details_url, status))
     if url:
         app.output(url)

@@ -25,7 +25,7 @@ def command() -> None:
 
 
 def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch, watermark_title, rm_watermark,
-          summary, publish, publish_settings, allow_outside, skip_missing, forge_settings) -> None:
+          summary, publish, publish_settings, allow_outside, strict, skip_missing, forge_settings) -> None:
     from cml.forges.delivery import ReportPoster, job_summary_link, resolve_target, watch_file
     from cml.forges.marker import Marker
 
@@ -40,9 +40,9 @@ def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch
         app.warn("Deprecation warning: use --target=pr instead of --pr")
         target = "pr"
     report = None if watch else read_outgoing_report(app, markdown_file, allow_outside)
-    files = report_files(app, markdown_file, publish_settings, allow_outside, skip_missing,
+    files = report_files(app, markdown_file, publish_settings, allow_outside, strict, skip_missing,
                          lambda: (forge, context, issue)) if publish else None
-    # Bad links fail here, before any request is made.
+    # Bad links fail (--strict) or are warned about here, before any request is made.
     references = files.references(report) if files is not None and report is not None else None
     context, forge = open_forge_from_options(app, forge_settings)
     resolved = resolve_target(target, forge, context)
@@ -98,12 +98,27 @@ def comment_options(function):
 @comment_options
 @click.option("--update", is_flag=True, help="Edit this label's previous report instead of posting a new one.")
 def create(app: Application, markdown_file, update, **options) -> None:
-    """Post FILE as a comment and print the comment's URL."""
+    """Post FILE as a comment and print the comment's URL.
+
+    \b
+    Examples:
+      cml comment create report.md
+      cml comment create report.md --target issue/12 --watermark-title "{workflow}"
+    """
     _post(app, markdown_file, update=update, **options)
 
 
 @command.command()
 @comment_options
 def update(app: Application, markdown_file, **options) -> None:
-    """Post FILE, editing this label's previous report if there is one (create --update)."""
+    """Post FILE, editing this label's previous report if there is one (create --update).
+
+    \b
+    Examples:
+      cml comment update report.md
+      cml comment update report.md --watermark-title "{workflow}"
+
+    When several reports of the label exist (jobs that posted at the same time), the oldest
+    is edited and the others are deleted.
+    """
     _post(app, markdown_file, update=True, **options)

@@ -14,6 +14,11 @@ from cml.cli.options import CmlCommand, pass_app
 def command(app: Application, directory) -> None:
     """Train a small classifier on bundled data and write a full report into DIRECTORY.
 
+    \b
+    Examples:
+      cml demo
+      cml demo /tmp/cml-demo
+
     Nothing is downloaded and no forge or credentials are needed: the result is
     metrics.json, plots, report.md and a self-contained report.html.
     """

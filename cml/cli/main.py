@@ -13,7 +13,7 @@ import click
 from cml import __version__
 from cml.cli import asset, check, comment, demo, metrics, mlflow, params, plot, pr, repo, report, runner, table, workflow
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, verbose_option
+from cml.cli.options import CmlCommand, CmlGroup, log_option, verbose_option
 from cml.errors import CmlError, QualityGateFailed
 from cml.forges.secrets import register_environment_secrets
 
@@ -26,10 +26,21 @@ def _usage_message(error: click.UsageError) -> str:
 #: iterative/cml's deprecated top-level commands, still in its older documentation and in many workflows.
 LEGACY_COMMANDS = {"send-comment": ("comment", "create"), "publish": ("asset", "publish"),
                    "send-github-check": ("check", "create"), "rerun-workflow": ("workflow", "rerun")}
+#: The variable prefixes iterative/cml's legacy commands read, by the group that replaced them (``cml ci`` is
+#: ``cml repo prepare``); every command of the group reads them, as iterative/cml copied them to the new prefix.
+LEGACY_PREFIXES = {"comment": "CML_SEND_COMMENT", "asset": "CML_PUBLISH", "check": "CML_SEND_GITHUB_CHECK",
+                   "workflow": "CML_RERUN_WORKFLOW", "repo": "CML_CI"}
 
 
 class RootGroup(CmlGroup):
     """The ``cml`` group; it turns every failure into the one-line error contract."""
+
+    def __init__(self, *args, params=None, **kwargs):
+        root_options = [log_option(default="info", show_default=True, envvar="CML_LOG", show_envvar=True,
+                                   help="Log level: error, warn, info or debug (debug also shows tracebacks, as -v "
+                                        "does); accepted after any subcommand too."),
+                        verbose_option(envvar="CML_VERBOSE", show_envvar=True)]
+        super().__init__(*args, params=[*(params or []), *root_options], **kwargs)
 
     def get_command(self, ctx: click.Context, name: str):
         if name in LEGACY_COMMANDS and name not in self.commands:
@@ -81,10 +92,13 @@ class RootGroup(CmlGroup):
     context_settings={"auto_envvar_prefix": "CML", "help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, "-V", "--version", prog_name="cml", message="%(prog)s %(version)s")
-@click.option("--log", type=click.Choice(["error", "warn", "info", "debug"]), default="info", show_default=True,
-              show_envvar=True, help="Log level; debug also shows tracebacks (as -v does).")
-def cli(log: str) -> None:
+def cli() -> None:
     """Continuous Machine Learning: turn what a CI training job produced into a pull-request report.
+
+    \b
+    Examples:
+      cml metrics diff --md >> report.md
+      cml comment update report.md
 
     \b
     Metrics and params:  cml metrics show|diff|classification, cml params show|diff
@@ -95,15 +109,30 @@ def cli(log: str) -> None:
     Cloud runners:       cml runner launch|list|stop
     First run:           cml demo
     """
-    if log == "debug":
-        click.get_current_context().ensure_object(Application).verbose = True
 
 
-cli.params.append(verbose_option(envvar="CML_VERBOSE", show_envvar=True))
+def _env_name(name: str) -> str:
+    return name.upper().replace("-", "_")
+
+
+def assign_environment_prefixes(group: click.Group, path: tuple[str, ...] = ()) -> None:
+    """Set :attr:`CmlCommand.environment_prefixes` on every command under ``group``: ``CML_<GROUP>_<COMMAND>``,
+    ``CML_<GROUP>`` and the legacy command's prefix."""
+    for name, command in group.commands.items():
+        here = (*path, _env_name(name))
+        if isinstance(command, click.Group):
+            assign_environment_prefixes(command, here)
+        elif isinstance(command, CmlCommand):
+            prefixes = ["CML_" + "_".join(here[:length]) for length in range(len(here), 0, -1)]
+            legacy = LEGACY_PREFIXES.get(path[0].lower() if path else "")
+            command.environment_prefixes = tuple(dict.fromkeys(prefixes + ([legacy] if legacy else [])))
+
 
 for module in (metrics, params, table, plot, report, mlflow, comment, check, asset, pr, repo, runner, workflow, demo):
     cli.add_command(module.command)
 cli.add_command(repo.ci)
+assign_environment_prefixes(cli)
+repo.ci.environment_prefixes = ("CML_CI", "CML_REPO_PREPARE", "CML_REPO")
 
 
 def main() -> None:

@@ -50,10 +50,18 @@ def command() -> None:
     """The ``metrics`` group; its help text names the limits."""
 
 
-def add_show_command(group: click.Group, kind: str, summary: str) -> None:
-    """Add ``show`` to the ``metrics`` or ``params`` group."""
+def print_result(app: Application, text: str, output_format: str) -> None:
+    """Markdown as a block that ends with a blank line; JSON and terminal tables as they are."""
+    if output_format == "md":
+        app.markdown(text)
+    else:
+        app.output(text)
 
-    @group.command(name="show", help=summary)
+
+def add_show_command(group: click.Group, kind: str, summary: str, examples: str) -> None:
+    """Add ``show`` to the ``metrics`` or ``params`` group; ``examples`` follow the first line of its help."""
+
+    @group.command(name="show", help=f"{summary}\n\n\b\nExamples:\n{examples}")
     @click.argument("files", nargs=-1, metavar="[FILE]...")
     @run_source_options
     @output_format_option
@@ -68,7 +76,8 @@ def add_show_command(group: click.Group, kind: str, summary: str) -> None:
             values = {run.label: run.metrics if kind == "metrics" else run.params}
         else:
             values = metrics_report.load_workspace(files, kind=kind)
-        app.output(metrics_report.render_values(values, output_format, precision, not no_path, kind=kind))
+        print_result(app, metrics_report.render_values(values, output_format, precision, not no_path, kind=kind),
+                     output_format)
 
 
 def diff_result(app: Application, arguments, head_revision, run_source, kind: str, directions=None):
@@ -88,7 +97,8 @@ def diff_result(app: Application, arguments, head_revision, run_source, kind: st
 
 
 add_show_command(command, "metrics", "Show metrics; with no FILE, those named in dvc.yaml, else dvclive/metrics.json. "
-                 "With --mlflow-run, --mlflow-experiment, --sacred or --dvclive, a tracked run's last values.")
+                 "With --mlflow-run, --mlflow-experiment, --sacred or --dvclive, a tracked run's last values.",
+                 "  cml metrics show --md >> report.md\n  cml metrics show results/metrics.json --json")
 
 
 @command.command()
@@ -101,7 +111,10 @@ add_show_command(command, "metrics", "Show metrics; with no FILE, those named in
 @click.option("--lower-is-better", multiple=True, metavar="PATTERN",
               help="Glob of metric names that improve downwards (repeat or comma-separate).")
 @click.option("--fail-on", multiple=True, metavar="RULE",
-              help="Exit 2 when a change breaks RULE, e.g. 'accuracy<-0.01' or 'loss>5%' (repeatable).")
+              help="Quality gate (repeatable): exit 2 when a metric breaks RULE. 'value(accuracy)<0.97' checks the "
+                   "value, 'change(accuracy)<-0.01' the change, 'change(loss)>5%' the relative change; PATTERN may "
+                   "be a glob. Short forms only for a change: 'loss>5%', 'accuracy<-0.01'. A removed, NaN or "
+                   "non-numeric metric fails the rule; the verdicts follow the table.")
 @output_format_option
 @precision_option(metrics_report.DEFAULT_PRECISION)
 @no_path_option
@@ -109,6 +122,11 @@ add_show_command(command, "metrics", "Show metrics; with no FILE, those named in
 def diff(app: Application, arguments, run_source, head_revision, show_all, higher_is_better, lower_is_better, fail_on,
          output_format, precision, no_path) -> None:
     """Compare metrics with REV (default: the pull request's target branch in CI, else HEAD).
+
+    \b
+    Examples:
+      cml metrics diff --md >> report.md
+      cml metrics diff --fail-on 'change(accuracy)<-0.01' --fail-on 'value(loss)>0.5'
 
     REV's files are read straight from git, without a checkout. Loss-, error- and
     mse-like metrics improve downwards, accuracy-, f1- and auc-like ones upwards;
@@ -121,8 +139,14 @@ def diff(app: Application, arguments, run_source, head_revision, show_all, highe
     rules = [gates.GateRule.parse(text) for text in fail_on]
     directions = metrics_report.DirectionRules(split_values(higher_is_better), split_values(lower_is_better))
     result = diff_result(app, arguments, head_revision, run_source, "metrics", directions)
-    failures = gates.evaluate(rules, result, precision)
-    app.output(metrics_report.render_diff(result, output_format, precision, show_all, not no_path))
+    checked = gates.check(rules, result, precision)
+    print_result(app, metrics_report.render_diff(result, output_format, precision, show_all, not no_path, checked),
+                 output_format)
+    for gate in checked:
+        for metric in gate.checks:
+            if metric.verdict == gates.NOT_CHECKED:
+                app.warn(f"rule '{gate.rule.text}' not checked for {metric.name}: no base value", file=metric.path)
+    failures = gates.failures(checked)
     if failures:
         raise QualityGateFailed(failures)
 
@@ -137,11 +161,17 @@ def diff(app: Application, arguments, run_source, head_revision, show_all, highe
 @precision_option(3)
 @pass_app
 def classification(app: Application, file, y_true, y_pred, max_classes, output_format, precision) -> None:
-    """Per-class precision, recall, F1 and support from actual/predicted columns."""
+    """Per-class precision, recall, F1 and support from actual/predicted columns.
+
+    \b
+    Examples:
+      cml metrics classification predictions.csv --md >> report.md
+      cml metrics classification eval.tsv --y-true label --y-pred guess --json
+    """
     from cml.report.classification import ClassificationReport, folding_note, label_pairs
 
     actual, predicted = label_pairs(load_table(file), y_true, y_pred)
     report = ClassificationReport.from_labels(actual, predicted)
     if output_format != "json" and len(report.classes) > max_classes:
         app.warn(f"{folding_note(max_classes, len(report.classes), 'the table')}; raise --max-classes to show more")
-    app.output(report.render(output_format, precision, max_classes))
+    print_result(app, report.render(output_format, precision, max_classes), output_format)

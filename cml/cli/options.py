@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import re
+import textwrap
 
 import click
 
 from cml.cli.app import Application
 
 FORMATS = ("md", "json", "table")
-GLOBAL_ENVIRONMENT_OPTIONS = {"REPO", "TOKEN", "DRIVER_TOKEN", "DRIVER", "API_URL"}
+GLOBAL_ENVIRONMENT_OPTIONS = {"REPO", "TOKEN", "DRIVER_TOKEN", "DRIVER", "API_URL", "STRICT"}
+LOG_LEVELS = ("error", "warn", "info", "debug")
 
 
 def _set_verbose(ctx: click.Context, _param, value: bool) -> None:
@@ -18,53 +20,128 @@ def _set_verbose(ctx: click.Context, _param, value: bool) -> None:
         ctx.ensure_object(Application).verbose = True
 
 
+def _set_log(ctx: click.Context, _param, value: str | None) -> None:
+    if value == "debug":
+        ctx.ensure_object(Application).verbose = True
+
+
 def verbose_option(**kwargs) -> click.Option:
+    """``-v/--verbose``: tracebacks and details on errors."""
     return click.Option(
         ["-v", "--verbose"], is_flag=True, expose_value=False, is_eager=True, callback=_set_verbose,
         help="Show tracebacks and details on errors.", **kwargs,
     )
 
 
-class CmlCommand(click.Command):
-    """A command that accepts ``-v`` and reads every option from ``CML_<COMMAND>_<OPTION>``.
+def log_option(**kwargs) -> click.Option:
+    """``--log error|warn|info|debug`` (iterative/cml's global option); ``debug`` is ``-v``."""
+    kwargs.setdefault("help", "Log level: error, warn, info or debug (debug = -v).")
+    return click.Option(["--log"], type=click.Choice(LOG_LEVELS), metavar="LEVEL", expose_value=False, is_eager=True,
+                        callback=_set_log, **kwargs)
 
-    The variable is named after the option's long flag (``--precision`` of
-    ``cml metrics diff`` is ``CML_METRICS_DIFF_PRECISION``), and ``--help`` shows it.
+
+def _ignored_forge_options() -> list[click.Option]:
+    """iterative/cml's global ``--repo``, ``--token``/``--driver-token`` and ``--driver``, for the commands that do
+    not talk to a forge: accepted (hidden) so its run-lines keep working, and unused."""
+    help_text = "Accepted for iterative/cml workflows; this command does not use it."
+    return [click.Option([*flags], expose_value=False, hidden=True, allow_from_autoenv=False, help=help_text)
+            for flags in (("--repo",), ("--token", "--driver-token"), ("--driver",))]
+
+
+def add_global_options(params: list[click.Parameter], forge: bool = False) -> None:
+    """Append ``--log`` and ``-v`` (and with ``forge`` the hidden forge options) where ``params`` lacks them, so
+    that iterative/cml's global options work after the subcommand as well as before it."""
+    present = {flag for param in params for flag in param.opts}
+    if "--log" not in present:
+        params.append(log_option(allow_from_autoenv=False))
+    if not present & {"-v", "--verbose"}:
+        params.append(verbose_option(allow_from_autoenv=False))
+    if forge:
+        params.extend(option for option in _ignored_forge_options() if not present & set(option.opts))
+
+
+def _env_flag(flag: str) -> str:
+    return flag.lstrip("-").upper().replace("-", "_")
+
+
+class CmlCommand(click.Command):
+    """A command that accepts the global ``--log`` and ``-v`` and reads every option from the environment.
+
+    An option ``--NAME`` of ``cml comment create`` is read from ``CML_COMMENT_CREATE_NAME``, ``CML_COMMENT_NAME``
+    and ``CML_SEND_COMMENT_NAME`` (iterative/cml's legacy command): :attr:`environment_prefixes`, which
+    :mod:`cml.cli.main` sets for every command, whichever name invoked it. ``--help`` lists them once.
     """
+
+    #: ``CML_…`` prefixes, most specific first; when unset they come from the invoking context.
+    environment_prefixes: tuple[str, ...] | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.params.append(verbose_option(allow_from_autoenv=False))
+        self._automatic = {param.name for param in self.params
+                           if isinstance(param, click.Option) and param.allow_from_autoenv and param.envvar is None}
+        add_global_options(self.params, forge=True)
         for param in self.params:
-            if isinstance(param, click.Option) and param.allow_from_autoenv:
-                param.show_envvar = True
+            if isinstance(param, click.Option):
+                param.show_envvar = False  # listed once, by format_epilog
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         self.assign_environment_variables(ctx)
         return super().parse_args(ctx, args)
 
+    def prefixes(self, ctx: click.Context) -> tuple[str, ...]:
+        """The ``CML_…`` prefixes of this command's variables."""
+        if self.environment_prefixes:
+            return self.environment_prefixes
+        own = ctx.auto_envvar_prefix or f"CML_{_env_flag(ctx.info_name or self.name or '')}"
+        group = ctx.parent.auto_envvar_prefix if ctx.parent else None
+        return (own, group) if group and group != "CML" else (own,)
+
     def assign_environment_variables(self, ctx: click.Context) -> None:
-        """Give every option without an explicit ``envvar`` its ``CML_…`` variables (shown by ``--help``)."""
-        if ctx.auto_envvar_prefix:
-            group_prefix = ctx.parent.auto_envvar_prefix if ctx.parent else None
-            for param in self.params:
-                if isinstance(param, click.Option) and param.allow_from_autoenv and param.envvar is None:
-                    longs = sorted((o.lstrip("-").upper().replace("-", "_") for o in param.opts if o.startswith("--")),
-                                   key=len, reverse=True) or [param.name.upper()]
-                    flags = longs[:1] + [f for f in longs[1:] if f in GLOBAL_ENVIRONMENT_OPTIONS]
-                    names = [f"{ctx.auto_envvar_prefix}_{flag}" for flag in flags]
-                    # iterative/cml read CML_COMMENT_TARGET for every comment command, and CML_REPO etc. everywhere
-                    if group_prefix and group_prefix != "CML":
-                        names += [f"{group_prefix}_{flag}" for flag in flags]
-                    names += [f"CML_{flag}" for flag in flags if flag in GLOBAL_ENVIRONMENT_OPTIONS]
-                    param.envvar = names if len(names) > 1 else names[0]
+        """Give every option without an explicit ``envvar`` its ``CML_…`` variables."""
+        prefixes = self.prefixes(ctx)
+        for param in self.params:
+            if isinstance(param, click.Option) and param.name in self._automatic:
+                flags = [_env_flag(o) for o in param.opts if o.startswith("--")] or [param.name.upper()]
+                names = [f"{prefix}_{flag}" for prefix in prefixes for flag in flags]
+                names += [f"CML_{flag}" for flag in flags if flag in GLOBAL_ENVIRONMENT_OPTIONS]
+                param.envvar = list(dict.fromkeys(names))
+
+    def environment_help(self, ctx: click.Context) -> str:
+        """One paragraph naming the variables every option is read from."""
+        self.assign_environment_variables(ctx)
+        prefixes = self.prefixes(ctx)
+        patterns = [f"{prefix}_NAME" for prefix in prefixes]
+        listed = ", ".join(patterns[:-1]) + f" or {patterns[-1]}" if len(patterns) > 1 else patterns[0]
+        extras = []
+        for param in self.params:
+            if not isinstance(param, click.Option) or param.hidden or not param.envvar:
+                continue
+            names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar)
+            flags = [_env_flag(o) for o in param.opts if o.startswith("--")]
+            other = [n for n in names if not any(n == f"{prefix}_{flag}" for prefix in prefixes for flag in flags)]
+            if other:
+                extras.append(f"{next(iter(param.opts))} from {' or '.join(other)}")
+        text = f"Every option --NAME is also read from {listed} (NAME in capitals, - as _)."
+        return text + (f" Also: {'; '.join(extras)}." if extras else "")
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        with formatter.section("Environment"):
+            indent = " " * formatter.current_indent
+            width = max(formatter.width - formatter.current_indent, 40)
+            formatter.write(textwrap.fill(self.environment_help(ctx), width + len(indent), initial_indent=indent,
+                                          subsequent_indent=indent, break_on_hyphens=False) + "\n")
 
 
 class CmlGroup(click.Group):
-    """A group whose subcommands are :class:`CmlCommand` and :class:`CmlGroup`."""
+    """A group whose subcommands are :class:`CmlCommand` and :class:`CmlGroup`; it accepts ``--log`` and ``-v``."""
 
     command_class = CmlCommand
     group_class = type
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        add_global_options(self.params)
 
 
 class DefaultCommandGroup(CmlGroup):
@@ -74,8 +151,12 @@ class DefaultCommandGroup(CmlGroup):
     default_command: str = ""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = [self.default_command, *args]
+        first = 0  # global options before the subcommand (cml pr --log debug create) belong to the group
+        while first < len(args) and (args[first] in ("-v", "--verbose") or args[first].startswith("--log=")
+                                     or (args[first] == "--log" and first + 1 < len(args))):
+            first += 2 if args[first] == "--log" else 1
+        if first < len(args) and args[first] not in self.commands and args[first] not in ("-h", "--help"):
+            args = [*args[:first], self.default_command, *args[first:]]
         return super().parse_args(ctx, args)
 
 
@@ -217,17 +298,18 @@ class Duration(click.ParamType):
         return int(seconds)
 
 
-def report_files(app: Application, markdown_file: str, settings, allow_outside, skip_missing, destination):
+def report_files(app: Application, markdown_file: str, settings, allow_outside, strict, skip_missing, destination):
     """The :class:`~cml.assets.publisher.ReportFiles` of ``markdown_file``; ``destination()`` returns
     ``(forge, context, issue number)`` and is called only when a file must be published, so a command
-    can check the report's links before it opens the forge."""
+    can check the report's links before it opens the forge. Without ``strict``, files that cannot be
+    published are warned about (as annotations on the report's lines in GitHub Actions) and left as written."""
     from cml.assets.backends import open_publisher
     from cml.assets.publisher import ReportFiles
     from cml.assets.references import Boundary
 
     boundary = Boundary.for_report(markdown_file, app.environ, allow_outside)
     return ReportFiles(markdown_file, boundary, lambda: open_publisher(settings, *destination(), app.environ, app.warn),
-                       skip_missing, app.warn)
+                       strict, app.warn, skip_missing)
 
 
 def read_outgoing_report(app: Application, markdown_file: str, allow_outside) -> str:
@@ -242,10 +324,12 @@ def read_outgoing_report(app: Application, markdown_file: str, allow_outside) ->
     return text
 
 
-def publish_options(url_flags: tuple[str, ...] = ("--publish-url",)):
+def publish_options(url_flags: tuple[str, ...] = ("--publish-url",), for_report: bool = True):
     """``--publish-url``, ``--native``, ``--publish-branch``, ``--publish-public``, ``--publish-expires``,
-    ``--allow-outside`` and ``--skip-missing``; the command receives one ``publish_settings`` keyword
-    (a :class:`cml.assets.backends.PublishSettings`) plus ``allow_outside`` and ``skip_missing``."""
+    ``--allow-outside``, ``--strict`` and the hidden ``--skip-missing`` (now the default); the command
+    receives one ``publish_settings`` keyword (a :class:`cml.assets.backends.PublishSettings`) plus
+    ``allow_outside``, ``strict`` and ``skip_missing``. Without ``for_report`` (one file, not a report's links)
+    ``--strict`` is hidden: every problem is an error there."""
 
     def decorate(function):
         @click.option(*url_flags, "publish_url", metavar="URL",
@@ -261,8 +345,13 @@ def publish_options(url_flags: tuple[str, ...] = ("--publish-url",)):
         @click.option("--allow-outside", multiple=True, metavar="FOLDER", type=click.Path(file_okay=False),
                       help="Also publish files from FOLDER (by default only the report's folder and the CI workspace) "
                            "and read the report from it (by default only the current folder and the CI workspace).")
-        @click.option("--skip-missing", is_flag=True,
-                      help="Warn about links to missing files and leave them as they are, instead of failing.")
+        @click.option("--strict", is_flag=True, hidden=not for_report,
+                      help="Fail, posting nothing, when a linked file cannot be published (missing, outside the "
+                           "allowed folders, too large, of unknown type, or on GitHub a token without 'contents: "
+                           "write'); by default the report is posted with such links left as written (or a note in "
+                           "place of the image) and a warning. A file carrying a token always fails.")
+        @click.option("--skip-missing", is_flag=True, hidden=True,
+                      help="Leave links to missing files as they are (the default; with --strict, only missing files).")
         @functools.wraps(function)
         def wrapper(*args, publish_url, native, publish_branch, publish_public, publish_expires, **kwargs):
             from cml.assets.backends import PublishSettings

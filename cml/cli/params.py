@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cml.cli.app import Application
-from cml.cli.metrics import DOCUMENT_LIMITS, add_show_command, diff_result, no_path_option
+from cml.cli.metrics import DOCUMENT_LIMITS, add_show_command, diff_result, no_path_option, print_result
 from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option, run_source_options
 from cml.report import metrics as metrics_report
 
@@ -17,7 +17,8 @@ def command() -> None:
 
 
 add_show_command(command, "params", "Show parameters; with no FILE, params.yaml and those named in dvc.yaml. "
-                 "With --mlflow-run, --mlflow-experiment, --sacred or --dvclive, a tracked run's.")
+                 "With --mlflow-run, --mlflow-experiment, --sacred or --dvclive, a tracked run's.",
+                 "  cml params show --md >> report.md\n  cml params show params.yaml --json")
 
 
 @command.command()
@@ -31,6 +32,13 @@ add_show_command(command, "params", "Show parameters; with no FILE, params.yaml 
 @pass_app
 def diff(app: Application, arguments, run_source, head_revision, show_all, output_format, precision, no_path) -> None:
     """Compare parameters with REV (default: the pull request's target branch in CI, else HEAD), or a tracked
-    run's with its base run (see cml metrics diff)."""
+    run's with its base run (see cml metrics diff).
+
+    \b
+    Examples:
+      cml params diff --md >> report.md
+      cml params diff origin/main params.yaml --all --json
+    """
     result = diff_result(app, arguments, head_revision, run_source, "params")
-    app.output(metrics_report.render_diff(result, output_format, precision, show_all, not no_path))
+    print_result(app, metrics_report.render_diff(result, output_format, precision, show_all, not no_path),
+                 output_format)

@@ -47,6 +47,16 @@ def y_true_option(function):
     return click.option("--y-true", metavar="COLUMN", help="Column of actual labels  [default: actual, y_true, …]")(function)
 
 
+REPORT_HELP = "The Markdown file this output is appended to; links are printed relative to its folder."
+
+
+def report_option(command_name: str):
+    """``--report REPORT.md``, also from ``CML_PLOT_<COMMAND>_REPORT``, ``CML_PLOT_REPORT`` or ``CML_REPORT`` (a CI
+    job sets it once for every plot)."""
+    return click.option("--report", metavar="REPORT.md", type=click.Path(dir_okay=False), help=REPORT_HELP,
+                        envvar=[f"CML_PLOT_{command_name.upper()}_REPORT", "CML_PLOT_REPORT", "CML_REPORT"])
+
+
 @command.command()
 @plot_source
 @y_true_option
@@ -57,9 +67,16 @@ def y_true_option(function):
               metavar="N", help="Draw at most N classes, the most frequent; the others are summed as 'other'.")
 @output_option("confusion_matrix.png")
 @title_option("Confusion matrix")
+@report_option("confusion")
 @pass_app
-def confusion(app: Application, file, y_true, y_pred, normalize, max_classes, output, title) -> None:
-    """Confusion matrix from actual/predicted columns (DVC and dvclive layouts included)."""
+def confusion(app: Application, file, y_true, y_pred, normalize, max_classes, output, title, report) -> None:
+    """Confusion matrix from actual/predicted columns (DVC and dvclive layouts included).
+
+    \b
+    Examples:
+      cml plot confusion predictions.csv -o plots/cm.png --report plots/report.md >> plots/report.md
+      cml plot confusion --dvclive dvclive --normalize true >> report.md
+    """
     from cml.report.plots import confusion_matrix
     from cml.report.plots.common import check_output
 
@@ -68,7 +85,7 @@ def confusion(app: Application, file, y_true, y_pred, normalize, max_classes, ou
     plot = confusion_matrix(actual, predicted, output, normalize=normalize, title=title, max_classes=max_classes)
     if plot.details["folded"]:
         app.warn(f"{folding_note(max_classes, plot.details['classes'], output)}; raise --max-classes to draw more")
-    app.output(plot.markdown)
+    app.markdown(plot.markdown_in(report))
 
 
 def _curve_command(name: str, default_output: str, default_title: str, summary: str):
@@ -76,28 +93,44 @@ def _curve_command(name: str, default_output: str, default_title: str, summary: 
     @plot_source
     @y_true_option
     @click.option("--y-score", multiple=True, metavar="COLUMN[=LABEL]",
-                  help="Score column: once for a binary problem, once per class for one-vs-rest  "
-                       "[default: score, y_score, prob, …]")
+                  help="Score column or glob (prob_*): once for a binary problem, once per class for one-vs-rest  "
+                       "[default: score, y_score, prob, …, else a column per class named after it or prob_<class>]")
+    @click.option("--pos-label", metavar="LABEL", help="The positive class of a binary problem; needed unless the "
+                  "labels are 0/1, -1/1 or false/true. With a score column per class, draw only its curve.")
     @output_option(default_output)
     @title_option(default_title)
+    @report_option(name)
     @pass_app
-    def curve(app: Application, file, y_true, y_score, output, title) -> None:
+    def curve(app: Application, file, y_true, y_score, pos_label, output, title, report) -> None:
         from cml.report.plots.common import check_output
         from cml.report.plots.curves import curve_from_table
 
         check_output(output)
-        app.output(curve_from_table(name, load_table(file), output, title, y_true, split_values(y_score)).markdown)
+        plot = curve_from_table(name, load_table(file), output, title, y_true, split_values(y_score), pos_label)
+        app.markdown(plot.markdown_in(report))
 
     return curve
 
 
 roc = _curve_command(
     "roc", "roc.png", "ROC curve",
-    "ROC curves with AUC, from labels and scores or from dvclive's roc.json (fpr/tpr).",
+    """ROC curves with AUC, from labels and scores or from dvclive's roc.json (fpr/tpr).
+
+    \b
+    Examples:
+      cml plot roc predictions.csv --pos-label dog -o plots/roc.png --report plots/report.md >> plots/report.md
+      cml plot roc predictions.csv --y-score 'prob_*' >> report.md
+    """,
 )
 pr = _curve_command(
     "pr", "pr.png", "Precision-recall curve",
-    "Precision-recall curves with average precision, from scores or dvclive's precision_recall.json.",
+    """Precision-recall curves with average precision, from scores or dvclive's precision_recall.json.
+
+    \b
+    Examples:
+      cml plot pr predictions.csv --pos-label dog -o plots/pr.png --report plots/report.md >> plots/report.md
+      cml plot pr --dvclive dvclive >> report.md
+    """,
 )
 
 
@@ -114,10 +147,16 @@ pr = _curve_command(
 @click.option("--x-label", help="X axis label  [default: the x column]")
 @click.option("--y-label", default="", help="Y axis label.")
 @click.option("--log-y", is_flag=True, help="Logarithmic y axis.")
+@report_option("line")
 @pass_app
-def line(app: Application, files, run_source, x, y, rev, output, title, x_label, y_label, log_y) -> None:
+def line(app: Application, files, run_source, x, y, rev, output, title, x_label, y_label, log_y, report) -> None:
     """Training curves from CSV/TSV/JSON files (dvclive's plots/metrics/*.tsv included), or from a tracked
     run's metric histories (--mlflow-run, --mlflow-experiment, --sacred, --dvclive).
+
+    \b
+    Examples:
+      cml plot line dvclive/plots/metrics/train/loss.tsv --rev origin/main >> report.md
+      cml plot line log.csv -y loss,val_loss -o plots/loss.png --report plots/report.md >> plots/report.md
 
     Up to a million points per series draw in well under a second: curves are
     thinned for drawing with every bucket's extremes kept.
@@ -135,7 +174,7 @@ def line(app: Application, files, run_source, x, y, rev, output, title, x_label,
         base = run_source.base(app.environ, rev) if rev or run_source.mlflow_base_run else None
         curves = curves_from_runs(head, split_values(y), base, rev or base.label if base else "base")
         title = title or head.label
-        app.output(line_plot(curves.series, output, title, x_label or "step", y_label, log_y).markdown)
+        app.markdown(line_plot(curves.series, output, title, x_label or "step", y_label, log_y).markdown_in(report))
         return
     if not files:
         raise click.UsageError("give FILE... or a run source (--mlflow-run, --mlflow-experiment, --sacred, --dvclive)")
@@ -147,4 +186,4 @@ def line(app: Application, files, run_source, x, y, rev, output, title, x_label,
         app.warn(f"{path} is not at {rev}; nothing to overlay for it")
     if not title:
         title = ", ".join(names) if len(names) <= 3 else f"{len(names)} files"
-    app.output(line_plot(curves.series, output, title, x_label or curves.x_name, y_label, log_y).markdown)
+    app.markdown(line_plot(curves.series, output, title, x_label or curves.x_name, y_label, log_y).markdown_in(report))

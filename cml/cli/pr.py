@@ -49,7 +49,16 @@ def git_identity_options(function):
 def create(app: Application, paths, remote, branch, target_branch, title, body, message, skip_ci, merge, rebase,
            squash, force_new, md, user_email, user_name, forge_settings) -> None:
     """Commit PATHs (every change when none are given) to a new branch, push it, and open a pull request
-    into the current branch. Running it again prints the same pull request."""
+    into the current branch. Running it again prints the same pull request.
+
+    \b
+    Examples:
+      cml pr create "**/*.json" "**/*.png" --md >> report.md
+      cml pr create models/ --squash --title "Retrained model"
+
+    Globs are matched as iterative/cml matched them, against the changed files under the current folder: `*`
+    within one folder, `**/` at every depth (the top level too), `{a,b}`, dotfiles, a folder for everything in it,
+    `!GLOB` to leave files out. Quote them so the shell does not expand them."""
     from cml.forges.pulls import PullRequestOptions, open_pull_request
 
     methods = [name for name, chosen in (("merge", merge), ("rebase", rebase), ("squash", squash)) if chosen]
@@ -59,11 +68,12 @@ def create(app: Application, paths, remote, branch, target_branch, title, body, 
     options = PullRequestOptions(paths, remote, branch, target_branch, title, body, message, user_name, user_email,
                                  skip_ci, methods[0] if methods else None, force_new)
     result = open_pull_request(options, forge, context, app.environ, app.note)
-    app.note(result.note)
     if result.pull is None:
+        app.warn(result.note)  # as iterative/cml did: nothing to do is not a failure, but must be seen
         return
+    app.note(result.note)
     if md:
         kind = "Merge Request" if forge.name == "gitlab" else "Pull Request"
-        app.output(f"[CML's {kind}]({result.pull.url})")
+        app.markdown(f"[CML's {kind}]({result.pull.url})")
     else:
         app.output(result.pull.url)

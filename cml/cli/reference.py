@@ -16,7 +16,7 @@ from cml.cli.options import CmlCommand
 HEADER = """# Command reference
 
 Generated from the commands by `python -m cml.cli.reference`; do not edit by hand.
-Every option can also be set from the environment variable shown with it.
+Every option can also be set from the environment variables named under its command.
 """
 
 
@@ -54,11 +54,11 @@ def reference() -> str:
             parts.append(inspect.cleandoc(command.help).replace("\b\n", "") + "\n")
         if isinstance(command, click.Group):
             continue
-        if isinstance(command, CmlCommand):
-            command.assign_environment_variables(context)
         rows = [row for param in command.get_params(context) if (row := _option_row(param, context))]
         if rows:
             parts.append("| option | description |\n|:--|:--|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows) + "\n")
+        if isinstance(command, CmlCommand):
+            parts.append(f"Environment: {command.environment_help(context)}\n")
     return "\n".join(parts)
 
 

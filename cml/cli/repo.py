@@ -8,26 +8,44 @@ from cml.cli.app import Application
 from cml.cli.options import CmlCommand, CmlGroup, pass_app
 from cml.cli.pr import git_identity_options
 
+DRIVER_CHOICES = ("github", "gitlab", "bitbucket", "gitea")
+
 
 @click.group(cls=CmlGroup, name="repo")
 def command() -> None:
     """Prepare the CI's git clone."""
 
 
-def _prepare(app: Application, fetch_depth, unshallow, remote, user_email, user_name) -> None:
-    from cml.workspace import Workspace, mark_safe_directory, prepare_repository
+def _prepare(app: Application, fetch_depth, unshallow, remote, user_email, user_name, token, driver) -> None:
+    from cml.forges.environment import detect
+    from cml.workspace import Workspace, mark_safe_directory, prepare_repository, setup_git_authentication
 
     if unshallow:
         app.warn("--unshallow is deprecated; use --fetch-depth 0")
         fetch_depth = 0
+    if token:
+        from cml.forges.secrets import register_secret
+
+        register_secret(token)
     safe = mark_safe_directory(app.environ)  # first: git refuses other users' checkouts until then
-    for line in ([safe] if safe else []) + prepare_repository(Workspace.find(), app.environ, user_name, user_email,
-                                                              remote, fetch_depth):
+    if safe:
+        app.note(safe)
+    workspace = Workspace.find()
+    if detect(app.environ).in_ci or token or driver:  # a developer's clone keeps its own credential helpers
+        setup_git_authentication(workspace, app.environ, remote, driver, token, app.note, app.warn)
+    for line in prepare_repository(workspace, app.environ, user_name, user_email, remote, fetch_depth):
         app.note(line)
 
 
 def prepare_options(function):
+    """The options of ``cml repo prepare`` and ``cml ci``."""
     function = git_identity_options(function)
+    function = click.option("--driver", type=click.Choice(DRIVER_CHOICES),
+                            help="Forge kind, for the user name git sends with the token  "
+                                 "[default: from the CI or the remote's host]")(function)
+    function = click.option("--token", "--driver-token", "token", metavar="TOKEN",
+                            help="Token for this run's fetches; later git commands read theirs from REPO_TOKEN, "
+                                 "repo_token, GITHUB_TOKEN, GITLAB_TOKEN, BITBUCKET_TOKEN or GITEA_TOKEN")(function)
     function = click.option("--remote", default="origin", show_default=True, help="Git remote to fetch from.")(function)
     function = click.option("--unshallow", is_flag=True, hidden=True, help="Deprecated: --fetch-depth 0.")(function)
     return click.option("--fetch-depth", type=click.IntRange(min=0), metavar="N",
@@ -39,8 +57,18 @@ def prepare_options(function):
 @prepare_options
 @pass_app
 def prepare(app: Application, **options) -> None:
-    """Set the commit identity (this repository only), fetch what `metrics diff` needs, and in CI mark
-    the workspace as a safe git directory."""
+    """Set the commit identity (this repository only), set git up to push with the job's token, fetch what
+    `metrics diff` needs, and in CI mark the workspace as a safe git directory.
+
+    \b
+    Examples:
+      cml repo prepare --fetch-depth 0
+      cml repo prepare --user-name "Model Bot" --user-email bot@example.com
+
+    In CI (or with --token or --driver), later `git push` and `git fetch` to the remote's forge authenticate with
+    the token in REPO_TOKEN (or repo_token, GITHUB_TOKEN, GITLAB_TOKEN, BITBUCKET_TOKEN, GITEA_TOKEN; on GitLab
+    else CI_JOB_TOKEN) of their own environment, through a git credential helper: no token is written to
+    .git/config or the remote URL."""
     _prepare(app, **options)
 
 
@@ -48,5 +76,15 @@ def prepare(app: Application, **options) -> None:
 @prepare_options
 @pass_app
 def ci(app: Application, **options) -> None:
-    """Same as `cml repo prepare` (iterative/cml's name)."""
+    """Same as `cml repo prepare` (iterative/cml's name).
+
+    \b
+    Examples:
+      cml ci
+      cml ci --fetch-depth 0
+
+    In CI (or with --token or --driver), later `git push` and `git fetch` to the remote's forge authenticate with
+    the token in REPO_TOKEN (or repo_token, GITHUB_TOKEN, GITLAB_TOKEN, BITBUCKET_TOKEN, GITEA_TOKEN; on GitLab
+    else CI_JOB_TOKEN) of their own environment, through a git credential helper: no token is written to
+    .git/config or the remote URL."""
     _prepare(app, **options)

@@ -23,7 +23,13 @@ def command() -> None:
               help="Also inline images from FOLDER (by default only the report's folder and the CI workspace).")
 @pass_app
 def preview(app: Application, markdown_file, output, allow_outside) -> None:
-    """Render FILE as GitHub does, sanitised, into one self-contained HTML file (images inlined, works offline)."""
+    """Render FILE as GitHub does, sanitised, into one self-contained HTML file (images inlined, works offline).
+
+    \b
+    Examples:
+      cml report preview report.md
+      cml report preview report.md -o public/index.html --allow-outside ../plots
+    """
     from cml.report.preview import preview_file
 
     output = output or os.path.splitext(markdown_file)[0] + ".html"

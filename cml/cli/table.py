@@ -12,7 +12,9 @@ from cml.report.table import render_table
 
 @click.command(cls=CmlCommand, name="table", help=(
     f"Turn a CSV, TSV, JSON (records) or JSON-lines FILE of up to {MAX_TABLE_BYTES // 2**20} MiB into a Markdown "
-    "table. HTML in cells is shown as text, never as markup."))
+    "table. HTML in cells is shown as text, never as markup.\n\n"
+    "\b\nExamples:\n  cml table results.csv --sort f1 --desc --max-rows 20 >> report.md\n"
+    "  cml table runs.json --columns name,accuracy,loss --precision 3"))
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--columns", multiple=True, metavar="A,B", help="Columns to show, in this order.")
 @click.option("--sort", metavar="COLUMN", help="Sort rows by COLUMN (numbers numerically).")
@@ -27,4 +29,7 @@ def command(app: Application, file, columns, sort, descending, max_rows, termina
         load_table(file), split_values(columns) or None, sort, descending, max_rows, precision,
         "table" if terminal else "md",
     )
-    app.output(text)
+    if terminal:
+        app.output(text)
+    else:
+        app.markdown(text)

@@ -41,9 +41,17 @@ def _seconds(app: Application, name: str, default: float) -> float:
 @forge_options
 @pass_app
 def rerun(app: Application, run_id, forge_settings) -> None:
-    """Re-run a CI run: GitHub cancels it if still running (waiting up to CML_POLL_TIMEOUT seconds, polling
-    every CML_POLL_INTERVAL) and re-runs it; GitLab cancels and retries the pipeline; Bitbucket starts a
-    new pipeline for the same target. Gitea/Forgejo have no API for it. Prints the run's URL."""
+    """Re-run a CI run (this one unless --id names another); prints the run's URL.
+
+    \b
+    Examples:
+      cml workflow rerun
+      cml workflow rerun --id 1234567890
+
+    GitHub cancels it if still running (waiting up to CML_POLL_TIMEOUT seconds, polling every
+    CML_POLL_INTERVAL) and re-runs it; GitLab cancels and retries the pipeline; Bitbucket starts a
+    new pipeline for the same target. Gitea/Forgejo have no API for it.
+    """
     context, forge = open_forge_from_options(app, forge_settings)
     run_id = (run_id or "").strip() or _current_run(context)
     if not run_id:

@@ -212,6 +212,7 @@ class Forge(abc.ABC):
 
 
 CONCLUSIONS = ("success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required")
+CHECK_STATUSES = ("queued", "in_progress", "completed")
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,7 @@ class Check:
     report: str
     conclusion: str = "success"
     details_url: str | None = None
+    status: str = "completed"  # queued and in_progress have no conclusion yet
 
     @property
     def passed(self) -> bool:

@@ -26,6 +26,16 @@ def authorization_header(token: str) -> str:
     return f"Basic {token}" if ":" in decoded else f"Bearer {token}"
 
 
+def git_credentials(token: str, username: str = "x-token-auth") -> tuple[str, str]:
+    """``(user, password)`` for git over HTTPS: app passwords (``user:password``, plain or base64) as they are,
+    access tokens as ``x-token-auth``."""
+    header = authorization_header(token)
+    if header.startswith("Basic "):
+        user, _, password = base64.b64decode(header[len("Basic "):]).decode().partition(":")
+        return user, password
+    return username, token
+
+
 class BitbucketForge(Forge):
     """Comments on Bitbucket Cloud pull requests, issues and commits.
 
@@ -100,10 +110,14 @@ class BitbucketForge(Forge):
             lambda: (self.api.json("GET", "/user", "identifying the token's user") or {}).get("uuid"))
 
     def publish_check(self, check: Check) -> str:
-        """``POST /repositories/{workspace}/{repo_slug}/commit/{sha}/statuses/build``."""
+        """``POST /repositories/{workspace}/{repo_slug}/commit/{sha}/statuses/build`` (queued and in_progress:
+        INPROGRESS; completed: by conclusion); the same title updates the same status."""
         import hashlib
 
-        state = "SUCCESSFUL" if check.passed else "STOPPED" if check.conclusion == "cancelled" else "FAILED"
+        if check.status != "completed":
+            state = "INPROGRESS"
+        else:
+            state = "SUCCESSFUL" if check.passed else "STOPPED" if check.conclusion == "cancelled" else "FAILED"
         url = check.details_url or f"https://bitbucket.org/{self.repository}/commits/{check.sha}"
         self.api.json("POST", f"/repositories/{self.repository}/commit/{check.sha}/statuses/build", "setting the build status",
                       json={"key": "cml-" + hashlib.sha1(check.title.encode()).hexdigest()[:12], "state": state,
@@ -112,11 +126,7 @@ class BitbucketForge(Forge):
 
     def git_credentials(self) -> tuple[str, str]:
         """App passwords (``user:password``, plain or base64) as they are; access tokens as ``x-token-auth``."""
-        header = authorization_header(self.token)
-        if header.startswith("Basic "):
-            user, _, password = base64.b64decode(header[len("Basic "):]).decode().partition(":")
-            return user, password
-        return self.git_username, self.token
+        return git_credentials(self.token, self.git_username)
 
     @staticmethod
     def _pull(raw: dict) -> PullRequest:

@@ -59,7 +59,22 @@ DEFAULT_API_URLS = {
     "gitlab": "https://gitlab.com/api/v4",
     "bitbucket": "https://api.bitbucket.org/2.0",
 }
-HOST_DRIVERS = {"github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket", "codeberg.org": "gitea"}
+HOST_DRIVERS = {"github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket", "bitbucket.com": "bitbucket",
+                "codeberg.org": "gitea"}
+BITBUCKET_WEB_URL = "https://bitbucket.org"
+
+
+def is_bitbucket_cloud(host: str) -> bool:
+    """``bitbucket.org``, ``bitbucket.com`` and their subdomains (``altssh.bitbucket.org``), as iterative/cml
+    recognised them: all are Bitbucket Cloud, with one API."""
+    name = host.split(":")[0].lower()
+    return any(name == domain or name.endswith("." + domain) for domain in ("bitbucket.org", "bitbucket.com"))
+
+
+def driver_for_host(host: str) -> str | None:
+    """The forge a well-known host runs, or ``None``."""
+    name = host.split(":")[0].lower()
+    return HOST_DRIVERS.get(name) or ("bitbucket" if is_bitbucket_cloud(name) else None)
 
 
 @dataclass(frozen=True)
@@ -88,10 +103,14 @@ class RepositoryContext:
 
         parsed = parse_remote_url(repo)
         host, path = (parsed[1], parsed[2]) if parsed else (None, repo.strip().strip("/").removesuffix(".git"))
-        if path.lower() != (self.repository or "").strip("/").lower():
-            return False
-        server = urlsplit(self.server_url or "").hostname
-        return host is None or server is None or host.split(":")[0].lower() == server.lower()
+        server = urlsplit(self.server_url or "")
+        if host is not None and server.hostname:
+            if host.split(":")[0].lower() != server.hostname.lower():
+                return False
+            path = strip_base_path(path, server.path)  # a GitLab under https://host/gitlab
+            if path is None:
+                return False
+        return path.lower() == (self.repository or "").strip("/").lower()
 
     @property
     def actions_run_url(self) -> str | None:
@@ -200,9 +219,28 @@ def parse_remote_url(url: str) -> tuple[str, str, str] | None:
     return scheme, host, path
 
 
+def strip_base_path(path: str, base_path: str) -> str | None:
+    """``group/project`` of ``gitlab/group/project`` when the forge lives under ``/gitlab`` (``base_path``);
+    ``path`` itself for a forge at the root; ``None`` when ``path`` is not under ``base_path``."""
+    base = base_path.strip("/")
+    if not base:
+        return path
+    return path[len(base) + 1:] if path.lower().startswith(base.lower() + "/") else None
+
+
+def api_base_path(api_url: str) -> str:
+    """The path the forge lives under, from its API URL: ``/gitlab`` of ``https://host/gitlab/api/v4``."""
+    import re
+    from urllib.parse import urlsplit
+
+    return re.sub(r"/api(?:/v\d+)?/?$", "", urlsplit(api_url).path.rstrip("/")) if api_url else ""
+
+
 def api_url_for(driver: str, scheme: str, host: str) -> str:
     """The API base of ``driver`` on ``host`` (GitHub Enterprise, self-hosted GitLab, Gitea)."""
-    if host in ("github.com", "gitlab.com", "bitbucket.org"):
+    if host in ("github.com", "gitlab.com"):
         return DEFAULT_API_URLS[HOST_DRIVERS[host]]
+    if driver == "bitbucket" and is_bitbucket_cloud(host):
+        return DEFAULT_API_URLS["bitbucket"]
     suffix = {"github": "/api/v3", "gitlab": "/api/v4", "gitea": "/api/v1"}.get(driver, "")
     return f"{scheme}://{host}{suffix}"

@@ -79,8 +79,9 @@ class GiteaForge(Forge):
             lambda: (self.api.json("GET", "/user", "identifying the token's user") or {}).get("login"))
 
     def publish_check(self, check: Check) -> str:
-        """``POST /repos/{owner}/{repo}/statuses/{sha}``: a commit status named after the check."""
-        state = "success" if check.passed else "failure"
+        """``POST /repos/{owner}/{repo}/statuses/{sha}``: a commit status named after the check (queued and
+        in_progress: pending; completed: by conclusion)."""
+        state = "pending" if check.status != "completed" else "success" if check.passed else "failure"
         data = {"state": state, "context": check.title, "description": check.description(255)}
         if check.details_url:
             data["target_url"] = check.details_url

@@ -149,30 +149,46 @@ class GitHubForge(Forge):
         return self._remembered_viewer(lambda: self.call("identifying the token's user", login))
 
     def publish_check(self, check: Check) -> str:
-        """``POST /repos/{owner}/{repo}/check-runs`` (summary cut to 65,535 characters); when its answer is lost,
-        ``GET /repos/{owner}/{repo}/commits/{sha}/check-runs?check_name=…`` finds the run by its ``external_id``."""
+        """``POST /repos/{owner}/{repo}/check-runs`` (summary cut to 65,535 characters) with the check's status, and its
+        conclusion only when completed; when its answer is lost,
+        ``GET /repos/{owner}/{repo}/commits/{sha}/check-runs?check_name=…`` finds the run by its ``external_id``.
+        A run of the same name that cml left queued or in progress on the commit is updated instead
+        (``PATCH /repos/{owner}/{repo}/check-runs/{id}``), so ``--status in_progress`` then ``completed`` is one run."""
         from cml.report.truncate import truncate_markdown
 
         import secrets
 
         output = {"title": check.title, "summary": truncate_markdown(check.report, CHECK_SUMMARY_LIMIT - 1024)}
         extra = {"details_url": check.details_url} if check.details_url else {}
+        if check.status == "completed":  # GitHub completes any run given a conclusion
+            extra["conclusion"] = check.conclusion
         external_id = f"cml-{secrets.token_hex(8)}"  # finds this run again if the answer is lost
         action = "creating a check run"
 
         def create():
             return proven(self.call(action, lambda: self.repo.create_check_run(
-                name=check.title, head_sha=check.sha, status="completed", conclusion=check.conclusion,
-                output=output, external_id=external_id, **extra), creates=True), "GitHub", action, "id", "html_url")
+                name=check.title, head_sha=check.sha, status=check.status, output=output, external_id=external_id,
+                **extra), creates=True), "GitHub", action, "id", "html_url")
 
-        def find():
+        def runs() -> list[dict]:
             answer = self._request("looking for the check run", "GET",
                                    f"/repos/{self.repository}/commits/{check.sha}/check-runs",
-                                   query={"check_name": check.title, "per_page": 100})
-            found = next((run for run in answer.get("check_runs", []) if run.get("external_id") == external_id), None)
+                                   query={"check_name": check.title, "filter": "all", "per_page": 100})
+            return [run for run in answer.get("check_runs", []) if isinstance(run, dict)]
+
+        def find():
+            found = next((run for run in runs() if run.get("external_id") == external_id), None)
             return SimpleNamespace(**found) if found else None
 
         try:
+            unfinished = [run for run in runs() if str(run.get("external_id") or "").startswith("cml-")
+                          and run.get("status") != "completed" and isinstance(run.get("id"), int)]
+            if unfinished:
+                earlier = max(unfinished, key=lambda run: run["id"])
+                updated = self._request("updating the check run", "PATCH",
+                                        f"/repos/{self.repository}/check-runs/{earlier['id']}",
+                                        body={"status": check.status, "output": output, **extra})
+                return (updated or {}).get("html_url") or earlier.get("html_url", "")
             run = create_once(create, find, self.policy)
         except ForgePermissionError as error:
             raise ForgePermissionError(

@@ -153,8 +153,10 @@ class GitLabForge(Forge):
             "identifying the token's user", lambda: self._gitlab.http_get("/user", **NO_CLIENT_RETRIES))["username"])
 
     def publish_check(self, check: Check) -> str:
-        """``POST /projects/:id/statuses/:sha``: a commit status named after the check, linking to the report."""
-        state = {"success": "success", "neutral": "success", "skipped": "skipped", "cancelled": "canceled"}.get(
+        """``POST /projects/:id/statuses/:sha``: a commit status named after the check, linking to the report
+        (queued: pending, in_progress: running, completed: by conclusion)."""
+        state = {"queued": "pending", "in_progress": "running"}.get(check.status) or {
+            "success": "success", "neutral": "success", "skipped": "skipped", "cancelled": "canceled"}.get(
             check.conclusion, "failed")
         data = {"state": state, "name": check.title, "description": check.description(255)}
         if check.details_url:

@@ -44,11 +44,17 @@ class Marker:
     label: str = ""
     sha: str = ""
     post: str = field(default_factory=lambda: secrets.token_hex(6), compare=False)
+    #: Other labels iterative/cml's watermark may carry for the same report: it wrote an unknown workflow or
+    #: run as ``undefined`` where this marker has an empty string.
+    legacy_labels: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def for_run(cls, title: str, workflow: str | None, run: str | None, sha: str | None) -> "Marker":
-        label = title.replace("{workflow}", workflow or "", 1).replace("{run}", run or "", 1)
-        return cls(label, sha or "")
+        def label(unknown: str) -> str:
+            return title.replace("{workflow}", workflow or unknown, 1).replace("{run}", run or unknown, 1)
+
+        legacy = label("undefined")
+        return cls(label(""), sha or "", legacy_labels=(legacy,) if legacy != label("") else ())
 
     def __str__(self) -> str:
         return f"[//]: # (cml-report label={quote(self.label, safe='')} sha={self.sha} post={self.post})"
@@ -63,8 +69,8 @@ class Marker:
         match = _MARKER_LINE.match(last)
         if match:
             return unquote(match["label"]) == self.label
-        legacy = "(?<!\\\\)" + re.escape(f"![]({_LEGACY_URL}#") + "[0-9a-fA-F]+" + re.escape(
-            f' "{legacy_title(self.label)}")') + r"\s*$"
+        titles = "|".join(re.escape(legacy_title(label)) for label in (self.label, *self.legacy_labels))
+        legacy = "(?<!\\\\)" + re.escape(f"![]({_LEGACY_URL}#") + "[0-9a-fA-F]+" + f' "(?:{titles})"' + re.escape(")") + r"\s*$"
         return re.search(legacy, last) is not None
 
     def posted_in(self, body: str) -> bool:

@@ -9,6 +9,7 @@ never forces, and a pull request that cannot be opened takes its new branch with
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -79,11 +80,13 @@ def open_pull_request(
                          option="--target-branch")
 
     prefix = _prefix(workspace, cwd)
-    pathspecs = [prefix + path for path in options.paths] or ([prefix] if prefix else ["."])
+    here = os.path.realpath(cwd or os.getcwd())
+    patterns = [os.path.relpath(path, here) if os.path.isabs(path) else path for path in options.paths]
+    pathspecs = glob_pathspecs(patterns, prefix) or [f":(top){prefix}"]
     changed = workspace.changed_paths(pathspecs)
     if not changed:
-        return PullRequestResult(None, False, "nothing to commit: no changed files"
-                                 + (" match the given paths" if options.paths else "") + "; no pull request opened")
+        matched = f"no changed file matches {' '.join(options.paths)}" if options.paths else "no changed files"
+        return PullRequestResult(None, False, f"{matched}; nothing to commit, no pull request opened")
 
     head = workspace.git("rev-parse", "HEAD")
     short = head[:8]
@@ -122,6 +125,42 @@ def open_pull_request(
         outcome = forge.merge_pull_request(pull, merge)
         result_note += "; it merges when its checks pass" if outcome == "auto-merge" else "; merged"
     return PullRequestResult(pull, created, result_note)
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """``a.{json,yaml}`` → ``a.json``, ``a.yaml`` (nested too), as globby does; git's globs have no braces."""
+    depth, start = 0, None
+    commas: list[int] = []
+    for index, character in enumerate(pattern):
+        if character == "{":
+            depth += 1
+            if depth == 1:
+                start, commas = index, []
+        elif character == "," and depth == 1:
+            commas.append(index)
+        elif character == "}" and depth:
+            depth -= 1
+            if depth == 0 and commas:
+                bounds = [start, *commas, index]
+                head, tail = pattern[:start], pattern[index + 1:]
+                return [expanded for left, right in zip(bounds, bounds[1:])
+                        for expanded in expand_braces(head + pattern[left + 1:right] + tail)]
+    return [pattern]
+
+
+def glob_pathspecs(patterns: Sequence[str], prefix: str = "") -> list[str]:
+    """git pathspecs (from the top of the working tree) for ``cml pr create``'s PATH|GLOB arguments, relative to
+    the current folder ``prefix``, matching as iterative/cml's globby did: ``*`` within one folder, ``**/`` at
+    every depth (the top level included), ``{a,b}``, dotfiles, a folder for everything in it, ``!GLOB`` to leave out."""
+    pathspecs = []
+    for pattern in patterns:
+        exclude = pattern.startswith("!")
+        for expanded in expand_braces(pattern[1:] if exclude else pattern):
+            path = posixpath.normpath(prefix + expanded.replace(os.sep, "/"))
+            if path == ".." or path.startswith("../") or posixpath.isabs(path):
+                raise UsageError(f"{pattern} is outside the repository; give PATHs inside it")
+            pathspecs.append(f":(top,glob{',exclude' if exclude else ''}){'' if path == '.' else path}")
+    return pathspecs
 
 
 def _prefix(workspace: Workspace, cwd: str | None) -> str:

@@ -8,11 +8,15 @@ from typing import Mapping
 
 from cml.forges.base import Forge
 from cml.forges.environment import (
-    HOST_DRIVERS,
+    BITBUCKET_WEB_URL,
     RepositoryContext,
+    api_base_path,
     api_url_for,
     ci_repository_context,
+    driver_for_host,
+    is_bitbucket_cloud,
     parse_remote_url,
+    strip_base_path,
 )
 from cml.forges.errors import ForgeConfigurationError
 from cml.forges.http import HttpPolicy
@@ -73,14 +77,15 @@ def repository_context(
             raise ForgeConfigurationError(f"cannot read the repository URL '{url}'; pass --repo https://HOST/OWNER/NAME")
         else:
             scheme, host, path = parsed
-            guessed = driver or HOST_DRIVERS.get(host.split(":")[0]) or (context.driver if context else None)
+            guessed = driver or driver_for_host(host) or (context.driver if context else None)
             if guessed is None:
                 raise ForgeConfigurationError(
                     f"cannot tell which forge {host} runs; pass --driver {'|'.join(DRIVERS)} (and --api-url if needed)"
                 )
+            api, server, path = _locate_api(guessed, scheme, host, path, api_url, context, env)
             context = RepositoryContext(
-                driver=guessed, api_url=api_url or api_url_for(guessed, scheme, host), repository=path,
-                sha=None if context else _git("rev-parse", "HEAD", cwd=cwd), server_url=f"{scheme}://{host}",
+                driver=guessed, api_url=api, repository=path,
+                sha=None if context else _git("rev-parse", "HEAD", cwd=cwd), server_url=server,
             )
     if driver and driver != context.driver:
         context = replace(context, driver=driver)
@@ -89,6 +94,83 @@ def repository_context(
     if not context.repository:
         raise ForgeConfigurationError("cannot tell the repository: pass --repo URL")
     return context
+
+
+def _locate_api(driver: str, scheme: str, host: str, path: str, api_url: str | None,
+                ci_context: RepositoryContext | None, environ: Mapping[str, str]) -> tuple[str, str, str]:
+    """``(API URL, web URL, repository path)`` of a repository at ``scheme://host/path``.
+
+    A forge can live under a sub-path (``https://host/gitlab/group/project``): ``--api-url`` says where, else the
+    CI's server when the repository is on it, else for GitLab the API is looked for along the path.
+    """
+    from urllib.parse import urlsplit
+
+    origin = f"{scheme}://{host}"
+    if driver == "bitbucket" and is_bitbucket_cloud(host):
+        return api_url or api_url_for(driver, scheme, host), BITBUCKET_WEB_URL, path
+    if api_url:
+        parts = urlsplit(api_url)
+        base = api_base_path(api_url) if (parts.hostname or "").lower() == host.split(":")[0].lower() else ""
+        inner = strip_base_path(path, base)
+        return api_url, origin + base.rstrip("/") if inner else origin, inner or path
+    if ci_context is not None and ci_context.server_url and ci_context.api_url:
+        server = urlsplit(ci_context.server_url)
+        inner = strip_base_path(path, server.path) if (server.hostname or "").lower() == host.split(":")[0].lower() else None
+        if inner and server.path.strip("/"):
+            return ci_context.api_url, ci_context.server_url.rstrip("/"), inner
+    if driver == "gitlab" and driver_for_host(host) is None and path.count("/") >= 2:
+        return probe_gitlab_api(scheme, host, path, environ)
+    return api_url_for(driver, scheme, host), origin, path
+
+
+def _answers_as_gitlab(session, url: str) -> bool:
+    """GitLab's ``/version`` answers JSON: the version (200), or ``{"message": "401 Unauthorized"}`` (401)."""
+    response = session.get(url, allow_redirects=False, headers={"Accept": "application/json"})
+    if response.status_code not in (200, 401) or "json" not in response.headers.get("Content-Type", ""):
+        return False
+    try:
+        document = response.json()
+    except ValueError:
+        return False
+    return isinstance(document, dict) and ("version" in document if response.status_code == 200 else "message" in document)
+
+
+def probe_gitlab_api(scheme: str, host: str, path: str, environ: Mapping[str, str]) -> tuple[str, str, str]:
+    """``(API URL, web URL, project path)`` of a self-managed GitLab that may live under a sub-path: as iterative/cml
+    did, ``https://host/api/v4/version``, then ``https://host/<first folder>/api/v4/version``… until one answers as
+    GitLab does. No token is sent: the host's root may be another application than GitLab."""
+    import requests
+
+    from cml.forges.http import TransportRefusal, policy_session
+
+    origin = f"{scheme}://{host}"
+    segments = path.split("/")
+    session = policy_session(origin, HttpPolicy.from_environment(environ))
+    tried = []
+    for count in range(len(segments) - 1):  # a project is at least namespace/name
+        base = "/".join([origin, *segments[:count]])
+        tried.append(f"{base}/api/v4")
+        try:
+            if _answers_as_gitlab(session, f"{base}/api/v4/version"):
+                return f"{base}/api/v4", base, "/".join(segments[count:])
+        except (requests.RequestException, TransportRefusal):
+            continue
+    raise ForgeConfigurationError(f"no GitLab API answered at {' or '.join(tried)}; pass --api-url "
+                                  f"{origin}/PATH/api/v4 (the address of GitLab's API for {origin}/{path})")
+
+
+def git_credentials(driver: str, token: str) -> tuple[str, str]:
+    """``(user, password)`` that ``driver``'s git server takes with ``token``, without opening the forge (the
+    same as its adapter's :meth:`~cml.forges.base.Forge.git_credentials`)."""
+    if driver == "bitbucket":
+        from cml.forges.bitbucket import git_credentials as bitbucket_credentials
+
+        return bitbucket_credentials(token)
+    if driver == "gitlab":
+        from cml.forges.gitlab import GitLabForge
+
+        return GitLabForge.git_username, token
+    return Forge.git_username, token
 
 
 def open_forge(context: RepositoryContext, token: str, environ: Mapping[str, str] | None = None) -> Forge:

@@ -11,7 +11,7 @@ from cml.errors import QualityGateFailed
 from cml.fileio import write_atomic
 from cml.report import gates, metrics as metrics_module
 from cml.report.data import Table, flatten, load_table, table_from_records
-from cml.report.markdown import image_markdown
+from cml.report.markdown import image_markdown, link_target
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,11 @@ class Report:
     report, so calls chain::
 
         Report("results").metrics_diff("origin/main").confusion_matrix(y, p).write("results/report.md")
+
+    Quality gates (``fail_on`` rules, see :mod:`cml.report.gates`) are shown in the report
+    after their diff; when one failed, :meth:`write` and :meth:`write_html` write the file
+    and then raise :class:`cml.errors.QualityGateFailed`, so a training script fails in CI
+    with its report on disk. Pass ``raise_on_gates=False`` to write without raising.
     """
 
     def __init__(self, output_dir: str | os.PathLike = ".", precision: int = metrics_module.DEFAULT_PRECISION):
@@ -78,26 +83,36 @@ class Report:
     ) -> "Report":
         """Add a direction-aware diff: files at git ``rev`` vs the working tree, or ``base`` vs ``head`` mappings.
 
-        Failed ``fail_on`` rules are collected in :attr:`gate_failures`; call
-        :meth:`check_gates` to raise on them.
+        ``fail_on`` rules (``value(accuracy)<0.9``, ``change(accuracy)<-0.01``, ``loss>5%``) are
+        listed with their verdicts after the table; failures are collected in
+        :attr:`gate_failures`, and :meth:`write` raises on them after writing.
         """
         from cml.forges.environment import default_base_revision
 
         rules = metrics_module.DirectionRules(tuple(higher_is_better), tuple(lower_is_better))
-        parsed = [gates.GateRule.parse(rule) for rule in fail_on]
+        parsed = [gates.GateRule.parse(rule, "fail_on") for rule in fail_on]
         if base is not None or head is not None:
             result = metrics_module.diff_values(base or {}, head or {}, "", base_label, head_label, rules)
             show_path = False
         else:
             result = metrics_module.diff_revisions(rev or default_base_revision(), files, head_rev, "metrics", rules)
             show_path = True
-        self.gate_failures.extend(gates.evaluate(parsed, result, self.precision))
-        return self.text(metrics_module.render_diff(result, "md", self.precision, show_all, show_path))
+        return self._diff_with_gates(result, parsed, show_all, show_path)
+
+    def _diff_with_gates(self, result, rules, show_all: bool, show_path: bool) -> "Report":
+        checked = gates.check(rules, result, self.precision, option="fail_on")
+        self.gate_failures.extend(gates.failures(checked))
+        return self.text(metrics_module.render_diff(result, "md", self.precision, show_all, show_path, checked))
 
     def check_gates(self) -> None:
         """Raise :class:`cml.errors.QualityGateFailed` if any ``fail_on`` rule failed."""
         if self.gate_failures:
             raise QualityGateFailed(self.gate_failures)
+
+    def _raise_on_gates(self, path: str) -> None:
+        if self.gate_failures:
+            raise QualityGateFailed(self.gate_failures, f"{path} was written; to write without raising, pass "
+                                                        f"raise_on_gates=False (and call check_gates() later)")
 
     def params_diff(self, rev: str | None = None, files: Sequence[str] | None = None, show_all: bool = False) -> "Report":
         """Add a diff of parameters (``params.yaml`` and dvc.yaml's params) against git ``rev``."""
@@ -163,19 +178,24 @@ class Report:
         path = self._plot_path(filename, title)
         return self._add_plot(confusion_matrix(y_true, y_pred, path, labels, normalize, title))
 
-    def roc(self, y_true: Sequence, scores, title: str = "ROC curve", filename: str | None = None) -> "Report":
-        """Add ROC curves: ``scores`` is one array (binary) or ``{label: scores}`` (one-vs-rest)."""
+    def roc(self, y_true: Sequence, scores, title: str = "ROC curve", filename: str | None = None,
+            pos_label: Any = None) -> "Report":
+        """Add ROC curves: ``scores`` is one array (binary) or ``{label: scores}`` (one-vs-rest).
+
+        A binary problem whose labels are not 0/1, -1/1 or false/true needs ``pos_label``, the positive class.
+        """
         from cml.report.plots import roc_curve
 
-        return self._add_plot(roc_curve(y_true, scores, self._plot_path(filename, title), title))
+        return self._add_plot(roc_curve(y_true, scores, self._plot_path(filename, title), title, pos_label))
 
     def precision_recall(
-        self, y_true: Sequence, scores, title: str = "Precision-recall curve", filename: str | None = None
+        self, y_true: Sequence, scores, title: str = "Precision-recall curve", filename: str | None = None,
+        pos_label: Any = None,
     ) -> "Report":
-        """Add precision-recall curves with average precision in the legend."""
+        """Add precision-recall curves with average precision in the legend (``pos_label`` as for :meth:`roc`)."""
         from cml.report.plots import pr_curve
 
-        return self._add_plot(pr_curve(y_true, scores, self._plot_path(filename, title), title))
+        return self._add_plot(pr_curve(y_true, scores, self._plot_path(filename, title), title, pos_label))
 
     def line(
         self,
@@ -214,9 +234,9 @@ class Report:
         if base is None:
             return self.text(metrics_module.render_values({run.label: run.metrics}, "md", self.precision, False))
         rules = metrics_module.DirectionRules(tuple(higher_is_better), tuple(lower_is_better))
+        parsed = [gates.GateRule.parse(rule, "fail_on") for rule in fail_on]
         result = metrics_module.diff_runs(base, run, "metrics", rules)
-        self.gate_failures.extend(gates.evaluate([gates.GateRule.parse(r) for r in fail_on], result, self.precision))
-        return self.text(metrics_module.render_diff(result, "md", self.precision, show_all, False))
+        return self._diff_with_gates(result, parsed, show_all, False)
 
     def run_params(self, run, base=None, show_all: bool = True) -> "Report":
         """Add a tracked run's params, or their diff against ``base``."""
@@ -241,7 +261,7 @@ class Report:
         parts = []
         for block in self._blocks:
             if isinstance(block, _Image):
-                parts.append(image_markdown(block.title, os.path.relpath(block.path, folder)))
+                parts.append(image_markdown(block.title, link_target(block.path, folder)))
             else:
                 parts.append(block)
         return "\n\n".join(parts) + "\n"
@@ -249,17 +269,30 @@ class Report:
     def __str__(self) -> str:
         return self.markdown()
 
-    def write(self, path: str | os.PathLike) -> str:
-        """Write the Markdown report atomically; returns the path."""
+    def write(self, path: str | os.PathLike, *, raise_on_gates: bool = True) -> str:
+        """Write the Markdown report atomically; returns the path.
+
+        When a quality gate failed, the report is written and then
+        :class:`cml.errors.QualityGateFailed` is raised, so an uncaught failure fails the
+        training script (its ``exit_code`` is 2, the exit status of ``cml metrics diff``),
+        unless ``raise_on_gates`` is false.
+        """
         path = os.fspath(path)
         write_atomic(path, self.markdown(os.path.dirname(os.path.abspath(path))))
+        if raise_on_gates:
+            self._raise_on_gates(path)
         return path
 
-    def write_html(self, path: str | os.PathLike) -> str:
-        """Write a self-contained HTML preview (images inlined) atomically; returns the path."""
+    def write_html(self, path: str | os.PathLike, *, raise_on_gates: bool = True) -> str:
+        """Write a self-contained HTML preview (images inlined) atomically; returns the path.
+
+        Failed quality gates raise after writing, as in :meth:`write`.
+        """
         from cml.report.preview import render_page
 
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
         write_atomic(path, render_page(self.markdown(folder), folder, title=os.path.basename(path)).html)
+        if raise_on_gates:
+            self._raise_on_gates(path)
         return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
 from typing import Any, Sequence
 
@@ -58,6 +59,22 @@ def escape_html(text: Any) -> str:
     return html.escape(str(text), quote=False)
 
 
+def escape_inline(text: Any) -> str:
+    """``text`` shown literally in a line of Markdown: HTML as entities, Markdown punctuation backslash-escaped,
+    line breaks as spaces."""
+    escaped = re.sub(r"([\\`*_\[\]!~|#])", r"\\\1", escape_html(text))
+    return re.sub(r"\s+", " ", escaped)
+
+
+def inline_code(text: str) -> str:
+    """``text`` as a Markdown code span, fenced with more backticks than it holds (HTML-escaping is not needed
+    there)."""
+    text = re.sub(r"\s+", " ", text)
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
 def escape_cell(text: Any) -> str:
     """Make ``text`` safe inside a GitHub-flavoured Markdown table cell: literal HTML, pipes and backslashes;
     line breaks become the ``<br>`` cml itself writes."""
@@ -98,3 +115,16 @@ def image_markdown(title: str, path: str) -> str:
     if re.search(r"[\s()<>]", target):
         target = "<" + target.replace("<", "%3C").replace(">", "%3E") + ">"
     return f"![{alt}]({target})"
+
+
+def link_target(path: str | os.PathLike, relative_to: str | os.PathLike | None = None) -> str:
+    """``path`` as a link in a Markdown file in the folder ``relative_to`` (whether or not that file exists
+    yet), with ``/`` separators; absolute only where no relative path exists (another drive). Without
+    ``relative_to``, ``path`` as given."""
+    path = os.fspath(path)
+    if relative_to is not None:
+        try:
+            path = os.path.relpath(os.path.abspath(path), os.path.abspath(os.fspath(relative_to)))
+        except ValueError:
+            path = os.path.abspath(path)
+    return path.replace(os.sep, "/")

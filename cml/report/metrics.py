@@ -14,6 +14,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 from cml import git
@@ -115,10 +116,18 @@ class MetricDelta:
 
     @property
     def change(self) -> float | None:
-        """``head - base`` for numbers, else ``None``."""
+        """``head - base`` for numbers, else ``None``.
+
+        Computed on the numbers as written (``0.55 - 0.5`` is ``0.05``, not
+        ``0.050000000000000044``), so a gate at exactly the threshold is not broken by float noise.
+        """
         if not self.numeric:
             return None
-        return self.head - self.base
+        if isinstance(self.base, int) and isinstance(self.head, int):
+            return self.head - self.base
+        if not (math.isfinite(self.base) and math.isfinite(self.head)):
+            return 0.0 if self.base == self.head else self.head - self.base
+        return float(Decimal(repr(self.head)) - Decimal(repr(self.base)))
 
     @property
     def relative_change(self) -> float | None:
@@ -128,6 +137,9 @@ class MetricDelta:
             return None
         if self.base == 0:
             return 0.0 if change == 0 else None
+        if math.isfinite(self.base) and math.isfinite(self.head):
+            base = Decimal(repr(self.base))
+            return float((Decimal(repr(self.head)) - base) / abs(base))
         return change / abs(self.base)
 
     @property
@@ -340,11 +352,26 @@ def render_diff(
     precision: int = DEFAULT_PRECISION,
     show_all: bool = False,
     show_path: bool = True,
+    gates: Sequence[Any] = (),
 ) -> str:
-    """Render a diff as Markdown (``md``), JSON (``json``) or a terminal table (``table``)."""
+    """Render a diff as Markdown (``md``), JSON (``json``) or a terminal table (``table``).
+
+    ``gates`` (:class:`cml.report.gates.GateResult`) follow the table as one line per rule, or
+    form the ``"gates"`` list in JSON. JSON keeps every number at full precision.
+    """
     deltas = result.deltas if show_all else result.changed()
     if output_format == "json":
-        return _diff_json(deltas, precision)
+        return _diff_json(deltas, gates)
+    table = _diff_table(result, deltas, output_format, precision, show_path)
+    if not gates:
+        return table
+    if output_format == "md":
+        return table + "\n\n**Quality gates**\n\n" + "\n".join(gate.markdown() for gate in gates)
+    return table + "\n\nQuality gates:\n" + "\n".join("  " + gate.text() for gate in gates)
+
+
+def _diff_table(result: MetricsDiff, deltas: Sequence[MetricDelta], output_format: str, precision: int,
+                show_path: bool) -> str:
     is_metrics = result.kind == "metrics"
     headers = ["Path", "Metric" if is_metrics else "Param", result.base_label, result.head_label, "Change"]
     align = ["left", "left", "right", "right", "right"]
@@ -378,28 +405,28 @@ def render_diff(
     return terminal_table(headers, rows, align)
 
 
-def _json_value(value: Any, precision: int) -> Any:
+def _json_value(value: Any) -> Any:
     if value is ABSENT:
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    if isinstance(value, float):
-        return round(value, precision)
     return value
 
 
-def _diff_json(deltas: Sequence[MetricDelta], precision: int) -> str:
-    document: dict[str, dict[str, Any]] = {}
+def _diff_json(deltas: Sequence[MetricDelta], gates: Sequence[Any] = ()) -> str:
+    document: dict[str, Any] = {}
     for delta in deltas:
-        entry = {"old": _json_value(delta.base, precision), "new": _json_value(delta.head, precision)}
+        entry = {"old": _json_value(delta.base), "new": _json_value(delta.head)}
         if delta.change is not None:
-            entry["diff"] = _json_value(delta.change, precision)
+            entry["diff"] = _json_value(delta.change)
             relative = delta.relative_change
-            entry["relative"] = None if relative is None else _json_value(relative, precision)
+            entry["relative"] = None if relative is None else _json_value(relative)
         entry["status"] = delta.status
         if delta.direction:
             entry["direction"] = delta.direction
         document.setdefault(delta.path, {})[delta.name] = entry
+    if gates:
+        document["gates"] = [gate.to_json() for gate in gates]
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
@@ -410,10 +437,10 @@ def render_values(
     show_path: bool = True,
     kind: str = "metrics",
 ) -> str:
-    """Render metrics of one side (``cml metrics show``)."""
+    """Render metrics of one side (``cml metrics show``); JSON keeps every number at full precision."""
     if output_format == "json":
         return json.dumps(
-            {path: {k: _json_value(v, precision) for k, v in values.items()} for path, values in metrics.items()},
+            {path: {k: _json_value(v) for k, v in values.items()} for path, values in metrics.items()},
             indent=2,
             ensure_ascii=False,
         )

@@ -246,15 +246,39 @@ class RunnerLauncher:
         return kind("; ".join([message, *cleanup.report(name)]))
 
 
+@dataclass(frozen=True)
+class StopResult:
+    """What :func:`stop_runners` did, and which names it found no machine for."""
+
+    terminated: list[Machine]
+    already_gone: list[Machine]
+    removed: list[str]
+    missing: list[str]
+    kept: list[str]
+
+
 def stop_runners(backend: CloudBackend, forge: Forge | None, names: list[str] | None,
-                 warn: Callable[[str], None]) -> tuple[list[Machine], list[str]]:
+                 warn: Callable[[str], None], forget_registrations: bool = False) -> StopResult:
     """Terminate the live machines named ``names`` (every one when ``None``) and, with a ``forge``, remove
-    their runner registrations. Returns the machines terminated and the registrations removed."""
-    machines = backend.machines() if names is None else [m for n in names for m in backend.machines(n)]
-    backend.terminate([m.id for m in machines])
-    removed = []
+    their runner registrations.
+
+    A name whose machine the cloud still lists as terminated counts as found. A name with no machine at all
+    is ``missing``: its registration is removed only with ``forget_registrations`` (the machine may run in
+    another region or cloud, and removing its registration would leave it running unnoticed), else ``kept``."""
+    terminated, gone, missing = [], [], []
+    if names is None:
+        terminated = backend.machines()
+    else:
+        for name in dict.fromkeys(names):
+            found = backend.machines(name, live_only=False)
+            live = [m for m in found if m.live]
+            terminated += live
+            gone += [] if live else found
+            missing += [] if found else [name]
+    backend.terminate([m.id for m in terminated])
+    removed, kept = [], []
     if forge is not None:
-        wanted = set(names) if names is not None else {m.name for m in machines}
+        wanted = {m.name for m in terminated + gone} | (set(missing) if forget_registrations else set())
         for runner in forge.runners():
             if runner.name in wanted:
                 try:
@@ -262,7 +286,9 @@ def stop_runners(backend: CloudBackend, forge: Forge | None, names: list[str] | 
                     removed.append(runner.name)
                 except ForgeError as error:
                     warn(f"could not remove runner registration {runner.name}: {error}")
-    return machines, removed
+            elif runner.name in missing:
+                kept.append(runner.name)
+    return StopResult(terminated, gone, removed, missing, list(dict.fromkeys(kept)))
 
 
 def _age(launched: datetime | None, now: datetime) -> str:

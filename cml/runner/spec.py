@@ -40,14 +40,41 @@ RUNNER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
-def resolve_region(region: str | None) -> str:
-    """``us-west`` → ``us-west-1``; AWS region names pass through."""
+def resolve_region(region: str | None, source: str = "--cloud-region") -> str:
+    """``us-west`` → ``us-west-1``; AWS region names pass through. ``source`` names where ``region`` came from,
+    for the error."""
     value = (region or DEFAULT_REGION).strip()
     value = REGION_ALIASES.get(value, value)
     if not re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d", value):
-        raise UsageError(f"'{region}' is not an AWS region (like us-east-1) or one of "
-                         f"{', '.join(REGION_ALIASES)}", option="--cloud-region")
+        message = (f"'{region}' is not an AWS region (like us-east-1) or one of {', '.join(REGION_ALIASES)}")
+        if source == "--cloud-region":
+            raise UsageError(message, option="--cloud-region")
+        raise UsageError(f"{message} (from {source}); fix it or pass --cloud-region")
     return value
+
+
+@dataclass(frozen=True)
+class Region:
+    """The region to work in, and where it came from (``--cloud-region``, ``AWS_REGION``, a profile…)."""
+
+    name: str
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.name} (from {self.source})"
+
+
+def choose_region(option: str | None, environ) -> Region:
+    """``--cloud-region`` when given; otherwise boto3's own choice (``AWS_REGION``, ``AWS_DEFAULT_REGION``, the
+    profile's region), so that cml works where the AWS CLI and SDK do; otherwise iterative/cml's ``us-west``."""
+    if option is not None and option.strip():
+        return Region(resolve_region(option), "--cloud-region")
+    from cml.aws import configured_region
+
+    found = configured_region(environ)
+    if found is not None:
+        return Region(resolve_region(*found), found[1])
+    return Region(resolve_region(DEFAULT_REGION), f"default {DEFAULT_REGION}")
 
 
 def resolve_gpu(gpu: str | None) -> str | None:

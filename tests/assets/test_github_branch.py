@@ -86,12 +86,13 @@ def test_another_job_moving_the_branch_is_built_upon_not_overwritten(actions, gi
     assert len(refusals) == 2  # one refused as not a fast-forward, then one on the new head
 
 
-def test_a_token_without_contents_write_gets_a_clear_error_and_nothing_is_posted(actions, github, report_folder,
-                                                                                  run_cli, tmp_path, monkeypatch):
+def test_with_strict_a_token_without_contents_write_gets_a_clear_error_and_nothing_is_posted(
+        actions, github, report_folder, run_cli, tmp_path, monkeypatch):
     store = _enable(github, tmp_path, monkeypatch)
     github.read_only_tokens.add(actions["REPO_TOKEN"])
-    result = run_cli("comment", "create", "report.md")
+    result = run_cli("comment", "create", "report.md", "--strict")
     assert result.exit_code == 1
+    assert github.server.count("POST") == 1  # one refused blob, not one per file
     assert "contents: write" in result.stderr and "cml-assets" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert github.comments_on(number=7) == [] and store.head("cml-assets") is None
@@ -121,6 +122,6 @@ def test_asset_publish_prints_the_url_or_markdown(actions, github, report_folder
     assert result.exit_code == 0, result.stderr
     assert result.stdout == url + "\n"
     assert run_cli("asset", "publish", "plots/confusion.png", "--publish-branch", "reports", "--md",
-                   "-t", "Confusion").stdout == f"![Confusion]({url})\n"
+                   "-t", "Confusion").stdout == f'![]({url} "Confusion")\n\n'
     assert run_cli("asset", "publish", "card.pdf", "--publish-branch", "reports", "--md").stdout.startswith("[card.pdf](")
     assert len(_branch_files(store, "reports")) == 2

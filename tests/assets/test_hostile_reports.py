@@ -45,7 +45,7 @@ def test_nothing_under_git_is_published_whatever_the_boundary(checkout, github, 
     git("worktree", "add", "-q", "worktree", cwd=checkout)
     (checkout / "plots").mkdir()
     (checkout / "report.md").write_text(f"# R\n\n![config]({link})\n")
-    result = run_cli("comment", "create", "report.md", "--allow-outside", str(checkout / ".git"))
+    result = run_cli("comment", "create", "report.md", "--allow-outside", str(checkout / ".git"), "--strict")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"cml: error: report.md:3: refusing to publish {link.replace('%2e', '.')}: "
                                     "it is inside a .git folder"), result.stderr
@@ -92,7 +92,7 @@ def test_files_without_an_extension_are_named_by_their_content():
 def test_a_file_of_unknown_type_is_refused_naming_the_report_line(actions, github, tmp_path, run_cli):
     (tmp_path / "weights").write_bytes(b"\x08\x01\x12\x00\xff\xfe")
     (tmp_path / "report.md").write_text("# R\n\n[weights](weights)\n")
-    result = run_cli("comment", "create", "report.md")
+    result = run_cli("comment", "create", "report.md", "--strict")
     assert result.exit_code == 1
     assert result.stderr.startswith("cml: error: report.md:3: weights: cannot tell what kind of file it is")
     assert github.server.requests == []
@@ -187,7 +187,7 @@ def test_a_huge_report_is_refused_before_it_is_read(actions, github, tmp_path, r
 def test_a_huge_data_uri_is_refused_before_it_is_decoded(actions, github, tmp_path, run_cli):
     payload = base64.b64encode(os.urandom(3_932_160)).decode()
     (tmp_path / "report.md").write_text(f"# R\n\n![big](data:image/png;base64,{payload})\n")
-    result = run_cli("comment", "create", "report.md")
+    result = run_cli("comment", "create", "report.md", "--strict")
     assert result.exit_code == 1
     assert result.stderr == ("cml: error: report.md:3: a data: URI of 5.0 MiB is longer than 4.0 MiB, the most cml "
                              "decodes; link the file instead\n")
@@ -198,7 +198,7 @@ def test_a_huge_linked_file_is_refused_before_it_is_read(actions, github, tmp_pa
     with open(tmp_path / "model.onnx", "wb") as model:
         model.truncate(101 * 1024 * 1024)
     (tmp_path / "report.md").write_text("# R\n\n[model](model.onnx)\n")
-    result = run_cli("comment", "create", "report.md")
+    result = run_cli("comment", "create", "report.md", "--strict")
     assert result.exit_code == 1
     assert result.stderr.startswith("cml: error: report.md:3: cannot publish model.onnx: ")
     assert result.stderr.endswith("model.onnx: is 101.0 MiB, over the 100.0 MiB limit for linked files; "

@@ -74,3 +74,17 @@ def test_is_local_file(url, local):
 
 def test_local_path_decodes():
     assert local_path("plots/my%20plot.png?raw=1#x") == "plots/my plot.png"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('é ![a](x.png) and [b](y.pdf "t")\n', 'é N and [b](y.pdf "t") N\n'),
+    ("[![badge](x.png)](y.pdf)\n", "[N](y.pdf) N\n"),
+    ('text <img src="x.png" alt=a> after\n', "text N after\n"),
+    ("> quoted ![q](x.png)\n> and [l](<y y.pdf>)\n", "> quoted N\n> and [l](<y y.pdf>) N\n"),
+    ("| a | ![t](x.png) |\n|---|---|\n| 1 | ![u](z.png) |\n", "| a | N |\n|---|---|\n| 1 | N |\n"),
+    ("* item ![a](x.png)\n  next ![b](\nz.png)\n", "* item N\n  next N\n"),
+    ("![ref][r]\n\n[r]: x.png\n", "![ref][r]\n\n[r]: x.png\n"),  # a definition has no image to replace
+    ("line one\nsecond ![a\nb](x.png)\n", "line one\nsecond ![a\nb](x.png)\n"),  # where cmark misplaces it
+])
+def test_notes_replace_whole_images_and_follow_links(text, expected):
+    assert rewrite(text, {}, {destination: "N" for destination in find_destinations(text)}) == expected

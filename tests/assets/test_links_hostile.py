@@ -72,7 +72,8 @@ def test_escaped_destinations_resolve_as_cmark_does_and_cover_the_raw_characters
 def test_an_entity_escaped_path_is_refused_under_its_real_name(tmp_path):
     text = '# R\n\n<img src="&#47;etc&#47;passwd">\n'
     with pytest.raises(InputError, match=r"report.md:3: refusing to publish /etc/passwd: it is outside"):
-        collect_references(text, str(tmp_path / "report.md"), Boundary.for_report(str(tmp_path / "report.md"), {}))
+        collect_references(text, str(tmp_path / "report.md"), Boundary.for_report(str(tmp_path / "report.md"), {}),
+                           strict=True)
 
 
 def test_positions_are_characters_after_non_ascii_text_tabs_and_continuation_lines():

@@ -34,7 +34,7 @@ def test_paths_outside_the_report_folder_are_refused_naming_the_path_and_line(tm
     folder.mkdir()
     (folder / "plots").mkdir()
     with pytest.raises(InputError) as error:
-        _collect(f"# R\n\n![x]({link})\n", folder)
+        _collect(f"# R\n\n![x]({link})\n", folder, strict=True)
     assert str(error.value).startswith(f"{folder / 'report.md'}:3: refusing to publish")
     assert "--allow-outside" in str(error.value)
 
@@ -47,7 +47,7 @@ def test_a_symlink_leading_outside_is_refused_and_allow_outside_widens_on_purpos
     folder.mkdir()
     os.symlink(outside / "id_rsa", folder / "plot.png")
     with pytest.raises(InputError, match="refusing to publish plot.png"):
-        _collect("![x](plot.png)\n", folder)
+        _collect("![x](plot.png)\n", folder, strict=True)
     report = folder / "report.md"
     widened = Boundary.for_report(str(report), {}, [str(outside)])
     (reference,) = collect_references("![x](plot.png)\n", str(report), widened)
@@ -67,20 +67,21 @@ def test_the_ci_workspace_is_inside_the_boundary(tmp_path):
     assert reference.asset.data == CONFUSION
 
 
-def test_missing_files_fail_with_the_line_or_warn_with_skip_missing(tmp_path):
+def test_missing_files_warn_and_leave_the_link_or_fail_with_strict(tmp_path):
     text = "# R\n\nok\n\n![plot](plots/none.png)\n[folder](plots)\n"
     (tmp_path / "plots").mkdir()
-    with pytest.raises(InputError, match=r"report.md:5: plots/none.png does not exist.*--skip-missing"):
-        _collect(text, tmp_path)
     warnings = []
-    assert _collect(text, tmp_path, skip_missing=True, warn=warnings.append) == []
-    assert warnings == [f"{tmp_path / 'report.md'}:5: plots/none.png does not exist; the link is left as it is",
-                        f"{tmp_path / 'report.md'}:6: plots is a folder, not a file; the link is left as it is"]
+    assert _collect(text, tmp_path, warn=lambda *args, **place: warnings.append((*args, place["line"]))) == []
+    assert warnings == [("plots/none.png does not exist; the link is left as it is", 5),
+                        ("plots is a folder, not a file; the link is left as it is", 6)]
+    with pytest.raises(InputError, match=r"report.md:5: plots/none.png does not exist.*drop --strict"):
+        _collect(text, tmp_path, strict=True)
+    assert _collect(text, tmp_path, strict=True, skip_missing=True) == []
 
 
 def test_a_broken_data_uri_names_the_line(tmp_path):
     with pytest.raises(InputError, match=r"report.md:2: cannot decode a data: URI"):
-        _collect("x\n![](data:image/png;base64,@@@)\n", tmp_path)
+        _collect("x\n![](data:image/png;base64,@@@)\n", tmp_path, strict=True)
 
 
 def test_asset_names_are_content_addressed_and_typed():
@@ -99,7 +100,7 @@ def test_asset_names_are_content_addressed_and_typed():
 
 def test_a_refused_report_makes_no_request(actions, github, tmp_path, run_cli):
     (tmp_path / "report.md").write_text("# R\n\n![key](/etc/passwd)\n")
-    result = run_cli("comment", "create", "report.md")
+    result = run_cli("comment", "create", "report.md", "--strict")
     assert result.exit_code == 1
     assert result.stderr == ("cml: error: report.md:3: refusing to publish /etc/passwd: it is outside the report's "
                              "folder and the CI workspace (resolves to /etc/passwd); pass --allow-outside FOLDER "

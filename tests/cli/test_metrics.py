@@ -27,6 +27,7 @@ def test_diff_markdown_is_direction_aware(metrics_repo, run_cli):
         "| metrics.json | loss      |    0.5 |        0.55 |    +0.05 |    +10.00% | ❌ worse   |\n"
         "| metrics.json | eval.rmse |      — |         1.5 |        — |          — | ➕ added   |\n"
         "| metrics.json | eval.auc  |    0.8 |           — |        — |          — | ➖ removed |\n"
+        "\n"
     )
 
 
@@ -70,7 +71,7 @@ def test_options_come_from_environment_variables(metrics_repo, run_cli):
     result = run_cli("metrics", "diff", env={"CML_METRICS_DIFF_FORMAT": "json", "CML_METRICS_DIFF_ALL": "1"})
     assert json.loads(result.stdout)["metrics.json"]["epochs"]["status"] == "unchanged"
     help_text = run_cli("metrics", "diff", "--help").stdout
-    assert "CML_METRICS_DIFF_PRECISION" in help_text and "CML_METRICS_DIFF_FAIL_ON" in help_text
+    assert "read from CML_METRICS_DIFF_NAME" in help_text
 
 
 def test_quality_gate_prints_table_then_fails_with_exit_2(metrics_repo, run_cli):
@@ -82,7 +83,7 @@ def test_quality_gate_prints_table_then_fails_with_exit_2(metrics_repo, run_cli)
 
 def test_quality_gate_passes_and_removed_metric_fails_it(metrics_repo, run_cli):
     assert run_cli("metrics", "diff", "--fail-on", "accuracy<-0.01", "--fail-on", "loss>20%").exit_code == 0
-    removed = run_cli("metrics", "diff", "--fail-on", "auc<0")
+    removed = run_cli("metrics", "diff", "--fail-on", "change(auc)<0")
     assert removed.exit_code == 2
     assert "metrics.json:eval.auc was removed" in removed.stderr
 
@@ -101,6 +102,98 @@ def test_gate_matching_no_metric_is_an_error(metrics_repo, run_cli):
     assert result.exit_code == 1
     assert "matches no metric; metrics are: accuracy, loss" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_gate_on_a_metric_that_turned_nan_or_text_fails_naming_it(repo, run_cli):
+    repo.write("metrics.json", '{"acc": 0.9, "loss": 0.5, "f1": NaN}')
+    repo.commit()
+    repo.write("metrics.json", '{"acc": "high", "loss": NaN, "f1": 0.7}')
+    result = run_cli("metrics", "diff", "--fail-on", "acc<-0.01", "--fail-on", "loss>5%", "--fail-on", "change(f1)<-1")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "cml: error: quality gate failed: metrics.json:acc is not a number ('high') (rule 'acc<-0.01')\n"
+        "cml: error: quality gate failed: metrics.json:loss is NaN (rule 'loss>5%')\n"
+        "cml: error: quality gate failed: metrics.json:f1 is NaN at HEAD, so its change cannot be computed "
+        "(rule 'change(f1)<-1')\n"
+    )
+
+
+@pytest.mark.parametrize("rule, pattern, op, number", [("accuracy<0.97", "accuracy", "<", "0.97"),
+                                                       ("loss>0.1", "loss", ">", "0.1")])
+def test_a_rule_that_could_mean_the_value_or_the_change_is_refused_before_any_output(metrics_repo, run_cli, rule,
+                                                                                     pattern, op, number):
+    result = run_cli("metrics", "diff", "--fail-on", rule)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"cml: error: --fail-on: rule '{rule}' could mean the value or the change; write value({pattern}){op}{number} "
+        f"for the value, or change({pattern}){op}{number} for the change\n"
+    )
+
+
+def test_gate_verdicts_follow_the_table_in_markdown_terminal_and_json(metrics_repo, run_cli):
+    rules = ["--fail-on", "change(accuracy)<-0.01", "--fail-on", "value(accuracy)<0.95", "--fail-on", "rmse>5%"]
+    md = run_cli("metrics", "diff", "--md", *rules)
+    assert md.exit_code == 2
+    assert md.stdout.endswith(
+        "| ➖ removed |\n\n"
+        "**Quality gates**\n\n"
+        "- ✅ `change(accuracy)<-0.01`: passed (accuracy +0.02)\n"
+        "- ❌ `value(accuracy)<0.95`: accuracy is 0.92\n"
+        "- ⚠️ `change(rmse)>5%`: eval.rmse not checked: no base value\n\n"
+    )
+    assert md.stderr == (
+        "cml: warning: metrics.json: rule 'rmse>5%' not checked for eval.rmse: no base value\n"
+        "cml: error: quality gate failed: metrics.json:accuracy is 0.92 (rule 'value(accuracy)<0.95')\n"
+    )
+    table = run_cli("metrics", "diff", "--format", "table", *rules)
+    assert table.exit_code == 2
+    assert table.stdout.endswith(
+        "removed\n\nQuality gates:\n"
+        "  passed      change(accuracy)<-0.01: accuracy +0.02\n"
+        "  FAILED      value(accuracy)<0.95: accuracy is 0.92\n"
+        "  not checked change(rmse)>5%: eval.rmse not checked: no base value\n"
+    )
+    document = json.loads(run_cli("metrics", "diff", "--json", *rules).stdout)
+    assert [(gate["rule"], gate["verdict"]) for gate in document["gates"]] == [
+        ("change(accuracy)<-0.01", "passed"), ("value(accuracy)<0.95", "failed"), ("rmse>5%", "not checked")]
+    assert document["gates"][2] == {"rule": "rmse>5%", "explicit": "change(rmse)>5%", "verdict": "not checked",
+                                    "details": [{"path": "metrics.json", "metric": "eval.rmse", "verdict": "not checked",
+                                                 "detail": "not checked: no base value", "value": None}]}
+    assert "gates" not in json.loads(run_cli("metrics", "diff", "--json").stdout)
+
+
+@pytest.mark.parametrize("args", [
+    ("metrics", "show", "--md"), ("metrics", "diff", "--md"), ("metrics", "diff", "--md", "--fail-on", "loss>50%"),
+    ("metrics", "diff", "HEAD", "p.csv", "--md"), ("metrics", "classification", "p.csv", "--md", "--max-classes", "1"),
+])
+def test_a_markdown_block_ends_with_a_blank_line_so_appended_text_is_a_paragraph(metrics_repo, run_cli, args):
+    from tests.cli.test_table import rendered
+
+    metrics_repo.write("p.csv", "actual,predicted\na,a\nb,a\n")
+    metrics_repo.commit()
+    metrics_repo.write("metrics.json", HEAD_METRICS)
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.stderr
+    assert "<p>Trained on 2 GPUs</p>" in rendered(result.stdout + "Trained on 2 GPUs\n")
+
+
+def test_json_keeps_full_precision_whatever_the_precision(repo, run_cli):
+    repo.write("metrics.json", '{"acc": 0.123456789012, "n": 3}')
+    repo.commit()
+    repo.write("metrics.json", '{"acc": 0.123456789112, "n": 4}')
+    diff = json.loads(run_cli("metrics", "diff", "--json", "--precision", "2").stdout)["metrics.json"]
+    assert diff["acc"]["old"] == 0.123456789012 and diff["acc"]["new"] == 0.123456789112
+    assert diff["acc"]["diff"] == 1e-10 and diff["acc"]["relative"] == pytest.approx(1e-10 / 0.123456789012, rel=1e-12)
+    assert diff["n"]["diff"] == 1 and isinstance(diff["n"]["diff"], int)
+    shown = json.loads(run_cli("metrics", "show", "--json", "--precision", "2").stdout)["metrics.json"]
+    assert shown == {"acc": 0.123456789112, "n": 4}
+    assert "| acc      |    0.12 |" in run_cli("metrics", "show", "--md", "--precision", "2").stdout
+
+
+@pytest.mark.parametrize("command", [("metrics", "show"), ("metrics", "diff"), ("metrics", "classification")])
+def test_help_starts_with_examples(run_cli, command):
+    help_text = run_cli(*command, "--help").stdout
+    assert "\n  Examples:\n    cml " + " ".join(command) + " " in help_text
 
 
 def test_diff_against_named_revision_and_head_option(repo, run_cli):
@@ -150,6 +243,7 @@ def test_dvclive_metrics_are_the_fallback(repo, run_cli):
         "|:---------------------|:-----------|--------:|\n"
         "| dvclive/metrics.json | train.loss |     0.4 |\n"
         "| dvclive/metrics.json | step       |       3 |\n"
+        "\n"
     )
 
 
@@ -247,6 +341,7 @@ def test_classification_table(repo, run_cli):
         "| **accuracy**     |             |          | 0.500 |         4 |\n"
         "| **macro avg**    |       0.444 |    0.500 | 0.389 |         4 |\n"
         "| **weighted avg** |       0.583 |    0.500 | 0.458 |         4 |\n"
+        "\n"
     )
 
 
@@ -319,6 +414,7 @@ def test_classification_of_many_classes_shows_the_most_frequent_and_sums_the_res
         "\n"
         "This table shows the 2 most frequent of 10 classes; the other 8 are summed as 'other (8 classes)'; "
         "averages cover every class.\n"
+        "\n"
     )
     document = json.loads(run_cli("metrics", "classification", "p.csv", "--json", "--max-classes", "2").stdout)
     assert len(document["classes"]) == 10, "JSON keeps every class"
@@ -334,7 +430,7 @@ def test_a_hostile_branch_name_stays_text_in_the_header_and_the_no_changes_line(
     repo.commit()
     repo.git("branch", branch)
     unchanged = run_cli("metrics", "diff", branch, "--md")
-    assert unchanged.stdout == "No changes in metrics between &lt;img/src=x/onerror=alert(1)&gt; and workspace.\n"
+    assert unchanged.stdout == "No changes in metrics between &lt;img/src=x/onerror=alert(1)&gt; and workspace.\n\n"
     repo.write("metrics.json", '{"a": 2}')
     changed = run_cli("metrics", "diff", branch, "--md")
     assert changed.exit_code == 0, changed.stderr

@@ -71,7 +71,7 @@ def test_a_pull_request_job_in_a_folder_named_with_spaces_and_accents(actions, g
     assert "origin/main" in diff.stdout and "0.8" in diff.stdout and "0.9" in diff.stdout
 
     assert plot.returncode == 0, plot.stderr
-    assert plot.stdout == "![Loss](<plots dir/curve é.png>)\n"
+    assert plot.stdout == "![Loss](<plots dir/curve é.png>)\n\n"
     assert_image(work / "plots dir" / "curve é.png")
 
     assert pull.returncode == 0, pull.stderr

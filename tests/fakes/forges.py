@@ -450,6 +450,8 @@ class FakeGitea(_Fake):
             return self._pulls(request, rest, user)
         match = re.fullmatch(r"statuses/([0-9a-f]+)", rest)
         if match and request.method == "POST":
+            if request.json().get("state") not in ("pending", "success", "error", "failure", "warning"):
+                return Response(422, {"message": "invalid commit status state"})
             self.statuses.append((match[1], request.json()))
             return Response(201, request.json())
         match = re.fullmatch(r"commits/([0-9a-f]+)/pull", rest)

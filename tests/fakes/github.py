@@ -28,6 +28,7 @@ class FakeGitHub:
         self.comments: dict[int, dict] = {}
         self.pulls_by_sha: dict[str, list[dict]] = {}
         self.check_runs: list[dict] = []
+        self.check_runs_updated: list[int] = []
         self.workflow_runs: dict[int, dict] = {}  # by id; see add_workflow_run()
         self.workflow_events: list[tuple[str, int]] = []  # ("cancel" | "rerun", run id), in order
         self.violations: list[str] = []
@@ -296,10 +297,24 @@ class FakeGitHub:
         if method == "POST" and path == f"/repos/{self.repository}/check-runs":
             if token.startswith(PAT_PREFIXES):
                 return Response(403, {"message": "Resource not accessible by personal access token"})
-            run = {"id": next(self._ids), **request.json(),
+            run = {"id": next(self._ids), "status": "queued", **request.json(),
                    "html_url": f"https://github.test/{self.repository}/runs/{len(self.check_runs) + 1}"}
+            if run.get("conclusion"):  # as GitHub: a conclusion completes the run
+                run["status"] = "completed"
             self.check_runs.append(run)
             return Response(201, run)
+        match = re.fullmatch(rf"/repos/{repo}/check-runs/(\d+)", path)
+        if match and method == "PATCH":
+            if token.startswith(PAT_PREFIXES):
+                return Response(403, {"message": "Resource not accessible by personal access token"})
+            run = next((r for r in self.check_runs if r["id"] == int(match[1])), None)
+            if run is None:
+                return Response(404, {"message": "Not Found"})
+            run.update(request.json())
+            if run.get("conclusion"):
+                run["status"] = "completed"
+            self.check_runs_updated.append(run["id"])
+            return Response(200, run)
         match = re.fullmatch(rf"/repos/{repo}/commits/([0-9a-fA-F]+)/check-runs", path)
         if match and method == "GET":
             name = request.query.get("check_name", [None])[0]

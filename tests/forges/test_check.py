@@ -44,3 +44,51 @@ def test_commit_status_elsewhere(forge, serve, report, run_cli, tmp_path):
     assert sha == SHA
     assert {"gitlab": "failed", "bitbucket": "FAILED", "gitea": "failure"}[forge] == status["state"]
     assert "Report" in status["description"]
+
+
+def test_github_in_progress_check_is_completed_in_place(actions, github, run_cli):
+    started = run_cli("check", "create", "report.md", "--title", "Training", "--status", "in_progress")
+    assert started.exit_code == 0, started.stderr
+    (run,) = github.check_runs
+    assert run["status"] == "in_progress" and "conclusion" not in run
+    done = run_cli("check", "create", "report.md", "--title", "Training", "--status", "completed",
+                   "--conclusion", "failure")
+    assert done.exit_code == 0, done.stderr
+    assert github.check_runs == [run] and github.check_runs_updated == [run["id"]]
+    assert run["status"] == "completed" and run["conclusion"] == "failure"
+    assert done.stdout == started.stdout == run["html_url"] + "\n"
+    again = run_cli("check", "create", "report.md", "--title", "Training")
+    assert again.exit_code == 0 and len(github.check_runs) == 2  # a completed run is never reopened
+    assert github.check_runs[1]["status"] == "completed" and github.check_runs[1]["conclusion"] == "success"
+
+
+@pytest.mark.parametrize("status", ["queued", "in_progress"])
+def test_conclusion_of_an_unfinished_check_is_a_one_line_error(status, actions, github, run_cli):
+    result = run_cli("check", "create", "report.md", "--status", status, "--conclusion", "failure")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("cml: error: --conclusion: ") and result.stderr.count("\n") == 1
+    assert "--status completed" in result.stderr and github.check_runs == []
+
+
+@pytest.mark.parametrize("forge, states", [
+    ("gitlab", {"queued": "pending", "in_progress": "running", "completed": "success"}),
+    ("bitbucket", {"queued": "INPROGRESS", "in_progress": "INPROGRESS", "completed": "SUCCESSFUL"}),
+    ("gitea", {"queued": "pending", "in_progress": "pending", "completed": "success"}),
+])
+def test_unfinished_checks_are_pending_or_running_statuses_elsewhere(forge, states, serve, report, run_cli, tmp_path):
+    if forge == "gitlab":
+        fake = FakeGitLab()
+        fake.add_token("glpat-secret-token", "bot")
+        env = gitlab_env(serve(fake))
+    elif forge == "bitbucket":
+        fake = FakeBitbucket()
+        fake.add_token("tok-123456", "alice")
+        env = bitbucket_env(serve(fake), "tok-123456")
+    else:
+        fake = FakeGitea()
+        fake.add_token("gitea-token-123", "bot")
+        env = gitea_env(serve(fake), tmp_path)
+    for status in states:
+        result = run_cli("check", "create", "report.md", "--status", status, env=env)
+        assert result.exit_code == 0, result.stderr
+    assert [status["state"] for _, status in fake.statuses] == list(states.values())

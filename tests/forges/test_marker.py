@@ -28,3 +28,15 @@ def test_iterative_cml_watermarks_are_recognised():
     assert Marker("my_label").found_in(f"report\n\n{legacy}")
     assert not Marker("other").found_in(f"report\n\n{legacy}")
     assert Marker("").found_in('x ![](https://cml.dev/watermark.png#99 "CML watermark")')
+
+
+def test_iterative_cml_undefined_workflow_and_run_are_recognised_as_well_as_empty():
+    marker = Marker.for_run("{workflow} report {run}", None, None, "ff")
+    assert marker.label == " report " and str(marker).startswith("[//]: # (cml-report label=%20report%20 ")
+    for label in ("undefined report undefined", " report "):
+        assert marker.found_in(f'r\n\n![](https://cml.dev/watermark.png#0a1b "{legacy_title(label)}")'), label
+    assert not marker.found_in('r\n\n![](https://cml.dev/watermark.png#0a1b "CML watermark train report 1")')
+    known = Marker.for_run("{workflow}-{run}", "train", None, "ff")
+    assert known.found_in('![](https://cml.dev/watermark.png#0a1b "CML watermark train-undefined")')
+    assert not known.found_in('![](https://cml.dev/watermark.png#0a1b "CML watermark undefined-undefined")')
+    assert not Marker.for_run("{workflow}", "train", "1", "ff").legacy_labels

@@ -179,7 +179,7 @@ def test_gitlab_merge_request_over_http_with_the_project_token(serve, tmp_path):
         first = run_pr("--squash", "--md", cwd=work, extra_env=env)
         second = run_pr("--squash", "--md", cwd=work, extra_env=env)
     assert first.returncode == 0, first.stderr
-    assert first.stdout == second.stdout == "[CML's Merge Request](https://gitlab.test/ml/models/-/merge_requests/11)\n"
+    assert first.stdout == second.stdout == "[CML's Merge Request](https://gitlab.test/ml/models/-/merge_requests/11)\n\n"
     (merge_request,) = fake.pull_store.pulls
     assert merge_request["auto_merge"] == "squash" and merge_request["target"] == "main"
     assert "glpat-secret-token" not in first.stdout + first.stderr + (work / ".git" / "config").read_text()

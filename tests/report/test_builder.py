@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from cml import Report
-from cml.errors import QualityGateFailed
+from cml.errors import QualityGateFailed, UsageError
 from tests.conftest import assert_image
 
 
@@ -26,7 +26,7 @@ def test_report_from_a_training_script(repo):
         .line([3, 2, 1], title="Loss")
         .image("runs.csv", "raw data")
     )
-    written = report.write("out/report.md")
+    written = report.write("out/report.md", raise_on_gates=False)
     assert written == "out/report.md"
     text = Path("out/report.md").read_text()
     assert text.startswith("# Training\n\n| Path         | Metric   |   HEAD |   workspace |")
@@ -54,6 +54,41 @@ def test_metrics_diff_of_two_runs_in_memory(tmp_path):
         "| val.acc  |  0.5 |  0.6 |     +0.1 |    +20.00% | ✅ better |\n"
     )
     report.check_gates()
+
+
+def test_write_fails_on_a_failed_gate_after_writing_the_report_with_the_verdicts(tmp_path):
+    report = Report(tmp_path).metrics_diff(base={"acc": 0.9, "loss": 0.5}, head={"acc": 0.8, "loss": 0.5, "f1": 0.7},
+                                           fail_on=["change(acc)<-0.05", "value(loss)<1", "f1>5%"])
+    with pytest.raises(QualityGateFailed) as failure:
+        report.write(tmp_path / "report.md")
+    assert failure.value.exit_code == 2
+    assert failure.value.failures == ["acc changed by -0.1 (rule 'change(acc)<-0.05')",
+                                      "loss is 0.5 (rule 'value(loss)<1')"]
+    assert str(failure.value) == (
+        "quality gate failed: acc changed by -0.1 (rule 'change(acc)<-0.05'); loss is 0.5 (rule 'value(loss)<1'). "
+        f"{tmp_path / 'report.md'} was written; to write without raising, pass raise_on_gates=False "
+        "(and call check_gates() later)"
+    )
+    assert (tmp_path / "report.md").read_text().endswith(
+        "| f1       |      — |    0.7 |        — |          — | ➕ added |\n\n"
+        "**Quality gates**\n\n"
+        "- ❌ `change(acc)<-0.05`: acc changed by -0.1\n"
+        "- ❌ `value(loss)<1`: loss is 0.5\n"
+        "- ⚠️ `change(f1)>5%`: f1 not checked: no base value\n"
+    )
+    with pytest.raises(QualityGateFailed):
+        report.write_html(tmp_path / "report.html")
+    assert (tmp_path / "report.html").is_file()
+    assert report.write(tmp_path / "again.md", raise_on_gates=False) == str(tmp_path / "again.md")
+    assert report.write_html(tmp_path / "again.html", raise_on_gates=False) == str(tmp_path / "again.html")
+    with pytest.raises(QualityGateFailed):
+        report.check_gates()
+
+
+def test_an_ambiguous_rule_is_refused_naming_the_argument(tmp_path):
+    with pytest.raises(UsageError, match=r"^fail_on: rule 'acc<0.9' could mean the value or the change; "
+                                         r"write value\(acc\)<0.9 for the value"):
+        Report(tmp_path).metrics_diff(base={"acc": 1}, head={"acc": 1}, fail_on=["acc<0.9"])
 
 
 def test_metrics_table_and_classification_and_records(tmp_path):

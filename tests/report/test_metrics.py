@@ -79,7 +79,7 @@ def test_format_percent_and_image_markdown():
 @pytest.mark.parametrize(
     "text, pattern, op, threshold, relative",
     [("accuracy<-0.01", "accuracy", "<", -0.01, False), ("loss > 5%", "loss", ">", 5.0, True),
-     ("eval.*<=0", "eval.*", "<=", 0.0, False), ("m.json:f1>=1e-3", "m.json:f1", ">=", 0.001, False),
+     ("change(eval.*)<=0", "eval.*", "<=", 0.0, False), ("change(m.json:f1)>=1e-3", "m.json:f1", ">=", 0.001, False),
      ("auc<-.5%", "auc", "<", -0.5, True)],
 )
 def test_gate_rules_parse(text, pattern, op, threshold, relative):
@@ -89,11 +89,11 @@ def test_gate_rules_parse(text, pattern, op, threshold, relative):
 
 def test_gate_evaluation():
     result = diff_values({"accuracy": 0.9, "loss": 1.0, "gone": 1}, {"accuracy": 0.85, "loss": 1.04})
-    rules = [GateRule.parse(r) for r in ("accuracy<-0.01", "loss>5%", "loss>3%", "gone>0")]
+    rules = [GateRule.parse(r) for r in ("accuracy<-0.01", "loss>5%", "loss>3%", "change(gone)>0")]
     assert evaluate(rules, result) == [
-        ":accuracy changed by -0.05 (rule 'accuracy<-0.01')",
-        ":loss changed by +4.00% (rule 'loss>3%')",
-        ":gone was removed (rule 'gone>0')",
+        "accuracy changed by -0.05 (rule 'accuracy<-0.01')",
+        "loss changed by +4.00% (rule 'loss>3%')",
+        "gone was removed (rule 'change(gone)>0')",
     ]
-    with pytest.raises(UsageError, match="rule 'nope<0' matches no metric; metrics are: accuracy, loss, gone"):
-        evaluate([GateRule.parse("nope<0")], result)
+    with pytest.raises(UsageError, match=r"rule 'change\(nope\)<0' matches no metric; metrics are: accuracy, loss, gone"):
+        evaluate([GateRule.parse("change(nope)<0")], result)

@@ -16,9 +16,13 @@ GITLAB_TOKEN = "glpat-secret-token"
 
 
 @pytest.fixture
-def cloud(moto_endpoint, aws, monkeypatch):
+def cloud(moto_endpoint, aws, monkeypatch, tmp_path_factory):
     """EC2 in moto (emptied first), reached through :class:`Ec2Proxy` as ``AWS_ENDPOINT_URL``."""
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
+    # No region from the environment or a profile: cml runner's own default (us-west) applies.
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path_factory.getbasetemp() / "no-aws-config"))
     with Ec2Proxy(moto_endpoint) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         proxy.clients = {region: boto3.client("ec2", region_name=region, endpoint_url=moto_endpoint,

@@ -50,7 +50,7 @@ def test_stop_by_name_terminates_the_machine_and_removes_the_registration(github
     everything = run_cli("runner", "stop", "--all")
     assert everything.exit_code == 0
     assert live_instances(cloud) == [] and github_runners.runner_store.runners == {}
-    assert run_cli("runner", "list").stdout.strip() == "no runner machines"
+    assert run_cli("runner", "list").stdout.strip() == "no runner machines in us-west-1"
 
 
 def test_stop_without_a_forge_token_still_terminates(github_runners, cloud, fleet, run_cli, monkeypatch):
@@ -66,7 +66,8 @@ def test_stop_without_a_forge_token_still_terminates(github_runners, cloud, flee
 
 def test_stop_errors(github_runners, cloud, run_cli):
     unknown = run_cli("runner", "stop", "nobody")
-    assert unknown.exit_code == 1 and "no runner machine or registration named nobody" in unknown.stderr
+    assert unknown.exit_code == 1
+    assert "no runner machine named nobody in us-west-1 (from default us-west)" in unknown.stderr
     both = run_cli("runner", "stop", "x", "--all")
     assert both.exit_code == 1 and "--all: name the runners to stop, or pass --all" in both.stderr
 

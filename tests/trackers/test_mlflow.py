@@ -62,7 +62,7 @@ def test_diff_finds_both_runs_by_the_commits_they_were_logged_from(experiment, r
     result = run_cli("metrics", "diff", "main", "--mlflow-experiment", experiment["name"], "--md")
 
     assert result.exit_code == 0, result.stderr
-    lines = {line.split("|")[2].strip(): line for line in result.stdout.splitlines()[2:]}
+    lines = {line.split("|")[2].strip(): line for line in result.stdout.splitlines()[2:] if line}
     assert "0.8" in lines["accuracy"] and "0.85" in lines["accuracy"] and "better" in lines["accuracy"]
     assert "0.5" in lines["loss"] and "0.25" in lines["loss"] and "better" in lines["loss"]
     assert f"baseline ({experiment['base'][:8]})" in result.stdout.splitlines()[0]
@@ -90,11 +90,15 @@ def test_training_curve_from_a_metric_history_with_the_base_run_overlaid(experim
 
 
 def test_artifacts_download_into_the_report(experiment, run_cli, tmp_path):
-    result = run_cli("mlflow", "download", "--run", experiment["head"], "--md", "-o", str(tmp_path / "report"))
+    result = run_cli("mlflow", "download", "--run", experiment["head"], "--md", "-o", str(tmp_path / "report"),
+                     "--report", str(tmp_path / "report" / "report.md"))
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.strip().startswith("![confusion.png](")
+    assert result.stdout == "![confusion.png](plots/confusion.png)\n\n"
     assert (tmp_path / "report" / "plots" / "confusion.png").read_bytes() == experiment["image"]
+    again = run_cli("mlflow", "download", "--run", experiment["head"], "--md", "-o", str(tmp_path / "report"),
+                    env={"CML_REPORT": str(tmp_path / "docs" / "report.md")})
+    assert again.stdout == "![confusion.png](../report/plots/confusion.png)\n\n"
 
 
 def test_python_api(experiment, tmp_path):

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from cml.errors import InputError, UsageError
 from cml.fileio import atomic_path
 from cml.report.data import Table
-from cml.report.markdown import image_markdown
+from cml.report.markdown import image_markdown, link_target
 
 SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 MAX_DRAWN_POINTS = 4000
@@ -29,7 +29,14 @@ class Plot:
 
     @property
     def markdown(self) -> str:
+        """``![title](path)`` with the path as given."""
         return image_markdown(self.title, self.path)
+
+    def markdown_in(self, report: str | os.PathLike | None = None) -> str:
+        """``![title](path)`` for the Markdown file ``report``: the path relative to its folder (as given
+        without ``report``)."""
+        folder = os.path.dirname(os.path.abspath(report)) if report else None
+        return image_markdown(self.title, link_target(self.path, folder))
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Mapping, Sequence
 
-from cml.errors import UsageError
+from cml.errors import InputError, UsageError
 from cml.report.classification import ACTUAL_COLUMNS, pick_column
 from cml.report.data import Table, natural_sort_key
 from cml.report.plots.common import (
@@ -22,20 +23,55 @@ SCORE_COLUMNS = ("score", "y_score", "prob", "probability", "proba", "prediction
 SCORE_PREFIXES = ("score_", "prob_", "proba_", "probability_", "y_score_")
 POINT_COLUMNS = {"roc": ("fpr", "tpr"), "pr": ("precision", "recall")}
 
-_POSITIVE_LABELS = ("1", "true", "yes", "positive", "pos")
+#: The binary label sets whose positive class goes without saying, as in scikit-learn.
+_STANDARD_BINARY = ({"0", "1"}, {"-1", "1"}, {"false", "true"})
 
 
-def default_positive_label(labels: Sequence[str]) -> str:
-    """The positive class of a binary problem: ``1``/``true``/``yes`` if present, else the last label."""
+def _quoted(labels: Sequence[str], most: int = 20) -> str:
+    shown = ", ".join(f"'{label}'" for label in labels[:most])
+    return shown + (", …" if len(labels) > most else "")
+
+
+def _standard_value(label: str) -> str | None:
+    """``label`` as ``0``/``1``/``-1`` (any way a number is written) or ``false``/``true`` (any case)."""
+    if label.lower() in ("true", "false"):
+        return label.lower()
+    try:
+        number = float(label)
+    except ValueError:
+        return None
+    return {0.0: "0", 1.0: "1", -1.0: "-1"}.get(number)
+
+
+def positive_label(labels: Sequence[str], pos_label=None, option: str = "pos_label", source: str = "") -> str:
+    """The positive class of one score column: ``pos_label``, which must be one of ``labels``, else ``1`` or
+    ``true`` when the labels are 0/1, -1/1 or false/true; any other labels need ``pos_label``.
+
+    ``option`` and ``source`` (a file) name what the error messages point at.
+    """
     distinct = sorted(set(labels), key=natural_sort_key)
-    for candidate in _POSITIVE_LABELS:
-        for label in distinct:
-            if label.lower() == candidate:
-                return label
-    return distinct[-1]
+    if pos_label is not None:
+        if str(pos_label) not in distinct:
+            where = f" in {source}" if source else ""
+            raise UsageError(f"'{pos_label}' is not a label of y_true{where}; its labels are "
+                             f"{_quoted(distinct) or 'none'}", option=option)
+        return str(pos_label)
+    if len(distinct) > 2:
+        raise UsageError(f"{len(distinct)} classes need one score column per class (one-vs-rest); give --y-score "
+                         f"once per class, or name the positive class with {option}")
+    values = [_standard_value(label) for label in distinct]
+    standard = set(values)
+    if None in standard or len(standard) < len(values) or not any(standard <= known for known in _STANDARD_BINARY):
+        where = f"{source}: " if source else ""
+        raise UsageError(f"{where}y_true takes values {_quoted(distinct)}; pass {option} with one of them")
+    for label, value in zip(distinct, values):
+        if value in ("1", "true"):
+            return label
+    # One negative class only: the positive class is absent, and the curve says so.
+    return "true" if standard == {"false"} else "1"
 
 
-def _one_vs_rest(y_true: Sequence, scores) -> list[tuple[str, object, object]]:
+def _one_vs_rest(y_true: Sequence, scores, pos_label=None) -> list[tuple[str, object, object]]:
     """(label, is-positive array, scores array) for each curve to draw."""
     import numpy as np
 
@@ -43,6 +79,11 @@ def _one_vs_rest(y_true: Sequence, scores) -> list[tuple[str, object, object]]:
     if isinstance(scores, Mapping):
         if not scores:
             raise UsageError("no score columns given", option="--y-score")
+        if pos_label is not None:
+            if str(pos_label) not in map(str, scores):
+                raise UsageError(f"'{pos_label}' is not one of the classes with scores: "
+                                 f"{_quoted([str(label) for label in scores])}", option="pos_label")
+            scores = {label: values for label, values in scores.items() if str(label) == str(pos_label)}
         curves = []
         for label, values in scores.items():
             values = np.asarray(values, dtype=float)
@@ -53,12 +94,7 @@ def _one_vs_rest(y_true: Sequence, scores) -> list[tuple[str, object, object]]:
     values = np.asarray(scores, dtype=float)
     if len(values) != len(truth):
         raise UsageError(f"{len(values)} scores but {len(truth)} labels")
-    distinct = set(truth.tolist())
-    if len(distinct) > 2:
-        raise UsageError(
-            f"{len(distinct)} classes need one score column per class (one-vs-rest); give --y-score once per class"
-        )
-    positive = default_positive_label(list(distinct))
+    positive = positive_label(truth.tolist(), pos_label)
     return [(positive, truth == positive, values)]
 
 
@@ -86,10 +122,13 @@ def roc_curve(
     scores,
     output: str = "roc.png",
     title: str = "ROC curve",
+    pos_label=None,
 ) -> Plot:
     """Draw ROC curves: binary from one score array, one-vs-rest from ``{label: scores}``.
 
-    The legend gives each curve's AUC; the plot's details hold them too.
+    A binary problem's positive class is ``pos_label``; it may be left out only for labels 0/1, -1/1 or
+    false/true. With ``{label: scores}``, ``pos_label`` draws that class's curve alone. The legend gives
+    each curve's AUC; the plot's details hold them too.
     """
     from sklearn.metrics import auc, roc_curve as sk_roc_curve
 
@@ -98,7 +137,7 @@ def roc_curve(
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
     areas = {}
     entries = []
-    curves = _one_vs_rest(y_true, scores)
+    curves = _one_vs_rest(y_true, scores, pos_label)
     for label, positive, values in curves:
         _check_scores(values, label)
         if positive.all() or not positive.any():
@@ -131,15 +170,18 @@ def roc_curve_from_points(fpr, tpr, output: str = "roc.png", title: str = "ROC c
     return save_figure(figure, output, title, auc={label: area})
 
 
-def pr_curve(y_true: Sequence, scores, output: str = "pr.png", title: str = "Precision-recall curve") -> Plot:
-    """Draw precision-recall curves with average precision (AP) in the legend."""
+def pr_curve(
+    y_true: Sequence, scores, output: str = "pr.png", title: str = "Precision-recall curve", pos_label=None
+) -> Plot:
+    """Draw precision-recall curves with average precision (AP) in the legend (``pos_label`` as for
+    :func:`roc_curve`)."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
     check_output(output)
     figure, axes = _curve_figure(title, "Recall", "Precision")
     precisions = {}
     entries = []
-    curves = _one_vs_rest(y_true, scores)
+    curves = _one_vs_rest(y_true, scores, pos_label)
     for label, positive, values in curves:
         _check_scores(values, label)
         if not positive.any():
@@ -172,42 +214,109 @@ def pr_curve_from_points(
     return save_figure(figure, output, title, average_precision={label: average})
 
 
-def _score_label(column: str, truth_labels: set[str]) -> str:
+def _score_label(column: str, truth_labels: set[str]) -> str | None:
+    """The class whose scores ``column`` holds by its name (``cat``, ``prob_cat``…), if any."""
     if column in truth_labels:
         return column
     for prefix in SCORE_PREFIXES:
         if column.startswith(prefix) and column[len(prefix):] in truth_labels:
             return column[len(prefix):]
-    return column
+    return None
+
+
+def _expand_score_columns(table: Table, truth_column: str, specs: Sequence[str]) -> list[tuple[str, str]]:
+    """``(column, label)`` pairs for ``--y-score`` items (``COLUMN``, ``COLUMN=LABEL`` or a glob, which matches
+    columns in the file's order); ``label`` is empty when not given."""
+    chosen: dict[str, str] = {}
+    for spec in specs:
+        pattern, _, label = spec.partition("=")
+        if pattern in table.data or not any(character in pattern for character in "*?["):
+            table.column(pattern, "--y-score")
+            chosen.setdefault(pattern, label)
+            continue
+        matches = [column for column in table.columns if column != truth_column and fnmatchcase(column, pattern)]
+        if not matches:
+            known = ", ".join(table.columns[:20]) + (", …" if len(table.columns) > 20 else "")
+            raise UsageError(f"'{pattern}' matches no column of {table.path}; its columns are: {known}",
+                             option="--y-score")
+        if label and len(matches) > 1:
+            raise UsageError(f"'{spec}' names one class but '{pattern}' matches {len(matches)} columns "
+                             f"({', '.join(matches[:5])}{', …' if len(matches) > 5 else ''})", option="--y-score")
+        for column in matches:
+            chosen.setdefault(column, label)
+    return list(chosen.items())
+
+
+def _per_class_columns(table: Table, truth_column: str, labels: set[str]) -> list[tuple[str, str]]:
+    """``(column, label)`` for a score column per class (named after it, or ``prob_<class>``…), or ``[]``
+    unless every class has one; a column named exactly after a class wins over a prefixed one."""
+    found: dict[str, str] = {}
+    for column in table.columns:
+        label = _score_label(column, labels) if column != truth_column else None
+        if label is not None and (label not in found or column == label):
+            found[label] = column
+    if len(labels) < 2 or set(found) != labels:
+        return []
+    order = {column: index for index, column in enumerate(table.columns)}
+    return sorted(((column, label) for label, column in found.items()), key=lambda pair: order[pair[0]])
 
 
 def scores_from_table(table: Table, y_true: str | None = None, y_score: Sequence[str] = ()):
     """Actual labels and scores of ``table``: one array (binary) or ``{label: array}`` (one-vs-rest).
 
-    ``y_score`` items are ``COLUMN`` or ``COLUMN=LABEL``; a column named after a
-    class, or ``prob_<class>``/``score_<class>``, is that class's score.
+    ``y_score`` items are ``COLUMN``, ``COLUMN=LABEL`` or globs (``prob_*``); a column named after a class,
+    or ``prob_<class>``/``score_<class>``…, is that class's score. Without ``y_score``, a ``score`` column
+    (``y_score``, ``prob``…) of a binary problem, else a score column per class.
     """
-    truth = table.labels(pick_column(table, y_true, ACTUAL_COLUMNS, "--y-true"), "--y-true")
-    columns = list(y_score) or [pick_column(table, None, SCORE_COLUMNS, "--y-score")]
-    if len(columns) == 1 and "=" not in columns[0]:
-        return truth, numeric_array(table, columns[0], "--y-score")
+    truth_column = pick_column(table, y_true, ACTUAL_COLUMNS, "--y-true")
+    truth = table.labels(truth_column, "--y-true")
     distinct = set(truth)
-    scores = {}
-    for spec in columns:
-        column, _, label = spec.partition("=")
-        scores[label or _score_label(column, distinct)] = numeric_array(table, column, "--y-score")
+    if y_score:
+        pairs = _expand_score_columns(table, truth_column, y_score)
+    else:
+        generic = next((name for name in SCORE_COLUMNS if name in table.data), None)
+        pairs = _per_class_columns(table, truth_column, distinct)
+        if generic and (len(distinct) <= 2 or not pairs):
+            pairs = [(generic, "")]
+        elif not pairs:
+            known = ", ".join(table.columns[:20]) + (", …" if len(table.columns) > 20 else "")
+            raise InputError(table.path, f"has none of the columns {', '.join(SCORE_COLUMNS)}, nor a score "
+                             "column per class (named after the class, or prob_<class>); name the columns with "
+                             f"--y-score (columns are: {known})")
+    if len(pairs) == 1 and not pairs[0][1]:
+        return truth, numeric_array(table, pairs[0][0], "--y-score")
+    scores: dict[str, object] = {}
+    columns: dict[str, str] = {}
+    for column, label in pairs:
+        label = label or _score_label(column, distinct) or column
+        if label in columns:
+            raise UsageError(f"columns '{columns[label]}' and '{column}' are both scores for class '{label}'; "
+                             "give one of them", option="--y-score")
+        columns[label] = column
+        scores[label] = numeric_array(table, column, "--y-score")
     return truth, scores
 
 
 def curve_from_table(
-    kind: str, table: Table, output: str, title: str, y_true: str | None = None, y_score: Sequence[str] = ()
+    kind: str, table: Table, output: str, title: str, y_true: str | None = None, y_score: Sequence[str] = (),
+    pos_label: str | None = None,
 ) -> Plot:
-    """Draw a ``roc`` or ``pr`` curve from a table of points (dvclive) or of labels and scores."""
+    """Draw a ``roc`` or ``pr`` curve from a table of points (dvclive) or of labels and scores
+    (``pos_label`` as for :func:`roc_curve`)."""
     check_output(output)
     first, second = POINT_COLUMNS[kind]
     if not y_score and not y_true and first in table.data and second in table.data:
+        if pos_label is not None:
+            raise UsageError(f"{table.path} holds computed points ({first}/{second}), which have no classes",
+                             option="--pos-label")
         draw_points = roc_curve_from_points if kind == "roc" else pr_curve_from_points
         return draw_points(numeric_array(table, first), numeric_array(table, second), output, title)
     truth, scores = scores_from_table(table, y_true, y_score)
+    if isinstance(scores, Mapping):
+        if pos_label is not None and pos_label not in scores:
+            raise UsageError(f"'{pos_label}' is not one of the classes with scores: {_quoted(list(scores))}",
+                             option="--pos-label")
+    else:
+        pos_label = positive_label(truth, pos_label, "--pos-label", table.path)
     draw = roc_curve if kind == "roc" else pr_curve
-    return draw(truth, scores, output, title)
+    return draw(truth, scores, output, title, pos_label)
