@@ -24,20 +24,24 @@ def test_github_check_run_with_a_personal_token_explains_the_403(actions, github
     assert TOKEN not in result.stderr and PAT not in result.stderr
 
 
-@pytest.mark.parametrize("forge", ["gitlab", "bitbucket", "gitea"])
-def test_commit_status_elsewhere(forge, serve, report, run_cli, tmp_path):
+def status_forge(forge: str, serve, tmp_path, **gitlab_variables):
+    """A stateful fake of ``forge`` (gitlab, bitbucket or gitea) with a token, and its CI's environment."""
     if forge == "gitlab":
         fake = FakeGitLab()
         fake.add_token("glpat-secret-token", "bot")
-        env = gitlab_env(serve(fake), CI_JOB_URL="https://gitlab.test/ml/models/-/jobs/88")
-    elif forge == "bitbucket":
+        return fake, gitlab_env(serve(fake), **gitlab_variables)
+    if forge == "bitbucket":
         fake = FakeBitbucket()
         fake.add_token("tok-123456", "alice")
-        env = bitbucket_env(serve(fake), "tok-123456")
-    else:
-        fake = FakeGitea()
-        fake.add_token("gitea-token-123", "bot")
-        env = gitea_env(serve(fake), tmp_path)
+        return fake, bitbucket_env(serve(fake), "tok-123456")
+    fake = FakeGitea()
+    fake.add_token("gitea-token-123", "bot")
+    return fake, gitea_env(serve(fake), tmp_path)
+
+
+@pytest.mark.parametrize("forge", ["gitlab", "bitbucket", "gitea"])
+def test_commit_status_elsewhere(forge, serve, report, run_cli, tmp_path):
+    fake, env = status_forge(forge, serve, tmp_path, CI_JOB_URL="https://gitlab.test/ml/models/-/jobs/88")
     result = run_cli("check", "create", "report.md", "--conclusion", "failure", "--title", "CML", env=env)
     assert result.exit_code == 0, result.stderr
     ((sha, status),) = fake.statuses
@@ -76,18 +80,7 @@ def test_conclusion_of_an_unfinished_check_is_a_one_line_error(status, actions, 
     ("gitea", {"queued": "pending", "in_progress": "pending", "completed": "success"}),
 ])
 def test_unfinished_checks_are_pending_or_running_statuses_elsewhere(forge, states, serve, report, run_cli, tmp_path):
-    if forge == "gitlab":
-        fake = FakeGitLab()
-        fake.add_token("glpat-secret-token", "bot")
-        env = gitlab_env(serve(fake))
-    elif forge == "bitbucket":
-        fake = FakeBitbucket()
-        fake.add_token("tok-123456", "alice")
-        env = bitbucket_env(serve(fake), "tok-123456")
-    else:
-        fake = FakeGitea()
-        fake.add_token("gitea-token-123", "bot")
-        env = gitea_env(serve(fake), tmp_path)
+    fake, env = status_forge(forge, serve, tmp_path)
     for status in states:
         result = run_cli("check", "create", "report.md", "--status", status, env=env)
         assert result.exit_code == 0, result.stderr
