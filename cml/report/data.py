@@ -289,6 +289,14 @@ def load_metrics(path, data: bytes | None = None, label: str | None = None, kind
     return flatten(parse_document(data, path, label, kind))
 
 
+
+def listed(items, most: int = 20, quote: bool = False) -> str:
+    """The first ``most`` of ``items`` joined by commas (quoted with ``quote``), ``…`` for the rest: how an error
+    names what there is without growing with the input."""
+    items = list(items)
+    shown = ", ".join(f"'{item}'" if quote else str(item) for item in items[:most])
+    return shown + (", …" if len(items) > most else "")
+
 @dataclass
 class Table:
     """Column-oriented tabular data read from one file.
@@ -308,7 +316,7 @@ class Table:
     def column(self, name: str, option: str | None = None) -> list:
         """The values of column ``name``; an unknown name lists the columns there are."""
         if name not in self.data:
-            known = ", ".join(self.columns[:20]) + (", …" if len(self.columns) > 20 else "")
+            known = listed(self.columns)
             via = f" (from {option})" if option else ""
             raise InputError(self.path, f"has no column '{name}'{via}; its columns are: {known}")
         return self.data[name]

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 from cml.errors import InputError, UsageError
 from cml.report.classification import ACTUAL_COLUMNS, pick_column
-from cml.report.data import Table, natural_sort_key
+from cml.report.data import Table, listed, natural_sort_key
 from cml.report.plots.common import (
     Plot,
     check_output,
@@ -25,11 +25,6 @@ POINT_COLUMNS = {"roc": ("fpr", "tpr"), "pr": ("precision", "recall")}
 
 #: The binary label sets whose positive class goes without saying, as in scikit-learn.
 _STANDARD_BINARY = ({"0", "1"}, {"-1", "1"}, {"false", "true"})
-
-
-def _quoted(labels: Sequence[str], most: int = 20) -> str:
-    shown = ", ".join(f"'{label}'" for label in labels[:most])
-    return shown + (", …" if len(labels) > most else "")
 
 
 def _standard_value(label: str) -> str | None:
@@ -54,7 +49,7 @@ def positive_label(labels: Sequence[str], pos_label=None, option: str = "pos_lab
         if str(pos_label) not in distinct:
             where = f" in {source}" if source else ""
             raise UsageError(f"'{pos_label}' is not a label of y_true{where}; its labels are "
-                             f"{_quoted(distinct) or 'none'}", option=option)
+                             f"{listed(distinct, quote=True) or 'none'}", option=option)
         return str(pos_label)
     if len(distinct) > 2:
         raise UsageError(f"{len(distinct)} classes need one score column per class (one-vs-rest); give --y-score "
@@ -63,7 +58,7 @@ def positive_label(labels: Sequence[str], pos_label=None, option: str = "pos_lab
     standard = set(values)
     if None in standard or len(standard) < len(values) or not any(standard <= known for known in _STANDARD_BINARY):
         where = f"{source}: " if source else ""
-        raise UsageError(f"{where}y_true takes values {_quoted(distinct)}; pass {option} with one of them")
+        raise UsageError(f"{where}y_true takes values {listed(distinct, quote=True)}; pass {option} with one of them")
     for label, value in zip(distinct, values):
         if value in ("1", "true"):
             return label
@@ -82,7 +77,7 @@ def _one_vs_rest(y_true: Sequence, scores, pos_label=None) -> list[tuple[str, ob
         if pos_label is not None:
             if str(pos_label) not in map(str, scores):
                 raise UsageError(f"'{pos_label}' is not one of the classes with scores: "
-                                 f"{_quoted([str(label) for label in scores])}", option="pos_label")
+                                 f"{listed(scores, quote=True)}", option="pos_label")
             scores = {label: values for label, values in scores.items() if str(label) == str(pos_label)}
         curves = []
         for label, values in scores.items():
@@ -236,12 +231,12 @@ def _expand_score_columns(table: Table, truth_column: str, specs: Sequence[str])
             continue
         matches = [column for column in table.columns if column != truth_column and fnmatchcase(column, pattern)]
         if not matches:
-            known = ", ".join(table.columns[:20]) + (", …" if len(table.columns) > 20 else "")
+            known = listed(table.columns)
             raise UsageError(f"'{pattern}' matches no column of {table.path}; its columns are: {known}",
                              option="--y-score")
         if label and len(matches) > 1:
             raise UsageError(f"'{spec}' names one class but '{pattern}' matches {len(matches)} columns "
-                             f"({', '.join(matches[:5])}{', …' if len(matches) > 5 else ''})", option="--y-score")
+                             f"({listed(matches, most=5)})", option="--y-score")
         for column in matches:
             chosen.setdefault(column, label)
     return list(chosen.items())
@@ -279,7 +274,7 @@ def scores_from_table(table: Table, y_true: str | None = None, y_score: Sequence
         if generic and (len(distinct) <= 2 or not pairs):
             pairs = [(generic, "")]
         elif not pairs:
-            known = ", ".join(table.columns[:20]) + (", …" if len(table.columns) > 20 else "")
+            known = listed(table.columns)
             raise InputError(table.path, f"has none of the columns {', '.join(SCORE_COLUMNS)}, nor a score "
                              "column per class (named after the class, or prob_<class>); name the columns with "
                              f"--y-score (columns are: {known})")
@@ -314,7 +309,7 @@ def curve_from_table(
     truth, scores = scores_from_table(table, y_true, y_score)
     if isinstance(scores, Mapping):
         if pos_label is not None and pos_label not in scores:
-            raise UsageError(f"'{pos_label}' is not one of the classes with scores: {_quoted(list(scores))}",
+            raise UsageError(f"'{pos_label}' is not one of the classes with scores: {listed(scores, quote=True)}",
                              option="--pos-label")
     else:
         pos_label = positive_label(truth, pos_label, "--pos-label", table.path)

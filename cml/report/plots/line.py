@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from cml.errors import InputError, UsageError
-from cml.report.data import Table, load_table
+from cml.report.data import Table, listed, load_table
 from cml.report.plots.common import (
     MAX_DRAWN_POINTS,
     Plot,
@@ -161,7 +161,7 @@ def pick_histories(run, ys: Sequence[str]) -> list[str]:
     for pattern in ys:
         matches = [n for n in run.history_names if n == pattern or pattern_matches(pattern, run.label, n)]
         if not matches:
-            known = ", ".join(run.history_names[:20]) + (", …" if len(run.history_names) > 20 else "")
+            known = listed(run.history_names)
             raise UsageError(f"{run.label} has no metric history '{pattern}'; it has: {known or 'none'}", option="-y")
         chosen.extend(m for m in matches if m not in chosen)
     return chosen
