@@ -157,9 +157,14 @@ class Forge(abc.ABC):
     #: The user name sent with the token for git over HTTPS (Basic authentication).
     git_username: ClassVar[str] = "x-access-token"
 
+    @classmethod
+    def credentials_for(cls, token: str) -> tuple[str, str]:
+        """``(user, password)`` that this forge's git server takes with ``token`` over HTTPS."""
+        return cls.git_username, token
+
     def git_credentials(self) -> tuple[str, str]:
         """``(user, password)`` for git over HTTPS with this adapter's token."""
-        return self.git_username, self.token
+        return self.credentials_for(self.token)
 
     @abc.abstractmethod
     def find_pull_request(self, source: str, target: str) -> PullRequest | None:

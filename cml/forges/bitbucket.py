@@ -26,16 +26,6 @@ def authorization_header(token: str) -> str:
     return f"Basic {token}" if ":" in decoded else f"Bearer {token}"
 
 
-def git_credentials(token: str, username: str = "x-token-auth") -> tuple[str, str]:
-    """``(user, password)`` for git over HTTPS: app passwords (``user:password``, plain or base64) as they are,
-    access tokens as ``x-token-auth``."""
-    header = authorization_header(token)
-    if header.startswith("Basic "):
-        user, _, password = base64.b64decode(header[len("Basic "):]).decode().partition(":")
-        return user, password
-    return username, token
-
-
 class BitbucketForge(Forge):
     """Comments on Bitbucket Cloud pull requests, issues and commits.
 
@@ -124,9 +114,14 @@ class BitbucketForge(Forge):
                             "name": check.title, "url": url, "description": check.description(255)})
         return url
 
-    def git_credentials(self) -> tuple[str, str]:
+    @classmethod
+    def credentials_for(cls, token: str) -> tuple[str, str]:
         """App passwords (``user:password``, plain or base64) as they are; access tokens as ``x-token-auth``."""
-        return git_credentials(self.token, self.git_username)
+        header = authorization_header(token)
+        if header.startswith("Basic "):
+            user, _, password = base64.b64decode(header[len("Basic "):]).decode().partition(":")
+            return user, password
+        return cls.git_username, token
 
     @staticmethod
     def _pull(raw: dict) -> PullRequest:

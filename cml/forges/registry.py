@@ -159,18 +159,24 @@ def probe_gitlab_api(scheme: str, host: str, path: str, environ: Mapping[str, st
                                   f"{origin}/PATH/api/v4 (the address of GitLab's API for {origin}/{path})")
 
 
+#: The adapter class of each driver, imported only when asked for.
+FORGE_CLASSES = {"github": ("cml.forges.github", "GitHubForge"), "gitlab": ("cml.forges.gitlab", "GitLabForge"),
+                 "bitbucket": ("cml.forges.bitbucket", "BitbucketForge"), "gitea": ("cml.forges.gitea", "GiteaForge")}
+
+
+def forge_class(driver: str) -> type[Forge]:
+    """The adapter class for ``driver``."""
+    import importlib
+
+    if driver not in FORGE_CLASSES:
+        raise ForgeConfigurationError(f"unknown driver '{driver}'; use one of {', '.join(DRIVERS)}")
+    module, name = FORGE_CLASSES[driver]
+    return getattr(importlib.import_module(module), name)
+
+
 def git_credentials(driver: str, token: str) -> tuple[str, str]:
-    """``(user, password)`` that ``driver``'s git server takes with ``token``, without opening the forge (the
-    same as its adapter's :meth:`~cml.forges.base.Forge.git_credentials`)."""
-    if driver == "bitbucket":
-        from cml.forges.bitbucket import git_credentials as bitbucket_credentials
-
-        return bitbucket_credentials(token)
-    if driver == "gitlab":
-        from cml.forges.gitlab import GitLabForge
-
-        return GitLabForge.git_username, token
-    return Forge.git_username, token
+    """``(user, password)`` that ``driver``'s git server takes with ``token``, without opening the forge."""
+    return forge_class(driver).credentials_for(token)
 
 
 def open_forge(context: RepositoryContext, token: str, environ: Mapping[str, str] | None = None) -> Forge:
