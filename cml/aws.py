@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cml.errors import CmlError
-from cml.forges.secrets import register_secret
+from cml.secrets import register_secret
 
 
 def credentialed_session(purpose: str, error: type[CmlError], region: str | None = None):

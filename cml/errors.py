@@ -16,11 +16,23 @@ class CmlError(Exception):
 
 
 class UsageError(CmlError):
-    """An option or argument has a value cml cannot use."""
+    """A parameter has a value cml cannot use.
 
-    def __init__(self, message: str, option: str | None = None):
-        self.option = option
-        super().__init__(f"{option}: {message}" if option else message)
+    ``parameter`` names it in the caller's terms: the library raises with its Python parameter name
+    (``max_rows``), and the command line shows the option the value came from (``--max-rows``,
+    :meth:`naming`).
+    """
+
+    def __init__(self, message: str, parameter: str | None = None):
+        self.parameter = parameter
+        self.detail = message
+        super().__init__(f"{parameter}: {message}" if parameter else message)
+
+    def naming(self, parameter: str) -> UsageError:
+        """The same error, naming ``parameter`` (for example the command-line option) instead."""
+        renamed = UsageError(self.detail, parameter)
+        renamed.__cause__, renamed.__traceback__ = self.__cause__, self.__traceback__
+        return renamed
 
 
 class InputError(CmlError):

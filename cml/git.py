@@ -11,11 +11,11 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from cml.errors import GitError
-from cml.forges.secrets import redact
+from cml.secrets import redact
 
 #: What git prints when the server refused the credentials it sent (or it had none to send).
 _REFUSED = re.compile(r"could not read (?:Username|Password)|terminal prompts disabled|Authentication failed"

@@ -17,11 +17,12 @@ import shlex
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from cml.errors import UsageError
-from cml.forges.secrets import register_secret
+from cml.secrets import register_secret
 from cml.git import git_text, run_git
 
 #: Where each CI checks the repository out.
@@ -54,7 +55,7 @@ class Workspace:
     auth: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def find(cls, cwd: str | None = None) -> "Workspace":
+    def find(cls, cwd: str | None = None) -> Workspace:
         """The working tree around ``cwd``; a clear error outside one."""
         return cls(git_text(["rev-parse", "--show-toplevel"], cwd))
 
@@ -70,7 +71,7 @@ class Workspace:
     def remote_url(self, remote: str) -> str:
         if not self.succeeds("remote", "get-url", remote):
             raise UsageError(f"this clone has no remote named '{remote}'; add it or pass --remote NAME",
-                             option="--remote")
+                             parameter="--remote")
         return self.git("remote", "get-url", remote)
 
     def current_branch(self) -> str | None:
@@ -188,7 +189,7 @@ def setup_git_authentication(
     did, without writing the token anywhere: a credential helper for ``scheme://host`` in ``.git/config`` that
     reads the token from the environment of the git process; the remote URL loses any credentials it held.
     ``token`` (``--token``) also authenticates this run's own fetches."""
-    from cml.forges.environment import ci_repository_context, driver_for_host
+    from cml.ci import ci_repository_context, driver_for_host
     from cml.forges.registry import TOKEN_VARIABLES, git_credentials
 
     url = workspace.git("remote", "get-url", remote, check=False)
@@ -226,7 +227,7 @@ def setup_git_authentication(
 def mark_safe_directory(environ: Mapping[str, str]) -> str | None:
     """In CI only, add the workspace to ``safe.directory`` in the (runner's) global git config, once;
     containers often run as another user than the one who owns the checkout. Returns what was done."""
-    from cml.forges.environment import detect
+    from cml.ci import detect
 
     if not detect(environ).in_ci:
         return None
@@ -253,7 +254,7 @@ def prepare_repository(
     ``fetch_depth``: ``None`` fetches just the pull request's base branch when it is missing, ``0``
     unshallows (or fetches everything), ``N`` deepens every branch to N commits.
     """
-    from cml.forges.environment import detect
+    from cml.ci import detect
 
     done = []
     if workspace.git("config", "--local", "--get", "user.name", check=False) != user_name:

@@ -151,17 +151,15 @@ def test_a_server_that_dies_at_start_fails_at_once_with_the_end_of_its_log(tmp_p
 
 def test_a_server_never_ready_fails_after_the_bound_and_leaves_nothing(tmp_path):
     server = stubborn_server(tmp_path, health="never", ready_seconds=10)
-    with pytest.raises(ServerFailed, match=r"was not ready within 10s \(status 503\)"):
-        with server:
-            pass
+    with pytest.raises(ServerFailed, match=r"was not ready within 10s \(status 503\)"), server:
+        pass
     assert [pid for pid in started_processes(server, tmp_path) if alive(pid)] == []
 
 
 def test_the_server_is_stopped_when_the_test_body_raises(tmp_path):
-    with pytest.raises(ZeroDivisionError):
-        with stubborn_server(tmp_path) as server:
-            pids = started_processes(server, tmp_path)
-            1 / 0
+    with pytest.raises(ZeroDivisionError), stubborn_server(tmp_path) as server:
+        pids = started_processes(server, tmp_path)
+        1 / 0
     assert [pid for pid in pids if alive(pid)] == []
 
 
@@ -173,9 +171,8 @@ def test_ctrl_c_while_waiting_for_the_server_leaves_nothing(tmp_path):
         signal.raise_signal(signal.SIGINT)
 
     threading.Thread(target=interrupt_once_started, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        with server:
-            pass
+    with pytest.raises(KeyboardInterrupt), server:
+        pass
     assert [pid for pid in started_processes(server, tmp_path) if alive(pid)] == []
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable
+from collections.abc import Mapping
 
 from cml.assets.github import DEFAULT_BRANCH
 from cml.assets.publisher import Publisher
@@ -26,10 +27,10 @@ class PublishSettings:
         url = (self.url or "").strip()
         if url and not url.startswith(("s3://", "https://", "http://")):
             raise UsageError(f"cannot publish to '{url}'; use s3://BUCKET/PREFIX or an https:// asset server",
-                             option="--publish-url")
+                             parameter="--publish-url")
         if self.native and self.url:
             raise UsageError("--native publishes to the forge's own storage; drop it or drop --publish-url",
-                             option="--publish-url")
+                             parameter="--publish-url")
 
 
 def open_publisher(
@@ -56,7 +57,7 @@ def open_publisher(
 
         return AssetServerPublisher(url, getattr(forge, "policy", None), warn)
     if forge is None:
-        raise UsageError("no forge to publish to; pass --publish-url s3://BUCKET/PREFIX", option="--publish-url")
+        raise UsageError("no forge to publish to; pass --publish-url s3://BUCKET/PREFIX", parameter="--publish-url")
     if forge.name == "github":
         from cml.assets.github import GitHubBranchPublisher
 
@@ -74,6 +75,6 @@ def open_publisher(
 
         if issue_number is None:
             raise UsageError("Gitea keeps attachments on a pull request or issue; post to one (--target pr/N or "
-                             "issue/N) or publish with --publish-url s3://BUCKET/PREFIX", option="--target")
+                             "issue/N) or publish with --publish-url s3://BUCKET/PREFIX", parameter="--target")
         return GiteaAttachmentsPublisher(forge, issue_number)
-    raise UsageError(f"no publisher for {forge.name}; pass --publish-url s3://BUCKET/PREFIX", option="--publish-url")
+    raise UsageError(f"no publisher for {forge.name}; pass --publish-url s3://BUCKET/PREFIX", parameter="--publish-url")

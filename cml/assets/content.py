@@ -99,7 +99,7 @@ class Asset:
         return self.mime_type.startswith(("image/", "video/"))
 
     @classmethod
-    def from_bytes(cls, data: bytes, origin: str, mime_type: str | None = None) -> "Asset":
+    def from_bytes(cls, data: bytes, origin: str, mime_type: str | None = None) -> Asset:
         """An asset named after ``origin``'s extension, else after the type its content shows (or ``mime_type``).
 
         Raises :class:`AssetError` when ``origin`` has no extension and the type cannot be told.
@@ -114,7 +114,7 @@ class Asset:
         return cls(data, mime_type or guess_mime_type(origin, data), extension, origin)
 
     @classmethod
-    def from_data_uri(cls, uri: str) -> "Asset":
+    def from_data_uri(cls, uri: str) -> Asset:
         """Decode a ``data:[<type>][;base64],<data>`` URI (RFC 2397) of at most :data:`MAX_DATA_URI_CHARACTERS`."""
         import base64
         import binascii

@@ -6,13 +6,14 @@ import abc
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, ClassVar, Iterable, Sequence, TypeVar
+from typing import Callable, ClassVar, TypeVar
+from collections.abc import Iterable, Sequence
 
 from cml.assets.content import Asset
 from cml.assets.links import local_path, rewrite
 from cml.errors import CmlError
 from cml.forges.errors import ForgePermissionError
-from cml.forges.secrets import refuse_secrets
+from cml.secrets import refuse_secrets
 from cml.assets.references import Boundary, Reference, collect_references
 
 T = TypeVar("T")

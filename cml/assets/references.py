@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Callable
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from cml.assets.content import Asset, AssetError
 from cml.assets.links import Destination, find_destinations, is_local_file, local_path
 from cml.errors import InputError
 from cml.fileio import MAX_REPORT_BYTES, decode_text, read_bytes
-from cml.forges.secrets import contains_secret
+from cml.secrets import contains_secret
 from cml.workspace import WORKSPACE_VARIABLES
 
 #: The largest file a report may link to; the forges' own limits (GitHub, GitLab: 100 MiB) are no higher.
@@ -47,14 +48,14 @@ class Boundary:
         self.description = description
 
     @classmethod
-    def for_report(cls, report_path: str, environ: Mapping[str, str], allow_outside: Iterable[str] = ()) -> "Boundary":
+    def for_report(cls, report_path: str, environ: Mapping[str, str], allow_outside: Iterable[str] = ()) -> Boundary:
         """The report's folder, the CI workspace if there is one, and every ``--allow-outside`` folder."""
         return cls.for_folder(os.path.dirname(os.path.abspath(report_path)), environ, allow_outside,
                               "the report's folder and the CI workspace")
 
     @classmethod
     def for_folder(cls, folder: str, environ: Mapping[str, str], allow_outside: Iterable[str] = (),
-                   description: str = "the current folder and the CI workspace") -> "Boundary":
+                   description: str = "the current folder and the CI workspace") -> Boundary:
         """``folder``, the CI workspace if there is one, and every ``--allow-outside`` folder."""
         workspaces = [environ[name] for name in WORKSPACE_VARIABLES if environ.get(name)]
         return cls([folder, *workspaces, *allow_outside], description)

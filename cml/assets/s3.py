@@ -7,13 +7,14 @@ Links are presigned (private bucket, links expire) unless ``public`` is asked fo
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from cml.assets.content import Asset, AssetError
 from cml.assets.publisher import Publisher, in_parallel
 from cml.errors import UsageError
-from cml.forges.http import HttpPolicy
+from cml.http import HttpPolicy
 
 #: SigV4 presigned URLs live at most seven days.
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
@@ -24,7 +25,7 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     """``("bucket", "prefix/")`` from ``s3://bucket/prefix``."""
     parts = urlsplit(url)
     if parts.scheme != "s3" or not parts.netloc:
-        raise UsageError(f"'{url}' is not an S3 URL; use s3://BUCKET/PREFIX", option="--publish-url")
+        raise UsageError(f"'{url}' is not an S3 URL; use s3://BUCKET/PREFIX", parameter="--publish-url")
     prefix = parts.path.strip("/")
     return parts.netloc, f"{prefix}/" if prefix else ""
 
@@ -48,7 +49,7 @@ class S3Publisher(Publisher):
         self.public = public
         if not public and not 1 <= expires <= MAX_PRESIGN_SECONDS:
             raise UsageError("presigned S3 links last between 1 second and 7 days; pass a shorter duration "
-                             "or --publish-public", option="--publish-expires")
+                             "or --publish-public", parameter="--publish-expires")
         self.expires = expires
         self.warn = warn
         self.policy = HttpPolicy.from_environment(environ)

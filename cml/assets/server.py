@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from cml.assets.content import Asset
 from cml.assets.publisher import Publisher, in_parallel
 from cml.forges.errors import ForgeError
-from cml.forges.http import HttpPolicy, JsonApi
+from cml.http import HttpPolicy, JsonApi
 
 PUBLIC_HOSTS = ("asset.cml.dev",)
 

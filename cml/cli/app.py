@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping
+from collections.abc import Mapping
 
 import click
 
-from cml.forges.secrets import redact
+from cml.secrets import redact
 
 
 def _annotation_property(value) -> str:

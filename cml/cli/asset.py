@@ -44,7 +44,7 @@ def publish(app: Application, path, md, title, mime_type, target, output_file, r
     from cml.fileio import write_atomic
     from cml.forges.base import Target
     from cml.forges.delivery import parse_target
-    from cml.forges.secrets import refuse_secrets
+    from cml.secrets import refuse_secrets
 
     if gitlab_uploads:
         app.warn("--gitlab-uploads will be deprecated soon, use --native instead")

@@ -52,12 +52,12 @@ def create(app: Application, markdown_file, title, status, conclusion, details_u
 
     if conclusion and status != "completed":
         raise UsageError(f"only a completed check has one (this one is {status}); drop it or pass --status completed",
-                         option="--conclusion")
+                         parameter="--conclusion")
     report = read_outgoing_report(app, markdown_file, allow_outside)
     context, forge = open_forge_from_options(app, forge_settings)
     sha = head_sha or context.sha
     if not sha:
-        raise UsageError("cannot tell which commit to attach the check to; pass --head-sha", option="--head-sha")
+        raise UsageError("cannot tell which commit to attach the check to; pass --head-sha", parameter="--head-sha")
     if publish and forge.check_shows_report:
         report = report_files(app, markdown_file, publish_settings, allow_outside, strict, skip_missing,
                               lambda: (forge, context, None)).publish(report)

@@ -16,7 +16,7 @@ from cml.cli.options import (
     report_files,
 )
 from cml.errors import InputError, UsageError
-from cml.forges.secrets import SecretInContentError
+from cml.secrets import SecretInContentError
 
 
 @click.group(cls=CmlGroup, name="comment")
@@ -30,9 +30,9 @@ def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch
     from cml.forges.marker import Marker
 
     if rm_watermark and update:
-        raise UsageError("watermarks are mandatory for updatable comments; drop --rm-watermark", option="--update")
+        raise UsageError("watermarks are mandatory for updatable comments; drop --rm-watermark", parameter="--update")
     if rm_watermark and watermark_title:
-        raise UsageError("cannot be used with --rm-watermark", option="--watermark-title")
+        raise UsageError("cannot be used with --rm-watermark", parameter="--watermark-title")
     if commit_sha:
         app.warn(f'Deprecation warning: use --target="commit/{commit_sha}" instead of --commit-sha={commit_sha}')
         target = f"commit/{commit_sha}"

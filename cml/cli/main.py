@@ -15,7 +15,7 @@ from cml.cli import asset, check, comment, demo, metrics, mlflow, params, plot, 
 from cml.cli.app import Application
 from cml.cli.options import CmlCommand, CmlGroup, log_option, verbose_option
 from cml.errors import CmlError, QualityGateFailed
-from cml.forges.secrets import register_environment_secrets
+from cml.secrets import register_environment_secrets
 
 
 def _usage_message(error: click.UsageError) -> str:

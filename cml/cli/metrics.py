@@ -8,7 +8,7 @@ import click
 
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option, run_source_options, split_values
-from cml.forges.environment import default_base_revision
+from cml.ci import default_base_revision
 from cml.report import gates
 from cml.report import metrics as metrics_report
 from cml.report.classification import MAX_TABLE_CLASSES
@@ -71,7 +71,7 @@ def add_show_command(group: click.Group, kind: str, summary: str, examples: str)
     def show(app: Application, files, run_source, output_format, precision, no_path) -> None:
         if run_source.active:
             if files:
-                raise UsageError("give FILEs or a run source, not both", option=run_source.flag)
+                raise UsageError("give FILEs or a run source, not both", parameter=run_source.flag)
             run = run_source.head(app.environ)
             values = {run.label: run.metrics if kind == "metrics" else run.params}
         else:
@@ -87,7 +87,7 @@ def diff_result(app: Application, arguments, head_revision, run_source, kind: st
     if not run_source.active:
         return metrics_report.diff_revisions(base_revision, files, head_revision, kind, directions)
     if files:
-        raise UsageError("give FILEs or a run source, not both", option=run_source.flag)
+        raise UsageError("give FILEs or a run source, not both", parameter=run_source.flag)
     base = run_source.base(app.environ, base_revision)
     head = run_source.head(app.environ, head_revision)
     if run_source.is_mlflow:

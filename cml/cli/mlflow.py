@@ -45,7 +45,7 @@ def download(app: Application, paths, run_id, experiment, rev, tracking_uri, des
     from cml.trackers.mlflow import MlflowServer
 
     if bool(run_id) == bool(experiment):
-        raise UsageError("pass --run RUN_ID or --experiment NAME", option="--run")
+        raise UsageError("pass --run RUN_ID or --experiment NAME", parameter="--run")
     server = MlflowServer(tracking_uri, app.environ)
     run_id = run_id or server.run_for_commit(experiment, git.resolve(rev).sha)
     folder = os.path.dirname(os.path.abspath(report)) if report else os.curdir

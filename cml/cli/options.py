@@ -9,6 +9,7 @@ import textwrap
 import click
 
 from cml.cli.app import Application
+from cml.errors import UsageError
 
 FORMATS = ("md", "json", "table")
 GLOBAL_ENVIRONMENT_OPTIONS = {"REPO", "TOKEN", "DRIVER_TOKEN", "DRIVER", "API_URL", "STRICT"}
@@ -87,6 +88,25 @@ class CmlCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         self.assign_environment_variables(ctx)
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UsageError as error:
+            flag = self.flag_for(error.parameter)
+            if flag is None:
+                raise
+            raise error.naming(flag) from error.__cause__
+
+    def flag_for(self, parameter: str | None) -> str | None:
+        """The option (``--max-rows``) or argument (``FILE``) of this command that a library error's Python
+        ``parameter`` (``max_rows``) came from; ``None`` when it is not one of this command's."""
+        for param in self.params:
+            if parameter is not None and param.name == parameter and not getattr(param, "hidden", False):
+                if isinstance(param, click.Option):
+                    return next((o for o in param.opts if o.startswith("--")), param.opts[0])
+                return param.human_readable_name
+        return None
 
     def prefixes(self, ctx: click.Context) -> tuple[str, ...]:
         """The ``CML_…`` prefixes of this command's variables."""
@@ -317,7 +337,7 @@ def read_outgoing_report(app: Application, markdown_file: str, allow_outside) ->
     workspace or an ``--allow-outside`` folder and not under ``.git``, is at most
     :data:`~cml.assets.references.MAX_REPORT_BYTES`, and carries no token of this job."""
     from cml.assets.references import read_report
-    from cml.forges.secrets import refuse_secrets
+    from cml.secrets import refuse_secrets
 
     text = read_report(markdown_file, app.environ, allow_outside)
     refuse_secrets(text, markdown_file)

@@ -37,7 +37,7 @@ def plot_source(function):
         if dvclive:
             file = os.path.join(dvclive, "plots", "sklearn", DVCLIVE_SKLEARN_PLOTS[name])
             if not os.path.isfile(file):
-                raise UsageError(f"{file} does not exist; log it with live.log_sklearn_plot(...)", option="--dvclive")
+                raise UsageError(f"{file} does not exist; log it with live.log_sklearn_plot(...)", parameter="--dvclive")
         return function(*args, file=file, **kwargs)
 
     return wrapper

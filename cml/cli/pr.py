@@ -63,7 +63,7 @@ def create(app: Application, paths, remote, branch, target_branch, title, body, 
 
     methods = [name for name, chosen in (("merge", merge), ("rebase", rebase), ("squash", squash)) if chosen]
     if len(methods) > 1:
-        raise UsageError("choose one of --merge, --rebase and --squash", option=f"--{methods[1]}")
+        raise UsageError("choose one of --merge, --rebase and --squash", parameter=f"--{methods[1]}")
     context, forge = open_forge_from_options(app, forge_settings)
     options = PullRequestOptions(paths, remote, branch, target_branch, title, body, message, user_name, user_email,
                                  skip_ci, methods[0] if methods else None, force_new)

@@ -17,14 +17,14 @@ def command() -> None:
 
 
 def _prepare(app: Application, fetch_depth, unshallow, remote, user_email, user_name, token, driver) -> None:
-    from cml.forges.environment import detect
+    from cml.ci import detect
     from cml.workspace import Workspace, mark_safe_directory, prepare_repository, setup_git_authentication
 
     if unshallow:
         app.warn("--unshallow is deprecated; use --fetch-depth 0")
         fetch_depth = 0
     if token:
-        from cml.forges.secrets import register_secret
+        from cml.secrets import register_secret
 
         register_secret(token)
     safe = mark_safe_directory(app.environ)  # first: git refuses other users' checkouts until then

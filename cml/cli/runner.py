@@ -167,9 +167,9 @@ def launch(app: Application, cloud, cloud_region, cloud_type, cloud_gpu, cloud_h
 
     if cloud is None:
         raise UsageError("required: cml runner starts runners on cloud machines (--cloud aws); to serve jobs from "
-                         "this machine, install the forge's own runner here instead", option="--cloud")
+                         "this machine, install the forge's own runner here instead", parameter="--cloud")
     if single and (reuse or reuse_idle):
-        raise UsageError("--single cannot be combined with --reuse or --reuse-idle", option="--single")
+        raise UsageError("--single cannot be combined with --reuse or --reuse-idle", parameter="--single")
     image = ImageRef.parse(cloud_image)
     region = _region(app, cloud_region)
     spec = MachineSpec(
@@ -264,10 +264,10 @@ def stop(app: Application, names, stop_all, forget_registration, cloud, cloud_re
     from cml.runner.launch import stop_runners
 
     if bool(names) == stop_all:
-        raise UsageError("name the runners to stop, or pass --all (not both)", option="--all")
+        raise UsageError("name the runners to stop, or pass --all (not both)", parameter="--all")
     if forget_registration and stop_all:
         raise UsageError("name the runners whose registrations to remove; --all only stops machines it finds",
-                         option="--forget-registration")
+                         parameter="--forget-registration")
     region = _region(app, cloud_region)
     backend = _backend(app, cloud, region)
     try:

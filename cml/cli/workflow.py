@@ -55,7 +55,7 @@ def rerun(app: Application, run_id, forge_settings) -> None:
     context, forge = open_forge_from_options(app, forge_settings)
     run_id = (run_id or "").strip() or _current_run(context)
     if not run_id:
-        raise UsageError("no CI run to re-run outside its CI job; pass --id", option="--id")
+        raise UsageError("no CI run to re-run outside its CI job; pass --id", parameter="--id")
     url = forge.rerun_workflow(run_id, poll_interval=_seconds(app, "CML_POLL_INTERVAL", DEFAULT_POLL_INTERVAL),
                                timeout=_seconds(app, "CML_POLL_TIMEOUT", DEFAULT_POLL_TIMEOUT))
     if url:

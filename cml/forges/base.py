@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable, ClassVar
 
 from cml.forges.errors import ForgeError, ForgeRequestError, UnsupportedOperationError
-from cml.forges.http import HttpPolicy, check_api_url, create_once, last_answer_status
+from cml.http import HttpPolicy, check_api_url, create_once, last_answer_status
 
 #: What reading a forge answer of an unexpected shape raises (a missing key, a list for a dict, text for JSON…).
 MALFORMED_ANSWER_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
@@ -186,7 +186,7 @@ class Forge(abc.ABC):
         has no auto-merge; returns ``"auto-merge"`` or ``"merged"``."""
 
     @abc.abstractmethod
-    def publish_check(self, check: "Check") -> str:
+    def publish_check(self, check: Check) -> str:
         """Record ``check`` on its commit (a check run, or the forge's commit status); returns a URL."""
 
     def rerun_workflow(self, run_id: str, poll_interval: float = 2.0, timeout: float = 300.0) -> str:

@@ -11,8 +11,8 @@ import base64
 import binascii
 
 from cml.forges.base import Check, Comment, Forge, PullRequest, Target
-from cml.forges.http import HttpPolicy, JsonApi, proven
-from cml.forges.secrets import register_secret
+from cml.http import HttpPolicy, JsonApi, proven
+from cml.secrets import register_secret
 
 
 def authorization_header(token: str) -> str:

@@ -11,11 +11,11 @@ from typing import Callable, Union
 from cml.errors import InputError, UsageError
 from cml.fileio import MAX_REPORT_BYTES, decode_text, read_bytes
 from cml.forges.base import Comment, Forge, Target
-from cml.forges.environment import RepositoryContext
+from cml.ci import RepositoryContext
 from cml.forges.errors import ForgeNotFoundError
-from cml.forges.http import create_once
+from cml.http import create_once
 from cml.forges.marker import Marker, neutralise
-from cml.forges.secrets import refuse_secrets
+from cml.secrets import refuse_secrets
 from cml.report.truncate import truncate_markdown
 from cml.signals import stop_signals
 
@@ -38,7 +38,7 @@ def parse_target(spec: str) -> Target | str:
     if kind == "commit" and ref and all(c in "0123456789abcdefABCDEF" for c in ref):
         return Target("commit", ref)
     raise UsageError(f'unsupported comment target "{spec}"; use auto, pr, commit, pr/N, issue/N or commit/SHA',
-                     option="--target")
+                     parameter="--target")
 
 
 def resolve_target(spec: str, forge: Forge, context: RepositoryContext) -> Target:
@@ -51,13 +51,13 @@ def resolve_target(spec: str, forge: Forge, context: RepositoryContext) -> Targe
         return Target("pr", str(context.pull_request))
     if not context.sha:
         raise UsageError(f"no pull request or commit of {context.repository} is known here (a CI's apply to its own "
-                         "repository only); pass --target pr/N, issue/N or commit/SHA", option="--target")
+                         "repository only); pass --target pr/N, issue/N or commit/SHA", parameter="--target")
     if parsed in ("auto", "pr"):
         pulls = forge.pull_requests_for_commit(context.sha)
         if pulls:
             return Target("pr", str(pulls[0]))
         if parsed == "pr":
-            raise UsageError(f'PR for commit sha "{context.sha}" not found', option="--target")
+            raise UsageError(f'PR for commit sha "{context.sha}" not found', parameter="--target")
     return Target("commit", context.sha)
 
 
@@ -78,7 +78,7 @@ FullReportHint = Union[str, Callable[[str], str]]
 def comment_body(report: str, forge: Forge, marker: Marker | None, full_report_hint: FullReportHint,
                  origin: str = "the report") -> tuple[str, bool]:
     """The body to post: the report (marker-like lines neutralised) cut to the forge's limit, then the marker.
-    A body that carries a token of this job is refused (:class:`~cml.forges.secrets.SecretInContentError`)."""
+    A body that carries a token of this job is refused (:class:`~cml.secrets.SecretInContentError`)."""
     text = neutralise(report.rstrip())
     refuse_secrets(text, origin)
     suffix = f"\n\n{marker}\n" if marker else ""

@@ -47,7 +47,7 @@ class UnsupportedOperationError(ForgeError):
 class ForgeOutcomeUnknownError(ForgeError):
     """A request that creates something got no readable answer: it may or may not have taken effect.
 
-    ``failure`` is the transport's :class:`~cml.forges.http.HttpFailure` when there was one (``None`` when the
+    ``failure`` is the transport's :class:`~cml.http.HttpFailure` when there was one (``None`` when the
     answer came but did not prove the creation), with the ``forge`` and ``action`` it happened in.
     """
 

@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 from cml.forges.base import Check, Comment, Forge, PullRequest, Target
 from cml.forges.errors import ForgeNotFoundError, UnsupportedOperationError
-from cml.forges.http import HttpPolicy, JsonApi, proven
-from cml.forges.secrets import register_secret
+from cml.http import HttpPolicy, JsonApi, proven
+from cml.secrets import register_secret
 
 
 class GiteaForge(Forge):

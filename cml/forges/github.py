@@ -2,7 +2,7 @@
 
 The API base comes from ``GITHUB_API_URL`` in Actions (``https://api.github.com``,
 or ``https://HOST/api/v3`` on Enterprise Server). PyGithub's own retries are off:
-:mod:`cml.forges.http` applies the one policy every forge shares.
+:mod:`cml.http` applies the one policy every forge shares.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from typing import Callable, TypeVar
 
 from cml.forges.base import Check, Comment, Forge, PullRequest, RunnerRegistration, SelfHostedRunner, Target
 from cml.forges.errors import ForgeNotFoundError, ForgePermissionError, ForgeRequestError
-from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries, create_once, cut, policy_session, proven
-from cml.forges.secrets import register_secret
+from cml.http import HttpFailure, HttpPolicy, call_with_retries, create_once, cut, policy_session, proven
+from cml.secrets import register_secret
 
 T = TypeVar("T")
 CHECK_SUMMARY_LIMIT = 65_535
 
 
 def github_client(api_url: str, token: str, policy: HttpPolicy):
-    """A PyGithub client whose every request goes through a :func:`~cml.forges.http.policy_session` bound to
+    """A PyGithub client whose every request goes through a :func:`~cml.http.policy_session` bound to
     ``api_url`` (PyGithub's own retries and throttling off: the shared policy applies)."""
     from github import Auth, Github
     from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
@@ -48,7 +48,7 @@ def describe_failure(error: BaseException) -> HttpFailure | None:
     """PyGithub and requests exceptions as an :class:`HttpFailure`."""
     from github import GithubException
 
-    from cml.forges.http import describe_requests_failure
+    from cml.http import describe_requests_failure
 
     if isinstance(error, GithubException):
         data = error.data if isinstance(error.data, dict) else {}

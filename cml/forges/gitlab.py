@@ -1,7 +1,7 @@
 """GitLab.com and self-managed GitLab, through python-gitlab.
 
 The API base comes from ``CI_API_V4_URL`` in GitLab CI (any host, any sub-path).
-python-gitlab's own retries are off: :mod:`cml.forges.http` applies the shared policy.
+python-gitlab's own retries are off: :mod:`cml.http` applies the shared policy.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from cml.forges.base import Check, Comment, Forge, PullRequest, RunnerRegistration, SelfHostedRunner, Target
 from cml.forges.errors import ForgeError, ForgeNotFoundError, ForgePermissionError
-from cml.forges.http import (
+from cml.http import (
     HttpFailure,
     HttpPolicy,
     call_with_retries,
@@ -20,7 +20,7 @@ from cml.forges.http import (
     policy_session,
     proven,
 )
-from cml.forges.secrets import register_secret
+from cml.secrets import register_secret
 
 T = TypeVar("T")
 #: Per-request: python-gitlab would otherwise sleep and retry on 429 by itself.

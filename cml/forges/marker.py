@@ -49,7 +49,7 @@ class Marker:
     legacy_labels: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
-    def for_run(cls, title: str, workflow: str | None, run: str | None, sha: str | None) -> "Marker":
+    def for_run(cls, title: str, workflow: str | None, run: str | None, sha: str | None) -> Marker:
         def label(unknown: str) -> str:
             return title.replace("{workflow}", workflow or unknown, 1).replace("{run}", run or unknown, 1)
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import posixpath
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable
+from collections.abc import Mapping, Sequence
 
 from cml.errors import CmlError, GitError, UsageError
 from cml.forges.base import Forge, PullRequest
-from cml.forges.environment import RepositoryContext
+from cml.ci import RepositoryContext
 from cml.workspace import Workspace, http_auth_environment
 
 DEFAULT_USER_NAME = "cml[bot]"
@@ -74,10 +75,10 @@ def open_pull_request(
     target = options.target_branch or ci_branch(environ) or workspace.current_branch()
     if not target:
         raise UsageError("HEAD is detached and the CI names no branch; pass --target-branch BRANCH",
-                         option="--target-branch")
+                         parameter="--target-branch")
     if workspace.remote_branch_head(options.remote, target) is None:
         raise UsageError(f"branch '{target}' does not exist on {options.remote}; pass an existing --target-branch",
-                         option="--target-branch")
+                         parameter="--target-branch")
 
     prefix = _prefix(workspace, cwd)
     here = os.path.realpath(cwd or os.getcwd())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Mapping
+from collections.abc import Mapping
 
 from cml.forges.base import Forge
-from cml.forges.environment import (
+from cml.ci import (
     BITBUCKET_WEB_URL,
     RepositoryContext,
     api_base_path,
@@ -19,8 +19,8 @@ from cml.forges.environment import (
     strip_base_path,
 )
 from cml.forges.errors import ForgeConfigurationError
-from cml.forges.http import HttpPolicy
-from cml.forges.secrets import register_secret
+from cml.http import HttpPolicy
+from cml.secrets import register_secret
 from cml.git import git_text
 
 DRIVERS = ("github", "gitlab", "bitbucket", "gitea")
@@ -141,7 +141,7 @@ def probe_gitlab_api(scheme: str, host: str, path: str, environ: Mapping[str, st
     GitLab does. No token is sent: the host's root may be another application than GitLab."""
     import requests
 
-    from cml.forges.http import TransportRefusal, policy_session
+    from cml.http import TransportRefusal, policy_session
 
     origin = f"{scheme}://{host}"
     segments = path.split("/")

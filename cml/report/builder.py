@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from cml.errors import QualityGateFailed
 from cml.fileio import write_atomic
@@ -48,16 +49,16 @@ class Report:
 
     # -- text and tables -------------------------------------------------------------------
 
-    def text(self, markdown: str) -> "Report":
+    def text(self, markdown: str) -> Report:
         """Add raw Markdown."""
         self._blocks.append(markdown.strip("\n"))
         return self
 
-    def heading(self, text: str, level: int = 2) -> "Report":
+    def heading(self, text: str, level: int = 2) -> Report:
         """Add a heading (``##`` by default)."""
         return self.text(f"{'#' * level} {text}")
 
-    def metrics(self, source: Sequence[str] | Mapping[str, Any] | None = None, output_format: str = "md") -> "Report":
+    def metrics(self, source: Sequence[str] | Mapping[str, Any] | None = None, output_format: str = "md") -> Report:
         """Add a table of metric values, from files (or dvc.yaml's) or from a mapping."""
         if isinstance(source, Mapping):
             values = {"": flatten(dict(source))}
@@ -80,14 +81,14 @@ class Report:
         lower_is_better: Sequence[str] = (),
         show_all: bool = False,
         fail_on: Sequence[str] = (),
-    ) -> "Report":
+    ) -> Report:
         """Add a direction-aware diff: files at git ``rev`` vs the working tree, or ``base`` vs ``head`` mappings.
 
         ``fail_on`` rules (``value(accuracy)<0.9``, ``change(accuracy)<-0.01``, ``loss>5%``) are
         listed with their verdicts after the table; failures are collected in
         :attr:`gate_failures`, and :meth:`write` raises on them after writing.
         """
-        from cml.forges.environment import default_base_revision
+        from cml.ci import default_base_revision
 
         rules = metrics_module.DirectionRules(tuple(higher_is_better), tuple(lower_is_better))
         parsed = [gates.GateRule.parse(rule, "fail_on") for rule in fail_on]
@@ -99,7 +100,7 @@ class Report:
             show_path = True
         return self._diff_with_gates(result, parsed, show_all, show_path)
 
-    def _diff_with_gates(self, result, rules, show_all: bool, show_path: bool) -> "Report":
+    def _diff_with_gates(self, result, rules, show_all: bool, show_path: bool) -> Report:
         checked = gates.check(rules, result, self.precision, option="fail_on")
         self.gate_failures.extend(gates.failures(checked))
         return self.text(metrics_module.render_diff(result, "md", self.precision, show_all, show_path, checked))
@@ -114,9 +115,9 @@ class Report:
             raise QualityGateFailed(self.gate_failures, f"{path} was written; to write without raising, pass "
                                                         f"raise_on_gates=False (and call check_gates() later)")
 
-    def params_diff(self, rev: str | None = None, files: Sequence[str] | None = None, show_all: bool = False) -> "Report":
+    def params_diff(self, rev: str | None = None, files: Sequence[str] | None = None, show_all: bool = False) -> Report:
         """Add a diff of parameters (``params.yaml`` and dvc.yaml's params) against git ``rev``."""
-        from cml.forges.environment import default_base_revision
+        from cml.ci import default_base_revision
 
         result = metrics_module.diff_revisions(rev or default_base_revision(), files, kind="params")
         return self.text(metrics_module.render_diff(result, "md", self.precision, show_all))
@@ -128,7 +129,7 @@ class Report:
         sort: str | None = None,
         descending: bool = False,
         max_rows: int | None = None,
-    ) -> "Report":
+    ) -> Report:
         """Add a table from a CSV/TSV/JSON file, a :class:`~cml.report.data.Table` or a list of records."""
         from cml.report.table import render_table
 
@@ -140,7 +141,7 @@ class Report:
             table = table_from_records(list(source), "records")
         return self.text(render_table(table, columns, sort, descending, max_rows, self.precision))
 
-    def classification(self, y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None) -> "Report":
+    def classification(self, y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None) -> Report:
         """Add per-class precision, recall, F1 and support."""
         from cml.report.classification import ClassificationReport
 
@@ -159,7 +160,7 @@ class Report:
         self._names.add(name)
         return os.path.join(self.output_dir, name)
 
-    def _add_plot(self, plot) -> "Report":
+    def _add_plot(self, plot) -> Report:
         self._blocks.append(_Image(os.path.abspath(plot.path), plot.title))
         return self
 
@@ -171,7 +172,7 @@ class Report:
         normalize: str | None = None,
         title: str = "Confusion matrix",
         filename: str | None = None,
-    ) -> "Report":
+    ) -> Report:
         """Add a confusion matrix (``normalize``: ``true``, ``pred`` or ``all``)."""
         from cml.report.plots import confusion_matrix
 
@@ -179,7 +180,7 @@ class Report:
         return self._add_plot(confusion_matrix(y_true, y_pred, path, labels, normalize, title))
 
     def roc(self, y_true: Sequence, scores, title: str = "ROC curve", filename: str | None = None,
-            pos_label: Any = None) -> "Report":
+            pos_label: Any = None) -> Report:
         """Add ROC curves: ``scores`` is one array (binary) or ``{label: scores}`` (one-vs-rest).
 
         A binary problem whose labels are not 0/1, -1/1 or false/true needs ``pos_label``, the positive class.
@@ -191,7 +192,7 @@ class Report:
     def precision_recall(
         self, y_true: Sequence, scores, title: str = "Precision-recall curve", filename: str | None = None,
         pos_label: Any = None,
-    ) -> "Report":
+    ) -> Report:
         """Add precision-recall curves with average precision in the legend (``pos_label`` as for :meth:`roc`)."""
         from cml.report.plots import pr_curve
 
@@ -206,7 +207,7 @@ class Report:
         x_label: str = "step",
         y_label: str = "",
         log_y: bool = False,
-    ) -> "Report":
+    ) -> Report:
         """Add a line plot of one series or ``{name: values}``, against ``x`` or the index."""
         from cml.report.plots import Series, line_plot
 
@@ -219,7 +220,7 @@ class Report:
         path = self._plot_path(filename, title)
         return self._add_plot(line_plot(series, path, title, x_label, y_label, log_y))
 
-    def image(self, path: str | os.PathLike, title: str = "") -> "Report":
+    def image(self, path: str | os.PathLike, title: str = "") -> Report:
         """Add an existing image file."""
         self._blocks.append(_Image(os.path.abspath(os.fspath(path)), title))
         return self
@@ -229,7 +230,7 @@ class Report:
     # -- tracked runs (cml.trackers: MLflow, Sacred, dvclive) ------------------------------------
 
     def run_metrics(self, run, base=None, higher_is_better: Sequence[str] = (), lower_is_better: Sequence[str] = (),
-                    show_all: bool = True, fail_on: Sequence[str] = ()) -> "Report":
+                    show_all: bool = True, fail_on: Sequence[str] = ()) -> Report:
         """Add a tracked run's metrics (a :class:`cml.trackers.RunData`), or their diff against ``base``."""
         if base is None:
             return self.text(metrics_module.render_values({run.label: run.metrics}, "md", self.precision, False))
@@ -238,7 +239,7 @@ class Report:
         result = metrics_module.diff_runs(base, run, "metrics", rules)
         return self._diff_with_gates(result, parsed, show_all, False)
 
-    def run_params(self, run, base=None, show_all: bool = True) -> "Report":
+    def run_params(self, run, base=None, show_all: bool = True) -> Report:
         """Add a tracked run's params, or their diff against ``base``."""
         if base is None:
             return self.text(metrics_module.render_values({run.label: run.params}, "md", self.precision, False,
@@ -247,7 +248,7 @@ class Report:
         return self.text(metrics_module.render_diff(result, "md", self.precision, show_all, False))
 
     def run_curves(self, run, metrics: Sequence[str] = (), base=None, title: str = "Training curves",
-                   filename: str | None = None, log_y: bool = False) -> "Report":
+                   filename: str | None = None, log_y: bool = False) -> Report:
         """Add a plot of a tracked run's metric histories (names or globs), ``base``'s dashed."""
         from cml.report.plots import line_plot
         from cml.report.plots.line import curves_from_runs

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 from cml.errors import InputError, UsageError
 from cml.report.data import Table, natural_sort_key
@@ -117,7 +117,7 @@ class ClassificationReport:
     total: int
 
     @classmethod
-    def from_labels(cls, y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None) -> "ClassificationReport":
+    def from_labels(cls, y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None) -> ClassificationReport:
         y_true, y_pred, labels = prepare_labels(y_true, y_pred, labels)
         support = Counter(y_true)
         predicted = Counter(y_pred)

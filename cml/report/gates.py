@@ -26,7 +26,8 @@ import math
 import operator
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from cml.errors import UsageError
 from cml.report.data import is_number
@@ -58,7 +59,7 @@ class GateRule:
     number: str = ""
 
     @classmethod
-    def parse(cls, text: str, option: str = "--fail-on") -> "GateRule":
+    def parse(cls, text: str, option: str = "--fail-on") -> GateRule:
         """Parse ``text``; a malformed or ambiguous rule raises :class:`UsageError` saying how to write it."""
         match = _RULE.match(text)
         pattern = match and (match["inner"] if match["kind"] else match["pattern"])
@@ -66,7 +67,7 @@ class GateRule:
             raise UsageError(
                 f"cannot read rule '{text}'; write value(METRIC)<NUMBER, change(METRIC)<NUMBER or "
                 f"change(METRIC)>PERCENT%, for example 'value(accuracy)<0.9', 'change(accuracy)<-0.01' or 'loss>5%'",
-                option=option,
+                parameter=option,
             )
         op, number, relative = match["op"], match["number"], bool(match["percent"])
         threshold = float(number)
@@ -75,14 +76,14 @@ class GateRule:
             raise UsageError(
                 f"rule '{text}' compares a value with a percentage, which only makes sense for a change; "
                 f"write change({pattern}){op}{number}% for the relative change, or drop the %",
-                option=option,
+                parameter=option,
             )
         if kind is None:
             if not relative and not (op in ("<", "<=") and threshold < 0):
                 raise UsageError(
                     f"rule '{text}' could mean the value or the change; write value({pattern}){op}{number} "
                     f"for the value, or change({pattern}){op}{number} for the change",
-                    option=option,
+                    parameter=option,
                 )
             kind = "change"
         return cls(text, pattern, op, threshold, relative, kind, number)
@@ -232,7 +233,7 @@ def check(rules: Sequence[GateRule], result: MetricsDiff, precision: int = 5,
             names = ", ".join(dict.fromkeys(d.name for d in result.deltas)) or "none"
             if len(names) > 200:
                 names = names[:200] + "…"
-            raise UsageError(f"rule '{rule.text}' matches no metric; metrics are: {names}", option=option)
+            raise UsageError(f"rule '{rule.text}' matches no metric; metrics are: {names}", parameter=option)
         checks = tuple(
             _check_metric(rule, d, f"{d.path}:{d.name}" if several_files else d.name, result.base_label, precision)
             for d in matched

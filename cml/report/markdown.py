@@ -6,7 +6,8 @@ import html
 import math
 import os
 import re
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 MISSING = "—"
 

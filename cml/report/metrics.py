@@ -15,7 +15,8 @@ import os
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from cml import git
 from cml.errors import InputError, UsageError

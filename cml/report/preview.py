@@ -22,14 +22,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Mapping
+from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
 from cml.assets.content import detect_mime_type
 from cml.assets.references import MAX_REPORT_BYTES, Boundary
 from cml.errors import InputError
 from cml.fileio import decode_text, format_size, read_bytes
-from cml.forges.secrets import contains_secret
+from cml.secrets import contains_secret
 
 #: The images inlined into one page, together; further images are left as links.
 MAX_INLINED_BYTES = 64 * 1024 * 1024

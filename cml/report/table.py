@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from cml.errors import UsageError
 from cml.report.data import Table, is_number, natural_sort_key, to_scalar
@@ -39,7 +40,7 @@ def render_table(
         keys = table.column(sort, "--sort")
         order.sort(key=lambda i: _sort_key(keys[i]), reverse=descending)
     if max_rows is not None and max_rows < 0:
-        raise UsageError("must be 0 or more", option="--max-rows")
+        raise UsageError("must be 0 or more", parameter="--max-rows")
     shown = order if max_rows is None else order[:max_rows]
     rows = []
     for index in shown:

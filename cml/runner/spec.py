@@ -48,7 +48,7 @@ def resolve_region(region: str | None, source: str = "--cloud-region") -> str:
     if not re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d", value):
         message = (f"'{region}' is not an AWS region (like us-east-1) or one of {', '.join(REGION_ALIASES)}")
         if source == "--cloud-region":
-            raise UsageError(message, option="--cloud-region")
+            raise UsageError(message, parameter="--cloud-region")
         raise UsageError(f"{message} (from {source}); fix it or pass --cloud-region")
     return value
 
@@ -85,7 +85,7 @@ def resolve_gpu(gpu: str | None) -> str | None:
     name = GPU_ALIASES.get(name, name)
     if name is not None and name not in SIZE_TYPES:
         known = ", ".join(g for g in SIZE_TYPES if g)
-        raise UsageError(f"unknown GPU '{gpu}'; use one of {known}, or nogpu", option="--cloud-gpu")
+        raise UsageError(f"unknown GPU '{gpu}'; use one of {known}, or nogpu", parameter="--cloud-gpu")
     return name
 
 
@@ -99,13 +99,13 @@ def resolve_instance_type(cloud_type: str | None, gpu: str | None) -> str:
         return SIZE_TYPES[chosen][size]
     if not INSTANCE_TYPE_PATTERN.fullmatch(value):
         raise UsageError(f"'{cloud_type}' is not an instance type (like g4dn.xlarge) or a size "
-                         f"({', '.join(SIZE_TYPES[None])}, optionally +GPU like m+t4)", option="--cloud-type")
+                         f"({', '.join(SIZE_TYPES[None])}, optionally +GPU like m+t4)", parameter="--cloud-type")
     wanted = resolve_gpu(gpu)
     family = value.split(".")[0]
     if wanted and family not in GPU_FAMILIES[wanted]:
         raise UsageError(f"--cloud-type {value} has no {wanted} GPU ({wanted} is on "
                          f"{', '.join(sorted(GPU_FAMILIES[wanted]))}); drop --cloud-gpu or pick a matching type",
-                         option="--cloud-gpu")
+                         parameter="--cloud-gpu")
     return value
 
 
@@ -117,7 +117,7 @@ def parse_metadata(values) -> dict[str, str]:
         key = key.strip()
         if not key or key.lower().startswith("aws:") or len(key) > 128 or len(value) > 256:
             raise UsageError(f"'{item}' is not a tag: use key=value, keys up to 128 characters not starting "
-                             f"with aws:, values up to 256", option="--cloud-metadata")
+                             f"with aws:, values up to 256", parameter="--cloud-metadata")
         tags[key] = value
     return tags
 
@@ -128,7 +128,7 @@ def parse_labels(value: str | None) -> tuple[str, ...]:
     bad = [label for label in labels if not LABEL_PATTERN.fullmatch(label)]
     if not labels or bad:
         raise UsageError(f"'{bad[0] if bad else value}' is not a runner label: use letters, digits, '.', '_' "
-                         f"and '-'", option="--labels")
+                         f"and '-'", parameter="--labels")
     return labels
 
 
@@ -141,7 +141,7 @@ def random_name() -> str:
 def check_name(name: str) -> str:
     if not RUNNER_NAME_PATTERN.fullmatch(name):
         raise UsageError(f"'{name}' is not a runner name: up to 64 letters, digits, '.', '_' and '-'",
-                         option="--name")
+                         parameter="--name")
     return name
 
 
@@ -164,7 +164,7 @@ class ImageRef:
         return self.name or self.DEFAULT_NAMES[architecture]
 
     @classmethod
-    def parse(cls, value: str | None) -> "ImageRef":
+    def parse(cls, value: str | None) -> ImageRef:
         """``ami-…``; or iterative's ``[user@]owner:architecture:name-pattern`` (any part may be empty);
         or a bare name pattern, searched among the account's own and Amazon's images."""
         if not value or not value.strip():
@@ -180,9 +180,9 @@ class ImageRef:
             owner, architecture, name = None, None, parts[0].strip()
         else:
             raise UsageError(f"'{value}' is not an image: use ami-ID or [user@]owner:architecture:name-pattern",
-                             option="--cloud-image")
+                             parameter="--cloud-image")
         if not name:
-            raise UsageError(f"'{value}' names no image pattern", option="--cloud-image")
+            raise UsageError(f"'{value}' names no image pattern", parameter="--cloud-image")
         return cls(owner=owner, architecture=architecture, name=name, user=user or None)
 
 
@@ -220,7 +220,7 @@ def ssh_public_key(private_pem: str | None) -> str:
         public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     except (ValueError, TypeError, AttributeError):
         raise UsageError("not an unencrypted RSA, ECDSA or Ed25519 private key in PEM or OpenSSH format",
-                         option="--cloud-ssh-private") from None
+                         parameter="--cloud-ssh-private") from None
     return public.decode() + " cml-runner"
 
 
@@ -235,7 +235,7 @@ def decode_startup_script(value: str | None) -> bytes:
         script = base64.b64decode("".join(value.split()), validate=True)
     except (binascii.Error, ValueError):
         raise UsageError("not base64; encode the script first, for example with: base64 -w0 setup.sh",
-                         option="--cloud-startup-script") from None
+                         parameter="--cloud-startup-script") from None
     if not script.strip():
-        raise UsageError("the decoded script is empty", option="--cloud-startup-script")
+        raise UsageError("the decoded script is empty", parameter="--cloud-startup-script")
     return script

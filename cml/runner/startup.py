@@ -84,5 +84,5 @@ def pack_user_data(script: str) -> bytes:
     if len(packed) > USER_DATA_LIMIT:
         raise UsageError(f"the machine's startup script is {len(packed):,} bytes compressed, over EC2's "
                          f"{USER_DATA_LIMIT:,}-byte user-data limit; shorten it or have it download the rest",
-                         option="--cloud-startup-script")
+                         parameter="--cloud-startup-script")
     return packed

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from cml.forges.errors import ForgeError, ForgeUnavailableError
-from cml.forges.http import HttpPolicy, JsonApi
-from cml.forges.secrets import register_secret
+from cml.http import HttpPolicy, JsonApi
+from cml.secrets import register_secret
 from cml.trackers import History, RunData, TrackerError, coerce_param
 
 GIT_COMMIT_TAG = "mlflow.source.git.commit"

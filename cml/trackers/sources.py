@@ -4,7 +4,7 @@ for the head side and for the base side of a diff."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 from cml.errors import UsageError
 from cml.trackers import RunData
@@ -25,9 +25,9 @@ class RunSource:
         kinds = [flag for flag, on in (("--mlflow-run/--mlflow-experiment", self.mlflow_run or self.mlflow_experiment),
                                        ("--sacred", self.sacred), ("--dvclive", self.dvclive)) if on]
         if len(kinds) > 1:
-            raise UsageError(f"use one run source at a time, not {' and '.join(kinds)}", option=kinds[1].split("/")[0])
+            raise UsageError(f"use one run source at a time, not {' and '.join(kinds)}", parameter=kinds[1].split("/")[0])
         if self.mlflow_base_run and not (self.mlflow_run or self.mlflow_experiment):
-            raise UsageError("needs --mlflow-run or --mlflow-experiment", option="--mlflow-base-run")
+            raise UsageError("needs --mlflow-run or --mlflow-experiment", parameter="--mlflow-base-run")
 
     @property
     def flag(self) -> str:
@@ -70,7 +70,7 @@ class RunSource:
             if not self.mlflow_experiment:
                 raise UsageError("to compare an MLflow run, also pass --mlflow-base-run RUN_ID, or --mlflow-experiment "
                                  "NAME to find both runs by the commits they were logged from",
-                                 option="--mlflow-run")
+                                 parameter="--mlflow-run")
             return server.run(server.run_for_commit(self.mlflow_experiment, git.resolve(revision).sha))
         return self._folder_run(git.resolve(revision))
 

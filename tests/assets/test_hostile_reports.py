@@ -18,7 +18,7 @@ import pytest
 from cml.assets.content import Asset, AssetError
 from cml.assets.references import Boundary, collect_references
 from cml.errors import InputError
-from cml.forges.secrets import register_secret
+from cml.secrets import register_secret
 from tests.assets.conftest import CONFUSION, png
 from tests.conftest import git
 from tests.fakes.ci_env import TOKEN

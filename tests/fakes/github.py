@@ -38,7 +38,7 @@ class FakeGitHub:
         self.runner_store = RunnerStore()
         self._ids = itertools.count(1001)
 
-    def enable_git_data(self, git_dir: str) -> "GitDataStore":
+    def enable_git_data(self, git_dir: str) -> GitDataStore:
         """Back the Git Data API (and ``/{owner}/{repo}/raw/…`` on the web host) with a bare repository."""
         self.git_data = GitDataStore(git_dir, f"{self.base_url}/repos/{self.repository}")
         return self.git_data

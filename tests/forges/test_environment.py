@@ -2,7 +2,7 @@
 
 import pytest
 
-from cml.forges.environment import default_base_revision, detect
+from cml.ci import default_base_revision, detect
 
 
 @pytest.mark.parametrize(

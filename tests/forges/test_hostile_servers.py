@@ -275,7 +275,7 @@ def test_bad_settings_name_the_variable(variable, value, actions, github, run_cl
 
 def test_a_lost_pull_request_answer_finds_the_pull_request(serve, tmp_path):
     from cml.forges.gitea import GiteaForge
-    from cml.forges.http import HttpPolicy
+    from cml.http import HttpPolicy
 
     fake = FakeGitea()
     fake.add_token("gitea-token-123", "gitea-bot")

@@ -3,7 +3,7 @@
 import pytest
 
 from cml.forges.errors import ForgeAuthError, ForgeRateLimitError, ForgeUnavailableError
-from cml.forges.http import HttpFailure, HttpPolicy, call_with_retries, retry_delay
+from cml.http import HttpFailure, HttpPolicy, call_with_retries, retry_delay
 
 POLICY = HttpPolicy(timeout=5, attempts=4, max_total_wait=30, backoff=1)
 
@@ -99,7 +99,7 @@ def test_a_create_is_repeated_only_when_it_certainly_did_not_arrive():
 
 def test_create_once_looks_before_trying_again():
     from cml.forges.errors import ForgeOutcomeUnknownError
-    from cml.forges.http import create_once
+    from cml.http import create_once
 
     log = []
 
@@ -122,7 +122,7 @@ def test_an_operation_never_outlasts_the_maximum_wait():
 
 
 def test_server_text_in_errors_is_cut():
-    from cml.forges.http import MAX_ERROR_CHARACTERS, to_forge_error
+    from cml.http import MAX_ERROR_CHARACTERS, to_forge_error
 
     message = str(to_forge_error(HttpFailure(422, {}, "x" * 10**6 + "\n" * 1000), "Forge", "doing it"))
     assert len(message) < MAX_ERROR_CHARACTERS + 100 and "\n" not in message

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from cml.errors import InputError, UsageError
 from cml.fileio import atomic_path
@@ -54,7 +55,7 @@ def check_output(path) -> str:
     """Validate an output path's extension before any work is done."""
     path = os.fspath(path)
     if os.path.splitext(path)[1].lower() not in SAVE_FORMATS:
-        raise UsageError(f"'{path}' must end in .png, .svg or .pdf", option="--output")
+        raise UsageError(f"'{path}' must end in .png, .svg or .pdf", parameter="--output")
     return path
 
 

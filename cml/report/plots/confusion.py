@@ -6,7 +6,8 @@ Pairs are counted sparsely (memory grows with the samples, not with the square o
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
+from collections.abc import Sequence
 
 from cml.errors import UsageError
 from cml.report.classification import folding_note, most_frequent, other_label, prepare_labels
@@ -35,7 +36,7 @@ def count_matrix(
     import numpy as np
 
     if max_classes < 1:
-        raise UsageError("must be 1 or more", option="--max-classes")
+        raise UsageError("must be 1 or more", parameter="--max-classes")
     y_true, y_pred, labels = prepare_labels(y_true, y_pred, labels)
     index = {label: position for position, label in enumerate(labels)}
     size = len(labels)
@@ -68,7 +69,7 @@ def normalize_matrix(counts, normalize: str | None):
     if normalize is None:
         return counts
     if normalize not in NORMALIZATIONS:
-        raise UsageError(f"'{normalize}' is not one of {', '.join(NORMALIZATIONS)}", option="--normalize")
+        raise UsageError(f"'{normalize}' is not one of {', '.join(NORMALIZATIONS)}", parameter="--normalize")
     counts = counts.astype(float)
     if normalize == "true":
         totals = counts.sum(axis=1, keepdims=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from cml.errors import InputError, UsageError
 from cml.report.classification import ACTUAL_COLUMNS, pick_column
@@ -49,7 +49,7 @@ def positive_label(labels: Sequence[str], pos_label=None, option: str = "pos_lab
         if str(pos_label) not in distinct:
             where = f" in {source}" if source else ""
             raise UsageError(f"'{pos_label}' is not a label of y_true{where}; its labels are "
-                             f"{listed(distinct, quote=True) or 'none'}", option=option)
+                             f"{listed(distinct, quote=True) or 'none'}", parameter=option)
         return str(pos_label)
     if len(distinct) > 2:
         raise UsageError(f"{len(distinct)} classes need one score column per class (one-vs-rest); give --y-score "
@@ -73,11 +73,11 @@ def _one_vs_rest(y_true: Sequence, scores, pos_label=None) -> list[tuple[str, ob
     truth = np.asarray([str(v) for v in y_true])
     if isinstance(scores, Mapping):
         if not scores:
-            raise UsageError("no score columns given", option="--y-score")
+            raise UsageError("no score columns given", parameter="--y-score")
         if pos_label is not None:
             if str(pos_label) not in map(str, scores):
                 raise UsageError(f"'{pos_label}' is not one of the classes with scores: "
-                                 f"{listed(scores, quote=True)}", option="pos_label")
+                                 f"{listed(scores, quote=True)}", parameter="pos_label")
             scores = {label: values for label, values in scores.items() if str(label) == str(pos_label)}
         curves = []
         for label, values in scores.items():
@@ -233,10 +233,10 @@ def _expand_score_columns(table: Table, truth_column: str, specs: Sequence[str])
         if not matches:
             known = listed(table.columns)
             raise UsageError(f"'{pattern}' matches no column of {table.path}; its columns are: {known}",
-                             option="--y-score")
+                             parameter="--y-score")
         if label and len(matches) > 1:
             raise UsageError(f"'{spec}' names one class but '{pattern}' matches {len(matches)} columns "
-                             f"({listed(matches, most=5)})", option="--y-score")
+                             f"({listed(matches, most=5)})", parameter="--y-score")
         for column in matches:
             chosen.setdefault(column, label)
     return list(chosen.items())
@@ -286,7 +286,7 @@ def scores_from_table(table: Table, y_true: str | None = None, y_score: Sequence
         label = label or _score_label(column, distinct) or column
         if label in columns:
             raise UsageError(f"columns '{columns[label]}' and '{column}' are both scores for class '{label}'; "
-                             "give one of them", option="--y-score")
+                             "give one of them", parameter="--y-score")
         columns[label] = column
         scores[label] = numeric_array(table, column, "--y-score")
     return truth, scores
@@ -303,14 +303,14 @@ def curve_from_table(
     if not y_score and not y_true and first in table.data and second in table.data:
         if pos_label is not None:
             raise UsageError(f"{table.path} holds computed points ({first}/{second}), which have no classes",
-                             option="--pos-label")
+                             parameter="--pos-label")
         draw_points = roc_curve_from_points if kind == "roc" else pr_curve_from_points
         return draw_points(numeric_array(table, first), numeric_array(table, second), output, title)
     truth, scores = scores_from_table(table, y_true, y_score)
     if isinstance(scores, Mapping):
         if pos_label is not None and pos_label not in scores:
             raise UsageError(f"'{pos_label}' is not one of the classes with scores: {listed(scores, quote=True)}",
-                             option="--pos-label")
+                             parameter="--pos-label")
     else:
         pos_label = positive_label(truth, pos_label, "--pos-label", table.path)
     draw = roc_curve if kind == "roc" else pr_curve

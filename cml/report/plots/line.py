@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 from cml.errors import InputError, UsageError
 from cml.report.data import Table, listed, load_table
@@ -153,7 +153,7 @@ def pick_histories(run, ys: Sequence[str]) -> list[str]:
     if not ys:
         if len(run.history_names) > MAX_DEFAULT_HISTORIES:
             raise UsageError(f"{run.label} has {len(run.history_names)} metric histories; name the ones to plot "
-                             f"with -y (for example -y loss,val_loss)", option="-y")
+                             f"with -y (for example -y loss,val_loss)", parameter="-y")
         if not run.history_names:
             raise UsageError(f"{run.label} has no metric histories to plot")
         return list(run.history_names)
@@ -162,7 +162,7 @@ def pick_histories(run, ys: Sequence[str]) -> list[str]:
         matches = [n for n in run.history_names if n == pattern or pattern_matches(pattern, run.label, n)]
         if not matches:
             known = listed(run.history_names)
-            raise UsageError(f"{run.label} has no metric history '{pattern}'; it has: {known or 'none'}", option="-y")
+            raise UsageError(f"{run.label} has no metric history '{pattern}'; it has: {known or 'none'}", parameter="-y")
         chosen.extend(m for m in matches if m not in chosen)
     return chosen
 

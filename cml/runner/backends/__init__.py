@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Mapping
+from typing import Callable
+from collections.abc import Mapping
 
 from cml.errors import UsageError
 from cml.runner.backends.base import CloudBackend
@@ -17,6 +18,6 @@ def open_backend(cloud: str, region: str, environ: Mapping[str, str], warn: Call
     """The backend for ``--cloud``, working in ``region``."""
     if cloud not in BACKENDS:
         hint = " (iterative/cml's Terraform backend for it is not part of this tool)" if cloud in NOT_AVAILABLE else ""
-        raise UsageError(f"no '{cloud}' backend{hint}; available: {', '.join(BACKENDS)}", option="--cloud")
+        raise UsageError(f"no '{cloud}' backend{hint}; available: {', '.join(BACKENDS)}", parameter="--cloud")
     module, _, attribute = BACKENDS[cloud].partition(":")
     return getattr(importlib.import_module(module), attribute)(region, environ, warn)

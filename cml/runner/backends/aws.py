@@ -7,7 +7,8 @@ botocore's standard retry mode handles throttling and server errors.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable
+from collections.abc import Mapping
 
 from cml.errors import UsageError
 from cml.runner.backends.base import (
@@ -80,12 +81,12 @@ class AwsBackend(CloudBackend):
             InstanceTypes=[instance_type]), absent=("InvalidInstanceType",))
         found = answer["InstanceTypes"] if answer else []
         if not found:
-            raise UsageError(f"EC2 has no instance type '{instance_type}' in {self.region}", option="--cloud-type")
+            raise UsageError(f"EC2 has no instance type '{instance_type}' in {self.region}", parameter="--cloud-type")
         offered = self._call("checking where the instance type is offered", lambda: self.ec2.describe_instance_type_offerings(
             LocationType="region", Filters=[{"Name": "instance-type", "Values": [instance_type]}]))
         if not offered.get("InstanceTypeOfferings"):
             raise UsageError(f"{instance_type} is not offered in {self.region}; pick another type or --cloud-region",
-                             option="--cloud-type")
+                             parameter="--cloud-type")
         architectures = found[0].get("ProcessorInfo", {}).get("SupportedArchitectures") or ["x86_64"]
         return "arm64" if "arm64" in architectures and "x86_64" not in architectures else "x86_64"
 
@@ -96,7 +97,7 @@ class AwsBackend(CloudBackend):
                 ImageIds=[image.image_id]), absent=("InvalidAMIID",))
             images = answer["Images"] if answer else []
             if not images:
-                raise UsageError(f"no image {image.image_id} in {self.region}", option="--cloud-image")
+                raise UsageError(f"no image {image.image_id} in {self.region}", parameter="--cloud-image")
             return images[0]
         owners = [image.owner] if image.owner else ["self", "amazon"]
         name = image.name_for(architecture)
@@ -106,7 +107,7 @@ class AwsBackend(CloudBackend):
             Owners=owners, Filters=filters)["Images"])
         if not images:
             raise UsageError(f"no {image.architecture or architecture} image named '{name}' from "
-                             f"{' or '.join(owners)} in {self.region}", option="--cloud-image")
+                             f"{' or '.join(owners)} in {self.region}", parameter="--cloud-image")
         return max(images, key=lambda i: (i.get("CreationDate", ""), i["ImageId"]))
 
     def _security_group(self, value: str) -> str:
@@ -115,7 +116,7 @@ class AwsBackend(CloudBackend):
         groups = self._call("looking up the security group", lambda: self.ec2.describe_security_groups(
             Filters=[{"Name": "group-name", "Values": [value]}])["SecurityGroups"])
         if not groups:
-            raise UsageError(f"no security group named '{value}' in {self.region}", option="--cloud-aws-security-group")
+            raise UsageError(f"no security group named '{value}' in {self.region}", parameter="--cloud-aws-security-group")
         return groups[0]["GroupId"]
 
     def prepare(self, spec: MachineSpec) -> PreparedMachine:
@@ -129,7 +130,7 @@ class AwsBackend(CloudBackend):
                          if m.get("DeviceName") == root), None) or 0
         if spec.disk_gb is not None and spec.disk_gb < image_gb:
             raise UsageError(f"{spec.disk_gb} GB is smaller than the image's {image_gb} GB root volume",
-                             option="--cloud-hdd-size")
+                             parameter="--cloud-hdd-size")
         disk = spec.disk_gb or max(image_gb, MIN_DISK_GB)
         group = self._security_group(spec.security_group) if spec.security_group else None
         return PreparedMachine(spec, image["ImageId"], image.get("Name") or image["ImageId"], disk,

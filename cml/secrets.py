@@ -15,7 +15,7 @@ own encoding never appears as a whole).
 from __future__ import annotations
 
 import base64
-from typing import Mapping
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from cml.errors import CmlError

@@ -21,7 +21,8 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, TypeVar
+from typing import Callable, TypeVar
+from collections.abc import Mapping
 from urllib.parse import urljoin, urlsplit
 
 from cml.errors import UsageError
@@ -75,7 +76,7 @@ class HttpPolicy:
     backoff: float = 1.0
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> "HttpPolicy":
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> HttpPolicy:
         env = os.environ if environ is None else environ
         return cls(
             timeout=_environment_number(env, "CML_HTTP_TIMEOUT", cls.timeout, 0.001),
@@ -322,7 +323,7 @@ class _Deadline:
             except OSError:
                 pass
 
-    def __enter__(self) -> "_Deadline":
+    def __enter__(self) -> _Deadline:
         _current_deadline.value = self
         self._timer.start()
         return self
