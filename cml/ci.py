@@ -2,14 +2,43 @@
 
 GitHub Actions, Gitea and Forgejo Actions set ``GITHUB_*``; GitLab CI sets
 ``CI_*``; Bitbucket Pipelines sets ``BITBUCKET_*``. Only the standard library is
-used here so every command can call it at start-up.
+used here so every command can call it at start-up; what each forge makes of its
+CI's variables is the forge class's :meth:`~cml.forges.base.Forge.from_ci`.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+#: Where each CI checks the repository out.
+WORKSPACE_VARIABLES = ("GITHUB_WORKSPACE", "CI_PROJECT_DIR", "BITBUCKET_CLONE_DIR")
+
+
+@dataclass(frozen=True)
+class CISystem:
+    """A CI system: its name, the variables only it sets, and the one giving a pull request's target branch."""
+
+    name: str
+    markers: tuple[str, ...]
+    base_branch_variable: str
+
+
+#: The CI systems :func:`detect` recognises, first match wins (Gitea and Forgejo Actions also set GITHUB_ACTIONS).
+CI_SYSTEMS = (
+    CISystem("forgejo", ("FORGEJO_ACTIONS",), "GITHUB_BASE_REF"),
+    CISystem("gitea", ("GITEA_ACTIONS",), "GITHUB_BASE_REF"),
+    CISystem("github", ("GITHUB_ACTIONS",), "GITHUB_BASE_REF"),
+    CISystem("gitlab", ("GITLAB_CI",), "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
+    CISystem("bitbucket", ("BITBUCKET_BUILD_NUMBER", "BITBUCKET_COMMIT"), "BITBUCKET_PR_DESTINATION_BRANCH"),
+)
+#: The CI name of a CI that sets ``CI`` but none of the variables above.
+GENERIC_CI = "generic"
 
 
 @dataclass(frozen=True)
@@ -21,6 +50,7 @@ class CIEnvironment:
 
     @property
     def in_ci(self) -> bool:
+        """Whether a CI system runs this command."""
         return self.name is not None
 
     @property
@@ -32,49 +62,17 @@ class CIEnvironment:
 def detect(environ: Mapping[str, str] | None = None) -> CIEnvironment:
     """Detect the CI system and pull-request base branch from ``environ``."""
     env = os.environ if environ is None else environ
-    if env.get("GITEA_ACTIONS") or env.get("FORGEJO_ACTIONS"):
-        name = "forgejo" if env.get("FORGEJO_ACTIONS") else "gitea"
-        return CIEnvironment(name, env.get("GITHUB_BASE_REF") or None)
-    if env.get("GITHUB_ACTIONS"):
-        return CIEnvironment("github", env.get("GITHUB_BASE_REF") or None)
-    if env.get("GITLAB_CI"):
-        return CIEnvironment("gitlab", env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME") or None)
-    if env.get("BITBUCKET_BUILD_NUMBER") or env.get("BITBUCKET_COMMIT"):
-        return CIEnvironment("bitbucket", env.get("BITBUCKET_PR_DESTINATION_BRANCH") or None)
-    base = (
-        env.get("GITHUB_BASE_REF")
-        or env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME")
-        or env.get("BITBUCKET_PR_DESTINATION_BRANCH")
-    )
-    return CIEnvironment("generic" if env.get("CI") else None, base or None)
+    for system in CI_SYSTEMS:
+        if any(env.get(marker) for marker in system.markers):
+            return CIEnvironment(system.name, env.get(system.base_branch_variable) or None)
+    base_variables = dict.fromkeys(system.base_branch_variable for system in CI_SYSTEMS)
+    base = next((env[name] for name in base_variables if env.get(name)), None)
+    return CIEnvironment(GENERIC_CI if env.get("CI") else None, base)
 
 
 def default_base_revision(environ: Mapping[str, str] | None = None) -> str:
     """The revision ``metrics diff`` compares with by default: the PR's target branch, else ``HEAD``."""
     return detect(environ).base_revision or "HEAD"
-
-
-DEFAULT_API_URLS = {
-    "github": "https://api.github.com",
-    "gitlab": "https://gitlab.com/api/v4",
-    "bitbucket": "https://api.bitbucket.org/2.0",
-}
-HOST_DRIVERS = {"github.com": "github", "gitlab.com": "gitlab", "bitbucket.org": "bitbucket", "bitbucket.com": "bitbucket",
-                "codeberg.org": "gitea"}
-BITBUCKET_WEB_URL = "https://bitbucket.org"
-
-
-def is_bitbucket_cloud(host: str) -> bool:
-    """``bitbucket.org``, ``bitbucket.com`` and their subdomains (``altssh.bitbucket.org``), as iterative/cml
-    recognised them: all are Bitbucket Cloud, with one API."""
-    name = host.split(":")[0].lower()
-    return any(name == domain or name.endswith("." + domain) for domain in ("bitbucket.org", "bitbucket.com"))
-
-
-def driver_for_host(host: str) -> str | None:
-    """The forge a well-known host runs, or ``None``."""
-    name = host.split(":")[0].lower()
-    return HOST_DRIVERS.get(name) or ("bitbucket" if is_bitbucket_cloud(name) else None)
 
 
 @dataclass(frozen=True)
@@ -83,6 +81,7 @@ class RepositoryContext:
 
     In CI every field comes from the CI's own variables; outside CI from the git
     remote and ``HEAD``. ``repository`` is ``owner/name`` (GitLab: the project path).
+    ``driver`` is the forge's name (:attr:`cml.forges.base.Forge.name`); ``ci`` the forge whose CI gave the context.
     """
 
     driver: str | None
@@ -99,30 +98,21 @@ class RepositoryContext:
     def is_named_by(self, repo: str) -> bool:
         """True if ``repo`` (``OWNER/NAME`` or a remote URL) names this repository: the same path, whatever
         its case or ``.git`` suffix, on the same host when both are known."""
-        from urllib.parse import urlsplit
-
         parsed = parse_remote_url(repo)
         host, path = (parsed[1], parsed[2]) if parsed else (None, repo.strip().strip("/").removesuffix(".git"))
         server = urlsplit(self.server_url or "")
         if host is not None and server.hostname:
             if host.split(":")[0].lower() != server.hostname.lower():
                 return False
-            path = strip_base_path(path, server.path)  # a GitLab under https://host/gitlab
-            if path is None:
+            inner = strip_base_path(path, server.path)  # a GitLab under https://host/gitlab
+            if inner is None:
                 return False
+            path = inner
         return path.lower() == (self.repository or "").strip("/").lower()
 
-    @property
-    def actions_run_url(self) -> str | None:
-        """The GitHub Actions run page (its job summary is there), when this is a GitHub Actions run."""
-        if self.driver != "github" or not (self.server_url and self.run_id and self.repository):
-            return None
-        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
 
-
-def _event_payload(path: str | None) -> dict:
-    import json
-
+def event_payload(path: str | None) -> dict[str, Any]:
+    """The JSON object of the CI's event file (``GITHUB_EVENT_PATH``); empty when there is none or it is unreadable."""
     if not path:
         return {}
     try:
@@ -133,76 +123,45 @@ def _event_payload(path: str | None) -> dict:
     return payload if isinstance(payload, dict) else {}
 
 
-def _int_or_none(value) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """``value`` as an int (a pull request number from a CI variable), or ``None``."""
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
 
 
-def _github_actions_context(env: Mapping[str, str], driver: str) -> RepositoryContext:
-    event = _event_payload(env.get("GITHUB_EVENT_PATH"))
+#: ``GITHUB_API_URL``'s value on github.com, which Actions runners elsewhere may leave unset.
+ACTIONS_DEFAULT_API_URL = "https://api.github.com"
+
+
+def actions_context(environ: Mapping[str, str], driver: str, server_api_path: str | None = None) -> RepositoryContext:
+    """The context the ``GITHUB_*`` variables of GitHub-style Actions give (GitHub, Gitea and Forgejo Actions), for
+    forge ``driver``. Without ``GITHUB_API_URL`` the API is ``GITHUB_SERVER_URL`` and ``server_api_path`` when that
+    is given, else GitHub's."""
+    event = event_payload(environ.get("GITHUB_EVENT_PATH"))
     pull = event.get("pull_request") if isinstance(event.get("pull_request"), dict) else None
-    sha = env.get("GITHUB_SHA")
+    sha = environ.get("GITHUB_SHA")
     number = None
     if pull:
-        number = _int_or_none(pull.get("number"))
+        number = int_or_none(pull.get("number"))
         # GITHUB_SHA is the merge commit on pull_request events; the head is what was pushed.
         sha = (pull.get("head") or {}).get("sha") or sha
     elif isinstance(event.get("issue"), dict) and event["issue"].get("pull_request"):
-        number = _int_or_none(event["issue"].get("number"))
-    server = env.get("GITHUB_SERVER_URL")
-    api = env.get("GITHUB_API_URL")
-    if not api and server:
-        api = f"{server.rstrip('/')}/api/v1" if driver == "gitea" else DEFAULT_API_URLS["github"]
+        number = int_or_none(event["issue"].get("number"))
+    server = environ.get("GITHUB_SERVER_URL")
+    api = environ.get("GITHUB_API_URL")
+    if not api and server and server_api_path is not None:
+        api = server.rstrip("/") + server_api_path
     return RepositoryContext(
-        driver=driver, api_url=api or DEFAULT_API_URLS["github"], repository=env.get("GITHUB_REPOSITORY"),
-        sha=sha, pull_request=number, server_url=server, run_id=env.get("GITHUB_RUN_ID"),
-        workflow=env.get("GITHUB_WORKFLOW"), ci=driver,
+        driver=driver, api_url=api or ACTIONS_DEFAULT_API_URL, repository=environ.get("GITHUB_REPOSITORY"),
+        sha=sha, pull_request=number, server_url=server, run_id=environ.get("GITHUB_RUN_ID"),
+        workflow=environ.get("GITHUB_WORKFLOW"), ci=driver,
     )
-
-
-def _bitbucket_web_url(origin: str | None) -> str | None:
-    """``https://bitbucket.org`` from ``BITBUCKET_GIT_HTTP_ORIGIN`` (which Pipelines gives as ``http://``)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(origin or "")
-    if not parts.netloc:
-        return None
-    scheme = "https" if parts.hostname == "bitbucket.org" else parts.scheme
-    return f"{scheme}://{parts.netloc}"
-
-
-def ci_repository_context(environ: Mapping[str, str] | None = None) -> RepositoryContext | None:
-    """The repository context a CI job provides, or ``None`` outside a known CI."""
-    env = os.environ if environ is None else environ
-    ci = detect(env).name
-    if ci in ("github", "gitea", "forgejo"):
-        return _github_actions_context(env, "github" if ci == "github" else "gitea")
-    if ci == "gitlab":
-        return RepositoryContext(
-            driver="gitlab", api_url=env.get("CI_API_V4_URL") or DEFAULT_API_URLS["gitlab"],
-            repository=env.get("CI_PROJECT_PATH"), project_id=env.get("CI_PROJECT_ID"), sha=env.get("CI_COMMIT_SHA"),
-            pull_request=_int_or_none(env.get("CI_MERGE_REQUEST_IID")), server_url=env.get("CI_SERVER_URL"),
-            run_id=env.get("CI_JOB_ID"), workflow=env.get("CI_PIPELINE_ID"), ci="gitlab",
-        )
-    if ci == "bitbucket":
-        workspace, slug = env.get("BITBUCKET_WORKSPACE"), env.get("BITBUCKET_REPO_SLUG")
-        full_name = env.get("BITBUCKET_REPO_FULL_NAME") or (f"{workspace}/{slug}" if workspace and slug else None)
-        return RepositoryContext(
-            driver="bitbucket", api_url=env.get("BITBUCKET_API_URL") or DEFAULT_API_URLS["bitbucket"],
-            repository=full_name, sha=env.get("BITBUCKET_COMMIT"), pull_request=_int_or_none(env.get("BITBUCKET_PR_ID")),
-            run_id=env.get("BITBUCKET_BUILD_NUMBER"), workflow=env.get("BITBUCKET_PIPELINE_UUID"), ci="bitbucket",
-            server_url=_bitbucket_web_url(env.get("BITBUCKET_GIT_HTTP_ORIGIN")),
-        )
-    return None
 
 
 def parse_remote_url(url: str) -> tuple[str, str, str] | None:
     """``(scheme, host, path)`` of a git remote (https, ssh or scp-like), credentials dropped."""
-    import re
-    from urllib.parse import urlsplit
-
     url = url.strip()
     scp = re.match(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$", url)
     if "://" not in url and scp:
@@ -230,17 +189,4 @@ def strip_base_path(path: str, base_path: str) -> str | None:
 
 def api_base_path(api_url: str) -> str:
     """The path the forge lives under, from its API URL: ``/gitlab`` of ``https://host/gitlab/api/v4``."""
-    import re
-    from urllib.parse import urlsplit
-
     return re.sub(r"/api(?:/v\d+)?/?$", "", urlsplit(api_url).path.rstrip("/")) if api_url else ""
-
-
-def api_url_for(driver: str, scheme: str, host: str) -> str:
-    """The API base of ``driver`` on ``host`` (GitHub Enterprise, self-hosted GitLab, Gitea)."""
-    if host in ("github.com", "gitlab.com"):
-        return DEFAULT_API_URLS[HOST_DRIVERS[host]]
-    if driver == "bitbucket" and is_bitbucket_cloud(host):
-        return DEFAULT_API_URLS["bitbucket"]
-    suffix = {"github": "/api/v3", "gitlab": "/api/v4", "gitea": "/api/v1"}.get(driver, "")
-    return f"{scheme}://{host}{suffix}"

@@ -7,6 +7,7 @@ line prints its message on one line and exits with :attr:`CmlError.exit_code`.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 
 class CmlError(Exception):
@@ -71,3 +72,64 @@ class QualityGateFailed(CmlError):
         self.advice = advice
         message = "quality gate failed: " + "; ".join(self.failures)
         super().__init__(f"{message}. {advice}" if advice else message)
+
+
+# -- errors of the services cml talks to over HTTP (forges, MLflow, asset servers) -------------------------------
+
+
+class ServiceError(CmlError):
+    """A request to a server (a forge, an MLflow tracking server, an asset server) failed."""
+
+
+class ServiceAuthError(ServiceError):
+    """The server rejected the credentials (HTTP 401)."""
+
+
+class ServicePermissionError(ServiceError):
+    """The credentials are valid but not allowed to do this (HTTP 403)."""
+
+
+class ServiceNotFoundError(ServiceError):
+    """What the request names does not exist, or the credentials cannot see it (HTTP 404)."""
+
+
+class ServiceRequestError(ServiceError):
+    """The server refused the request as invalid (HTTP 400/409/422 and the like), or cml refused to send it."""
+
+
+class ServiceRateLimitError(ServiceError):
+    """Still rate limited after waiting as long as the retry policy allows."""
+
+
+class ServiceUnavailableError(ServiceError):
+    """Server errors, time-outs or broken connections persisted through every retry."""
+
+
+class ServiceOutcomeUnknownError(ServiceError):
+    """A request that creates something got no readable answer: it may or may not have taken effect.
+
+    ``failure`` is the transport's :class:`~cml.http.HttpFailure` when there was one (``None`` when the
+    answer came but did not prove the creation), with the ``service`` and ``action`` it happened in.
+    """
+
+    def __init__(self, message: str, failure: object = None, service: str = "", action: str = ""):
+        super().__init__(message)
+        self.failure, self.service, self.action = failure, service, action
+
+
+@dataclass(frozen=True)
+class ErrorKinds:
+    """Which error class the HTTP layer raises for each kind of failure: forge clients get the ``Forge*``
+    classes (:data:`cml.forges.errors.FORGE_ERRORS`), other servers the plain ``Service*`` ones."""
+
+    auth: type[ServiceAuthError] = ServiceAuthError
+    permission: type[ServicePermissionError] = ServicePermissionError
+    not_found: type[ServiceNotFoundError] = ServiceNotFoundError
+    request: type[ServiceRequestError] = ServiceRequestError
+    rate_limit: type[ServiceRateLimitError] = ServiceRateLimitError
+    unavailable: type[ServiceUnavailableError] = ServiceUnavailableError
+    outcome_unknown: type[ServiceOutcomeUnknownError] = ServiceOutcomeUnknownError
+
+
+#: The errors of servers that are not forges (MLflow, asset servers).
+SERVICE_ERRORS = ErrorKinds()

@@ -2,6 +2,11 @@
 
 Outputs are written to a temporary file in the destination folder and moved into
 place, so a failed command never leaves a half-written report or image behind.
+
+Files that are sent out (published, inlined into a preview, posted as a report) are read only
+inside a :class:`Boundary`: a report is often built from untrusted pull-request content, so a link
+to ``/etc/passwd`` or a symlink leading out of the workspace must never be read, and nothing under
+a ``.git`` folder (``actions/checkout`` keeps the token in ``.git/config``) is.
 """
 
 from __future__ import annotations
@@ -10,10 +15,14 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from collections.abc import Iterator
+from typing import Union
+from collections.abc import Iterable, Iterator, Mapping
 
+from cml.ci import WORKSPACE_VARIABLES
 from cml.errors import InputError
 
+#: A file's path, as :func:`os.fspath` takes it.
+FilePath = Union[str, "os.PathLike[str]"]
 #: The largest report read (to post, attach or preview): far more than a forge shows in a comment (GitHub: 65,536
 #: characters), room for embedded ``data:`` images, and a bound on rendering (about 100 MiB of memory per MiB).
 MAX_REPORT_BYTES = 8 * 1024 * 1024
@@ -29,13 +38,13 @@ def format_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def too_large(path, size: int | None, limit: int, what: str) -> InputError:
+def too_large(path: FilePath, size: int | None, limit: int, what: str) -> InputError:
     """The error for a file of ``size`` bytes (``None``: not known) over the ``limit`` for ``what`` (``tables``)."""
     size_text = f"is {format_size(size)}, over" if size is not None else "is over"
     return InputError(path, f"{size_text} the {format_size(limit)} limit for {what}; cml does not read larger files")
 
 
-def read_bytes(path, limit: int | None = None, what: str = "such files") -> bytes:
+def read_bytes(path: FilePath, limit: int | None = None, what: str = "such files") -> bytes:
     """Read a whole file; a missing or unreadable file raises :class:`InputError`.
 
     With ``limit``, a file larger than ``limit`` bytes is refused before it is read (and a file whose
@@ -63,7 +72,7 @@ def read_bytes(path, limit: int | None = None, what: str = "such files") -> byte
         raise InputError(path, f"cannot be read: {error.strerror or error}") from None
 
 
-def decode_text(data: bytes, path) -> str:
+def decode_text(data: bytes, path: FilePath) -> str:
     """Decode UTF-8 (with or without a byte-order mark), naming the file on failure."""
     try:
         return data.decode("utf-8-sig")
@@ -72,13 +81,8 @@ def decode_text(data: bytes, path) -> str:
         raise InputError(path, "is not UTF-8 text; save it as UTF-8", line=line) from None
 
 
-def read_text(path) -> str:
-    """Read a UTF-8 text file with errors that name it."""
-    return decode_text(read_bytes(path), path)
-
-
 @contextlib.contextmanager
-def atomic_path(path, mode: int = 0o644) -> Iterator[str]:
+def atomic_path(path: FilePath, mode: int = 0o644) -> Iterator[str]:
     """Yield a temporary path beside ``path``; move it into place only on success."""
     target = Path(path)
     folder = target.parent
@@ -104,7 +108,7 @@ def atomic_path(path, mode: int = 0o644) -> Iterator[str]:
         raise
 
 
-def write_atomic(path, content: str | bytes) -> None:
+def write_atomic(path: FilePath, content: str | bytes) -> None:
     """Write ``content`` to ``path`` atomically (text is written as UTF-8)."""
     data = content.encode("utf-8") if isinstance(content, str) else content
     with atomic_path(path) as temporary:
@@ -113,3 +117,80 @@ def write_atomic(path, content: str | bytes) -> None:
                 handle.write(data)
         except OSError as error:
             raise InputError(path, f"cannot be written: {error.strerror or error}") from None
+
+
+#: The name of the folder (or, in worktrees and submodules, file) git keeps a repository's configuration in.
+GIT_FOLDER = ".git"
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"), (b"PK\x03\x04", "application/zip"),
+)
+
+
+def detect_mime_type(data: bytes) -> str | None:
+    """The type ``data``'s content shows (an image, PDF or ZIP signature, SVG, UTF-8 text), else ``None``."""
+    for signature, mime_type in _SIGNATURES:
+        if data.startswith(signature):
+            return mime_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if b"<svg" in data[:512].lower():
+        return "image/svg+xml"
+    if b"\0" not in data:
+        try:
+            data.decode("utf-8")
+            return "text/plain"
+        except UnicodeDecodeError:
+            pass
+    return None
+
+
+def is_under_git_folder(path: str) -> bool:
+    """True if any component of ``path`` (as written, made absolute) is ``.git``, in any case (as case-insensitive
+    file systems see it)."""
+    return any(part.lower() == GIT_FOLDER for part in os.path.normpath(os.path.abspath(path)).split(os.sep))
+
+
+class Boundary:
+    """The folders files may be read from to be sent out (real paths, symlinks resolved); ``description``
+    names them in messages."""
+
+    def __init__(self, roots: Iterable[str], description: str = "the allowed folders"):
+        self.roots = sorted({os.path.realpath(root) for root in roots if root})
+        self.description = description
+
+    @classmethod
+    def for_report(cls, report_path: str, environ: Mapping[str, str], allow_outside: Iterable[str] = ()) -> Boundary:
+        """The report's folder, the CI workspace if there is one, and every ``allow_outside`` folder."""
+        return cls.for_folder(os.path.dirname(os.path.abspath(report_path)), environ, allow_outside,
+                              "the report's folder and the CI workspace")
+
+    @classmethod
+    def for_folder(cls, folder: str, environ: Mapping[str, str], allow_outside: Iterable[str] = (),
+                   description: str = "the current folder and the CI workspace") -> Boundary:
+        """``folder``, the CI workspace if there is one, and every ``allow_outside`` folder."""
+        workspaces = [environ[name] for name in WORKSPACE_VARIABLES if environ.get(name)]
+        return cls([folder, *workspaces, *allow_outside], description)
+
+    def contains(self, path: str) -> bool:
+        """Whether ``path`` resolves (symlinks followed) inside one of the folders."""
+        real = os.path.realpath(path)
+        return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots)
+
+    def refusal(self, path: str) -> str | None:
+        """Why the file at ``path`` may not be sent out, or ``None`` when it may: it is under a ``.git``
+        folder (as written or resolved) or resolves outside the boundary."""
+        real = os.path.realpath(path)
+        if is_under_git_folder(path) or is_under_git_folder(real):
+            return "it is inside a .git folder, which holds the repository's credentials; link a copy outside it"
+        if not self.contains(real):
+            return (f"it is outside {self.description} (resolves to {real}); pass --allow-outside FOLDER "
+                    "if this is intended")
+        return None
+
+    def read(self, path: str, limit: int, what: str) -> bytes:
+        """The bytes of the file at ``path`` (at most ``limit``) if it may be sent out, else :class:`InputError`."""
+        refusal = self.refusal(path)
+        if refusal:
+            raise InputError(path, f"refusing to read it: {refusal}")
+        return read_bytes(path, limit, what)

@@ -11,10 +11,12 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
-from collections.abc import Mapping, Sequence
+from typing import Literal, overload
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from cml.errors import GitError
+from cml.fileio import FilePath
 from cml.secrets import redact
 
 #: What git prints when the server refused the credentials it sent (or it had none to send).
@@ -24,8 +26,18 @@ _REFUSED = re.compile(r"could not read (?:Username|Password)|terminal prompts di
 MAX_DETAIL = 300
 
 
-def run_git(args: Sequence[str], cwd=None, *, env: Mapping[str, str] | None = None, stdin: bytes | None = None,
-            probe: bool = False) -> bytes | None:
+@overload
+def run_git(args: Sequence[str], cwd: FilePath | None = None, *, env: Mapping[str, str] | None = None,
+            stdin: bytes | None = None, probe: Literal[False] = False) -> bytes: ...
+
+
+@overload
+def run_git(args: Sequence[str], cwd: FilePath | None = None, *, env: Mapping[str, str] | None = None,
+            stdin: bytes | None = None, probe: bool) -> bytes | None: ...
+
+
+def run_git(args: Sequence[str], cwd: FilePath | None = None, *, env: Mapping[str, str] | None = None,
+            stdin: bytes | None = None, probe: bool = False) -> bytes | None:
     """The output of ``git ARGS`` run in ``cwd``, with ``env`` added to this process's environment.
 
     A failure raises a one-line, redacted :class:`GitError` naming the subcommand; with ``probe``
@@ -47,14 +59,25 @@ def run_git(args: Sequence[str], cwd=None, *, env: Mapping[str, str] | None = No
     raise GitError(redact(_failure(args, completed.stderr.decode(errors="replace"), completed.returncode, cwd)))
 
 
-def git_text(args: Sequence[str], cwd=None, **options) -> str | None:
+@overload
+def git_text(args: Sequence[str], cwd: FilePath | None = None, *, env: Mapping[str, str] | None = None,
+             stdin: bytes | None = None, probe: Literal[False] = False) -> str: ...
+
+
+@overload
+def git_text(args: Sequence[str], cwd: FilePath | None = None, *, env: Mapping[str, str] | None = None,
+             stdin: bytes | None = None, probe: bool) -> str | None: ...
+
+
+def git_text(args: Sequence[str], cwd: FilePath | None = None, *, env: Mapping[str, str] | None = None,
+             stdin: bytes | None = None, probe: bool = False) -> str | None:
     """:func:`run_git`'s output as text without its final line break (file names round-trip through
     :func:`os.fsdecode`); ``None`` when a probe fails."""
-    output = run_git(args, cwd, **options)
+    output = run_git(args, cwd, env=env, stdin=stdin, probe=probe)
     return None if output is None else os.fsdecode(output).removesuffix("\n")
 
 
-def _failure(args: Sequence[str], stderr: str, code: int, cwd) -> str:
+def _failure(args: Sequence[str], stderr: str, code: int, cwd: FilePath | None) -> str:
     command = "git " + next((arg for arg in args if not arg.startswith("-")), "")
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     if any(line.startswith("fatal: not a git repository") for line in lines):
@@ -89,7 +112,7 @@ class Revision:
     toplevel: str
     cwd: str
 
-    def repo_path(self, path) -> str:
+    def repo_path(self, path: FilePath) -> str:
         """The path of ``path`` (relative to ``cwd`` or absolute) from the repository root."""
         absolute = os.path.realpath(os.path.join(self.cwd, os.fspath(path)))
         relative = os.path.relpath(absolute, self.toplevel)
@@ -97,19 +120,19 @@ class Revision:
             raise GitError(f"{path}: is outside the git repository at {self.toplevel}")
         return relative.replace(os.sep, "/")
 
-    def read_files(self, paths) -> dict[str, bytes | None]:
-        """Contents of ``paths`` at this revision; ``None`` for a path the revision lacks."""
-        paths = list(dict.fromkeys(os.fspath(p) for p in paths))
-        if not paths:
+    def read_files(self, paths: Iterable[FilePath]) -> dict[str, bytes | None]:
+        """Contents of ``paths`` at this revision, by path as given; ``None`` for a path the revision lacks."""
+        unique = list(dict.fromkeys(os.fspath(p) for p in paths))
+        if not unique:
             return {}
-        broken = next((path for path in paths if "\n" in path), None)
+        broken = next((path for path in unique if "\n" in path), None)
         if broken is not None:  # it would end its request line early and shift every answer after it
             raise GitError(f"{broken!r}: a file name with a line break cannot be read from git; rename the file")
-        request = os.fsencode("".join(f"{self.sha}:{self.repo_path(p)}\n" for p in paths))
+        request = os.fsencode("".join(f"{self.sha}:{self.repo_path(p)}\n" for p in unique))
         output = run_git(["cat-file", "--batch"], self.cwd, stdin=request)
         contents: dict[str, bytes | None] = {}
         position = 0
-        for path in paths:
+        for path in unique:
             end = output.index(b"\n", position)
             header = output[position:end]
             position = end + 1
@@ -122,7 +145,7 @@ class Revision:
             contents[path] = body if kind == b"blob" else None
         return contents
 
-    def list_files(self, folder) -> list[str]:
+    def list_files(self, folder: FilePath) -> list[str]:
         """Paths of the files under ``folder`` at this revision, relative to ``cwd`` like ``folder``."""
         listing = git_text(["ls-tree", "-r", "-z", "--full-tree", "--name-only", self.sha, "--",
                             self.repo_path(folder)], self.cwd)
@@ -130,12 +153,12 @@ class Revision:
         return [os.path.join(os.fspath(folder), os.path.relpath(os.path.join(self.toplevel, name), root))
                 for name in listing.split("\0") if name]
 
-    def read_file(self, path) -> bytes | None:
+    def read_file(self, path: FilePath) -> bytes | None:
         """Contents of one file at this revision, or ``None`` if it is not there."""
         return self.read_files([path])[os.fspath(path)]
 
 
-def resolve(revision: str, cwd=None) -> Revision:
+def resolve(revision: str, cwd: FilePath | None = None) -> Revision:
     """Resolve ``revision`` to a commit, with an error that says how to fetch a missing one."""
     cwd = os.path.realpath(cwd or os.getcwd())
     # The last line is the shallowness; the path before it may hold any character, line breaks included.

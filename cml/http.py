@@ -1,13 +1,17 @@
-"""One HTTP policy for every forge and server cml talks to.
+"""One HTTP policy for every forge and server cml talks to, applied by the session every client sends through.
 
 - **Time**: ``CML_HTTP_TIMEOUT`` bounds a whole request (connect, headers and body), so a server
   that drips one byte at a time cannot hold a job; ``CML_HTTP_MAX_WAIT`` bounds one operation,
   its attempts and the waits between them included.
 - **Retries**: 5xx, 429, GitHub's primary and secondary rate limits, time-outs and broken
   connections, waiting as ``Retry-After``/``x-ratelimit-reset`` say or backing off exponentially.
-  A request that creates something is retried only when it certainly did not reach the server;
-  otherwise its outcome is unknown (:class:`ForgeOutcomeUnknownError`) and the caller looks for
-  what it may have created before trying again (:func:`create_once`).
+  A request that is not idempotent (a ``POST``) is retried only when the server certainly did not
+  process it (no connection, 503, a rate limit); otherwise its outcome is unknown
+  (:class:`~cml.errors.ServiceOutcomeUnknownError`) and the caller looks for what it may have created
+  before trying again (:func:`create_once`).
+- **Errors**: a failure left after retrying is raised as the session's :class:`~cml.errors.ErrorKinds`
+  (the ``Forge*`` classes for forges, the plain ``Service*`` ones for other servers), naming the
+  :func:`operation` it happened in.
 - **Credentials**: a session is bound to one origin; it never sends a request elsewhere and
   refuses a redirect to another origin, so a token cannot follow one.
 - **Size**: an answer larger than :data:`MAX_RESPONSE_BYTES` is refused, and error text from a
@@ -16,26 +20,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, TypeVar
-from collections.abc import Mapping
+from typing import Any, Callable, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-from cml.errors import UsageError
-from cml.forges.errors import (
-    ForgeAuthError,
-    ForgeError,
-    ForgeNotFoundError,
-    ForgeOutcomeUnknownError,
-    ForgePermissionError,
-    ForgeRateLimitError,
-    ForgeRequestError,
-    ForgeUnavailableError,
-)
+from cml.errors import SERVICE_ERRORS, ErrorKinds, ServiceError, ServiceOutcomeUnknownError, UsageError
 
 T = TypeVar("T")
 RETRYABLE_STATUS = {500, 502, 503, 504}
@@ -77,6 +72,7 @@ class HttpPolicy:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> HttpPolicy:
+        """The defaults, overridden by the ``CML_HTTP_*`` variables of ``environ`` (``os.environ`` when ``None``)."""
         env = os.environ if environ is None else environ
         return cls(
             timeout=_environment_number(env, "CML_HTTP_TIMEOUT", cls.timeout, 0.001),
@@ -88,7 +84,7 @@ class HttpPolicy:
 
 @dataclass
 class HttpFailure(Exception):
-    """What an adapter saw when a request failed: status (None when no answer came), headers, message.
+    """One failed attempt: status (None when no answer came), headers, message.
 
     ``sent`` is false only when the request certainly never reached the server (the connection was
     never made), which makes even a request that creates something safe to repeat.
@@ -103,7 +99,7 @@ class HttpFailure(Exception):
         return self.message
 
 
-def cut(text: str, limit: int = MAX_ERROR_CHARACTERS) -> str:
+def cut(text: object, limit: int = MAX_ERROR_CHARACTERS) -> str:
     """``text`` on one line, at most ``limit`` characters (server text quoted in errors)."""
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
@@ -117,6 +113,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def is_rate_limited(failure: HttpFailure) -> bool:
+    """A 429, or a 403 that GitHub sends for its primary (no requests remaining) or secondary rate limit."""
     if failure.status == 429:
         return True
     if failure.status == 403:
@@ -141,42 +138,45 @@ def retry_delay(failure: HttpFailure, attempt: int, policy: HttpPolicy, now: flo
     return max(60.0, backoff) if failure.status == 403 else backoff
 
 
-def to_forge_error(failure: HttpFailure, forge: str, action: str, retried: bool = True) -> ForgeError:
-    """The cml error for a failure that retries could not fix, with a hint at the fix."""
+def service_error(failure: HttpFailure, service: str, action: str, retried: bool = True,
+                  errors: ErrorKinds = SERVICE_ERRORS) -> ServiceError:
+    """The cml error (of the family ``errors``) for a failure that retries could not fix, with a hint at the fix."""
     status = failure.status
     detail = cut(failure.message).rstrip(".")
-    where = f"{forge}: {action}"
+    where = f"{service}: {action}"
     if status is None:
-        return ForgeUnavailableError(f"{where}: {detail}; check the API URL and the network, then rerun the job")
+        return errors.unavailable(f"{where}: {detail}; check the API URL and the network, then rerun the job")
     if status == 401:
-        return ForgeAuthError(f"{where}: the token was rejected (401 {detail}); check that it is set and not expired")
+        return errors.auth(f"{where}: the token was rejected (401 {detail}); check that it is set and not expired")
     if is_rate_limited(failure):
         state = "still rate limited after retrying" if retried else "rate limited, and waiting would pass CML_HTTP_MAX_WAIT"
-        return ForgeRateLimitError(f"{where}: {state} ({status} {detail}); rerun the job later")
+        return errors.rate_limit(f"{where}: {state} ({status} {detail}); rerun the job later")
     if status == 403:
-        return ForgePermissionError(f"{where}: the token lacks permission (403 {detail})")
+        return errors.permission(f"{where}: the token lacks permission (403 {detail})")
     if status == 404:
-        return ForgeNotFoundError(f"{where}: not found (404 {detail}); check the repository, number or sha and the token's access")
+        return errors.not_found(f"{where}: not found (404 {detail}); check the repository, number or sha and the token's access")
     if status in RETRYABLE_STATUS:
         state = "the server kept failing" if retried else "the server failed"
-        return ForgeUnavailableError(f"{where}: {state} ({status} {detail}); rerun the job later")
-    return ForgeRequestError(f"{where}: the request was refused ({status} {detail})")
+        return errors.unavailable(f"{where}: {state} ({status} {detail}); rerun the job later")
+    return errors.request(f"{where}: the request was refused ({status} {detail})")
 
 
 def call_with_retries(
     operation: Callable[[], T],
     describe: Callable[[BaseException], HttpFailure | None],
     policy: HttpPolicy,
-    forge: str,
+    service: str,
     action: str,
     sleep: Callable[[float], None] = time.sleep,
     creates: bool = False,
+    errors: ErrorKinds = SERVICE_ERRORS,
 ) -> T:
-    """Run ``operation`` under ``policy``; ``describe`` turns a client library's exception into an
-    :class:`HttpFailure` (or ``None`` for exceptions that are not HTTP failures).
+    """The policy's retry loop, which :func:`policy_session` runs around every request: run ``operation``;
+    ``describe`` turns its exception into an :class:`HttpFailure` (or ``None`` for exceptions that are not
+    HTTP failures, which pass through). A failure left after retrying is raised as ``errors`` says.
 
     With ``creates``, a failure after which the request may have taken effect (no answer, an unreadable
-    answer, a server error) raises :class:`ForgeOutcomeUnknownError` instead of repeating the request.
+    answer, a server error) raises ``errors.outcome_unknown`` instead of repeating the request.
     """
     started = time.monotonic()
     waited = 0.0
@@ -185,33 +185,34 @@ def call_with_retries(
         attempt += 1
         try:
             return operation()
-        except ForgeError:
+        except ServiceError:
             raise
         except TransportRefusal as refusal:
-            raise ForgeRequestError(f"{forge}: {action}: {refusal}") from None
-        except Exception as error:  # noqa: BLE001 - the client's exception is described, then replaced
+            raise errors.request(f"{service}: {action}: {refusal}") from None
+        except Exception as error:  # noqa: BLE001 - the transport's exception is described, then replaced
             failure = describe(error)
             if failure is None:
                 raise
         if creates and failure.sent and (failure.status is None or failure.status in UNCERTAIN_STATUS):
-            raise outcome_unknown(failure, forge, action, retried=False) from None
+            raise outcome_unknown(failure, service, action, retried=False, errors=errors) from None
         delay = retry_delay(failure, attempt, policy)
         spent = max(time.monotonic() - started, waited)
         if delay is None or attempt >= policy.attempts or spent + delay + policy.timeout > policy.max_total_wait:
-            raise to_forge_error(failure, forge, action, retried=attempt > 1) from None
+            raise service_error(failure, service, action, retried=attempt > 1, errors=errors) from None
         sleep(delay)
         waited += delay
 
 
-def outcome_unknown(failure: HttpFailure, forge: str, action: str, retried: bool) -> ForgeOutcomeUnknownError:
+def outcome_unknown(failure: HttpFailure, service: str, action: str, retried: bool,
+                    errors: ErrorKinds = SERVICE_ERRORS) -> ServiceOutcomeUnknownError:
     """The error for a create request whose answer was lost or a server error: it may have taken effect."""
-    return ForgeOutcomeUnknownError(f"{to_forge_error(failure, forge, action, retried)} "
-                                    f"(it may or may not have been done)", failure, forge, action)
+    return errors.outcome_unknown(f"{service_error(failure, service, action, retried)} "
+                                  f"(it may or may not have been done)", failure, service, action)
 
 
 def create_once(create: Callable[[], T], find: Callable[[], T | None], policy: HttpPolicy,
                 sleep: Callable[[float], None] = time.sleep) -> T:
-    """Run ``create`` (a request made with ``creates=True``); when its outcome is unknown, look with ``find``
+    """Run ``create`` (a request that is not repeated blindly); when its outcome is unknown, look with ``find``
     for what it may have created before trying again, within the policy's attempts and maximum wait."""
     started = time.monotonic()
     attempt = 0
@@ -219,30 +220,63 @@ def create_once(create: Callable[[], T], find: Callable[[], T | None], policy: H
         attempt += 1
         try:
             return create()
-        except ForgeOutcomeUnknownError as error:
+        except ServiceOutcomeUnknownError as error:
             found = find()
             if found is not None:
                 return found
             delay = policy.backoff * 2 ** (attempt - 1)
             if attempt >= policy.attempts or time.monotonic() - started + delay + policy.timeout > policy.max_total_wait:
-                if error.failure is None or attempt == 1:
+                if not isinstance(error.failure, HttpFailure) or attempt == 1:
                     raise
-                raise outcome_unknown(error.failure, error.forge, error.action, retried=True) from None
+                message = str(outcome_unknown(error.failure, error.service, error.action, retried=True))
+                raise type(error)(message, error.failure, error.service, error.action) from None
             sleep(delay)
 
 
-def proven(created: T, forge: str, action: str, *fields: str) -> T:
+def proven_by(created: T, service: str, action: str, fields: Sequence[str],
+              errors: ErrorKinds = SERVICE_ERRORS) -> T:
     """``created`` (an object or JSON document a create request answered) when the answer proves the creation:
-    every one of ``fields`` is there (``id`` a number); otherwise :class:`ForgeOutcomeUnknownError`."""
+    every one of ``fields`` is there (``id`` a number); otherwise ``errors.outcome_unknown``."""
 
-    def field(name: str):
+    def field(name: str) -> object:
         return created.get(name) if isinstance(created, dict) else getattr(created, name, None)
 
     identifier = field(fields[0]) if fields else None
     if isinstance(identifier, int) and not isinstance(identifier, bool) and all(field(name) for name in fields[1:]):
         return created
-    raise ForgeOutcomeUnknownError(f"{forge}: {action}: the answer does not show what was created; "
-                                   f"it may or may not have been done")
+    raise errors.outcome_unknown(f"{service}: {action}: the answer does not show what was created; "
+                                 f"it may or may not have been done")
+
+
+# -- what the current thread is doing, for the session's messages and its choice to retry ---------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What requests are made for (``commenting on pr/7``), and whether a non-idempotent one may be repeated
+    blindly (``repeatable``: a GraphQL query, a content-addressed blob, a token that is simply issued again)."""
+
+    action: str
+    repeatable: bool = False
+
+
+_operations = threading.local()
+
+
+@contextlib.contextmanager
+def operation(action: str, repeatable: bool = False) -> Iterator[Operation]:
+    """Name the requests the current thread makes in this block: errors say ``{service}: {action}: …``."""
+    outer = getattr(_operations, "current", None)
+    _operations.current = Operation(action, repeatable)
+    try:
+        yield _operations.current
+    finally:
+        _operations.current = outer
+
+
+def current_operation() -> Operation | None:
+    """The innermost :func:`operation` of this thread, if any."""
+    return getattr(_operations, "current", None)
 
 
 # -- the transport ------------------------------------------------------------------------------
@@ -289,6 +323,11 @@ def last_answer_status() -> int | None:
     return getattr(_last_answer, "status", None)
 
 
+def last_answer_method() -> str | None:
+    """The method of the request whose answer a policy session read last in this thread."""
+    return getattr(_last_answer, "method", None)
+
+
 class _Deadline:
     """Shuts down the sockets of one request when its time is up, so a dripping server cannot hold it."""
 
@@ -318,10 +357,8 @@ class _Deadline:
     def _shut(connection) -> None:
         sock = getattr(connection, "sock", None)
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def __enter__(self) -> _Deadline:
         _current_deadline.value = self
@@ -333,8 +370,10 @@ class _Deadline:
         _current_deadline.value = None
 
 
-def _watched(connection_class):
-    class Watched(connection_class):
+def _watched(connection_class: Any) -> Any:
+    base: Any = connection_class
+
+    class Watched(base):
         def request(self, *args, **kwargs):
             deadline = getattr(_current_deadline, "value", None)
             if deadline is not None:
@@ -365,16 +404,26 @@ def _policy_adapter():
     return PolicyAdapter(max_retries=0)
 
 
-def policy_session(base_url: str, policy: HttpPolicy, headers: Mapping[str, str] | None = None):
-    """A ``requests.Session`` bound to ``base_url``'s origin under ``policy`` (see the module's rules)."""
+def policy_session(base_url: str, policy: HttpPolicy, headers: Mapping[str, str] | None = None,
+                   service: str = "", errors: ErrorKinds | None = None,
+                   sleep: Callable[[float], None] = time.sleep):
+    """A ``requests.Session`` bound to ``base_url``'s origin under ``policy`` (see the module's rules).
+
+    With ``errors``, its ``send`` runs :func:`call_with_retries` around every request: failures are retried
+    as the policy says and a failure left (an answer of 400 or more included) is raised as ``errors``,
+    named ``{service}: {action}`` after the thread's :func:`operation`. Without, every request is sent once
+    and answered as the server answered (for probes that read error answers themselves).
+    """
     import requests
 
     class PolicySession(requests.Session):
-        def __init__(self):
+        def __init__(self) -> None:
             super().__init__()
             self.origin = origin_of(base_url)
             self.policy = policy
-            self.last_headers = threading.local()
+            self.service = service
+            self.errors = errors
+            self.sleep = sleep
             adapter = _policy_adapter()
             self.mount("http://", adapter)
             self.mount("https://", adapter)
@@ -395,16 +444,36 @@ def policy_session(base_url: str, policy: HttpPolicy, headers: Mapping[str, str]
             return target
 
         def send(self, request, **kwargs):
-            self._check_origin(request.url, "a request to")
-            stream = kwargs.pop("stream", False)
-            kwargs["timeout"] = kwargs.get("timeout") or self.policy.timeout
             if getattr(_current_deadline, "value", None) is not None:  # a redirect, inside the first request's time
-                return super().send(request, stream=True, **kwargs)
+                self._check_origin(request.url, "a request to")
+                return super().send(request, **{**kwargs, "stream": True})
+            if self.errors is None:
+                self._check_origin(request.url, "a request to")
+                return self._send_once(request, kwargs)
+            doing = current_operation() or Operation(f"{request.method} {urlsplit(request.url).path}")
+            creates = str(request.method).upper() not in IDEMPOTENT_METHODS and not doing.repeatable
+
+            def attempt():
+                self._check_origin(request.url, "a request to")
+                response = self._send_once(request, kwargs)
+                if response.status_code >= 400:
+                    if not response._content_consumed:
+                        _read_bounded(response)
+                    raise HttpFailure(response.status_code, dict(response.headers), _error_message(response))
+                return response
+
+            return call_with_retries(attempt, describe_requests_failure, self.policy, self.service, doing.action,
+                                     self.sleep, creates, self.errors)
+
+        def _send_once(self, request, kwargs):
+            """One attempt, within the policy's time for a whole request, its body read unless streamed."""
+            options = dict(kwargs)
+            stream = options.pop("stream", False)
+            options["timeout"] = options.get("timeout") or self.policy.timeout
             with _Deadline(self.policy.timeout) as deadline:
                 try:
-                    response = super().send(request, stream=True, **kwargs)
-                    self.last_headers.value = response.headers
-                    _last_answer.status = response.status_code
+                    response = super().send(request, stream=True, **options)
+                    _last_answer.status, _last_answer.method = response.status_code, str(request.method).upper()
                     if not stream:
                         _read_bounded(response)
                 except requests.RequestException:
@@ -437,29 +506,26 @@ def _read_bounded(response) -> None:
 
 class JsonApi:
     """A policy session bound to one API base, for the servers that have no maintained client library
-    (Bitbucket, Gitea, MLflow, the asset server)."""
+    (Bitbucket, Gitea, MLflow, the asset server); its failures are raised as ``errors``."""
 
-    def __init__(self, base_url: str, headers: Mapping[str, str], policy: HttpPolicy, forge: str):
+    def __init__(self, base_url: str, headers: Mapping[str, str], policy: HttpPolicy, service: str,
+                 errors: ErrorKinds = SERVICE_ERRORS):
         self.base_url = base_url.rstrip("/")
         self.policy = policy
-        self.forge = forge
-        self.session = policy_session(self.base_url, policy, {"Accept": "application/json", **headers})
+        self.service = service
+        self.errors = errors
+        self.session = policy_session(self.base_url, policy, {"Accept": "application/json", **headers},
+                                      service=service, errors=errors)
 
     def url(self, path: str) -> str:
+        """``path`` under the API base (an absolute URL, such as a next-page link, as it is)."""
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
 
     def request(self, method: str, path: str, action: str, **kwargs):
-        """Send one request (retried under the policy; a POST only when it certainly did not arrive);
-        returns the ``requests.Response``."""
-
-        def send():
-            response = self.session.request(method, self.url(path), timeout=self.policy.timeout, **kwargs)
-            if response.status_code >= 400:
-                raise HttpFailure(response.status_code, dict(response.headers), _error_message(response))
-            return response
-
-        return call_with_retries(send, describe_requests_failure, self.policy, self.forge, action,
-                                 creates=method.upper() not in IDEMPOTENT_METHODS)
+        """Send one request for ``action`` (retried by the session under the policy; a POST only when it certainly
+        was not processed); returns the ``requests.Response``."""
+        with operation(action):
+            return self.session.request(method, self.url(path), timeout=self.policy.timeout, **kwargs)
 
     def json(self, method: str, path: str, action: str, **kwargs):
         """The JSON answer (``None`` for an empty one); an answer that is not JSON is an error naming the action."""
@@ -470,8 +536,8 @@ class JsonApi:
             return response.json()
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
-            raise ForgeRequestError(f"{self.forge}: {action}: the answer ({response.status_code}, {cut(kind, 60)}) "
-                                    f"is not JSON; check the API URL") from None
+            raise self.errors.request(f"{self.service}: {action}: the answer ({response.status_code}, "
+                                      f"{cut(kind, 60)}) is not JSON; check the API URL") from None
 
     def pages_by_link(self, path: str, action: str, params: Mapping[str, object] | None = None) -> list:
         """Items of every page, following ``Link: <…>; rel="next"`` headers."""
@@ -492,22 +558,29 @@ class JsonApi:
         except ValueError:
             page = None
         if not isinstance(page, list):
-            raise ForgeRequestError(f"{self.forge}: {action}: the answer ({response.status_code}) is not a JSON list; "
-                                    f"check the API URL")
+            raise self.errors.request(f"{self.service}: {action}: the answer ({response.status_code}) is not a "
+                                      f"JSON list; check the API URL")
         return page
 
 
 def _error_message(response) -> str:
+    """The server's own words for a failure: ``message`` (GitHub, GitLab, Gitea), ``error.message`` (Bitbucket),
+    ``error`` (GitLab), with GitHub's validation ``errors`` after a colon."""
     try:
         document = response.json()
     except ValueError:
         return response.reason or f"HTTP {response.status_code}"
-    if isinstance(document, dict):
-        error = document.get("error")
-        if isinstance(error, dict):
-            return cut(error.get("message") or error)
-        return cut(document.get("message") or error or response.reason)
-    return response.reason or f"HTTP {response.status_code}"
+    if not isinstance(document, dict):
+        return response.reason or f"HTTP {response.status_code}"
+    error = document.get("error")
+    if isinstance(error, dict):
+        return cut(error.get("message") or error)
+    message = cut(document.get("message") or error or response.reason or f"HTTP {response.status_code}")
+    details = document.get("errors")
+    if isinstance(details, list) and details:
+        reasons = [d.get("message") or d.get("code") for d in details if isinstance(d, dict)]
+        message = cut(message + ": " + "; ".join(str(reason) for reason in reasons if reason))
+    return message
 
 
 def describe_requests_failure(error: BaseException) -> HttpFailure | None:
@@ -530,7 +603,7 @@ def _never_connected(error: BaseException) -> bool:
     """True when the chain of causes shows the connection was refused or could not be made."""
     import urllib3.exceptions
 
-    seen = error
+    seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, (ConnectionRefusedError, urllib3.exceptions.NewConnectionError,
                              urllib3.exceptions.NameResolutionError)):

@@ -6,10 +6,15 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from types import FrameType
+from typing import Callable, Optional
+
+#: A signal handler, as :func:`signal.signal` takes it.
+SignalHandler = Callable[[int, Optional[FrameType]], object]
 
 
 @contextlib.contextmanager
-def stop_signals(handler) -> Iterator[None]:
+def stop_signals(handler: SignalHandler) -> Iterator[None]:
     """SIGINT, SIGTERM and SIGHUP go to ``handler`` while the block runs, in the main thread only.
 
     A cancelled CI job gets SIGINT or SIGTERM; a closed terminal SIGHUP. Elsewhere than

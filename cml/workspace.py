@@ -17,16 +17,15 @@ import shlex
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Literal, overload
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
+from cml.ci import WORKSPACE_VARIABLES, detect
 from cml.errors import UsageError
-from cml.secrets import register_secret
+from cml.forges.registry import DRIVERS, TOKEN_VARIABLES, ci_repository_context, driver_for_host, forge_class, git_credentials
 from cml.git import git_text, run_git
-
-#: Where each CI checks the repository out.
-WORKSPACE_VARIABLES = ("GITHUB_WORKSPACE", "CI_PROJECT_DIR", "BITBUCKET_CLONE_DIR")
+from cml.secrets import register_secret
 
 
 def http_auth_environment(remote_url: str, user: str, password: str) -> dict[str, str]:
@@ -57,7 +56,17 @@ class Workspace:
     @classmethod
     def find(cls, cwd: str | None = None) -> Workspace:
         """The working tree around ``cwd``; a clear error outside one."""
-        return cls(git_text(["rev-parse", "--show-toplevel"], cwd))
+        root = git_text(["rev-parse", "--show-toplevel"], cwd)
+        assert root is not None  # git_text raises rather than answer None unless it probes
+        return cls(root)
+
+    @overload
+    def git(self, *args: str, env: Mapping[str, str] | None = None, network: bool = False,
+            check: Literal[True] = True) -> str: ...
+
+    @overload
+    def git(self, *args: str, env: Mapping[str, str] | None = None, network: bool = False,
+            check: Literal[False]) -> str | None: ...
 
     def git(self, *args: str, env: Mapping[str, str] | None = None, network: bool = False,
             check: bool = True) -> str | None:
@@ -71,7 +80,7 @@ class Workspace:
     def remote_url(self, remote: str) -> str:
         if not self.succeeds("remote", "get-url", remote):
             raise UsageError(f"this clone has no remote named '{remote}'; add it or pass --remote NAME",
-                             parameter="--remote")
+                             parameter="remote")
         return self.git("remote", "get-url", remote)
 
     def current_branch(self) -> str | None:
@@ -116,10 +125,6 @@ class Workspace:
         return self.git("rev-parse", f"{commit}^{{tree}}")
 
 
-#: git's username for a GitLab CI job token (``CI_JOB_TOKEN``), used when no other token is in the environment.
-GITLAB_JOB_TOKEN_USER = "gitlab-ci-token"
-
-
 def credential_helper_command(driver: str) -> str:
     """The helper git runs (through a shell) for ``cml ci``'s credentials: this Python running
     :func:`credential_helper`, found even when ``cml`` is not on PATH, and never a ``cml`` package in git's
@@ -141,8 +146,8 @@ def credential_helper(argv: Sequence[str] | None = None, environ: Mapping[str, s
     answer = credential_answer(driver, action, env)
     if not answer and action == "get":
         prefix = "::warning::" if env.get("GITHUB_ACTIONS") else "cml: warning: "
-        sys.stderr.write(f"{prefix}no token for git: set REPO_TOKEN (or repo_token, GITHUB_TOKEN, GITLAB_TOKEN, "
-                         "BITBUCKET_TOKEN, GITEA_TOKEN) in this step's environment\n")
+        sys.stderr.write(f"{prefix}no token for git: set REPO_TOKEN (or {', '.join(TOKEN_VARIABLES[1:])}) "
+                         "in this step's environment\n")
     sys.stdout.write(answer)
     sys.stdout.flush()
 
@@ -150,16 +155,16 @@ def credential_helper(argv: Sequence[str] | None = None, environ: Mapping[str, s
 def credential_answer(driver: str, action: str, environ: Mapping[str, str]) -> str:
     """git's credential protocol answer to ``action`` (``get``; ``store`` and ``erase`` are ignored): the
     first token of REPO_TOKEN, repo_token, GITHUB_TOKEN, GITLAB_TOKEN, BITBUCKET_TOKEN, GITEA_TOKEN (on GitLab,
-    else CI_JOB_TOKEN) in ``environ``, with the user name ``driver``'s git server expects; ``""`` without one."""
-    from cml.forges.registry import TOKEN_VARIABLES, git_credentials
-
+    else its CI's job token, CI_JOB_TOKEN) in ``environ``, with the user name ``driver``'s git server expects;
+    ``""`` without one."""
     if action != "get":
         return ""
     name = next((name for name in TOKEN_VARIABLES if environ.get(name)), None)
+    forge = forge_class(driver) if driver in DRIVERS else None
     if name is not None:
         user, password = git_credentials(driver, environ[name])
-    elif driver == "gitlab" and environ.get("CI_JOB_TOKEN"):
-        user, password = GITLAB_JOB_TOKEN_USER, environ["CI_JOB_TOKEN"]
+    elif forge and forge.job_token_variable and forge.job_token_user and environ.get(forge.job_token_variable):
+        user, password = forge.job_token_user, environ[forge.job_token_variable]
     else:
         return ""
     if any(character in user + password for character in "\0\r\n"):
@@ -189,9 +194,6 @@ def setup_git_authentication(
     did, without writing the token anywhere: a credential helper for ``scheme://host`` in ``.git/config`` that
     reads the token from the environment of the git process; the remote URL loses any credentials it held.
     ``token`` (``--token``) also authenticates this run's own fetches."""
-    from cml.ci import ci_repository_context, driver_for_host
-    from cml.forges.registry import TOKEN_VARIABLES, git_credentials
-
     url = workspace.git("remote", "get-url", remote, check=False)
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -213,13 +215,14 @@ def setup_git_authentication(
     in_environment = next((environ[name] for name in TOKEN_VARIABLES if environ.get(name)), None)
     header_key = f"http.{origin}/.extraheader"
     headers = (workspace.git("config", "--local", "--get-all", header_key, check=False) or "").splitlines()
-    if driver == "github" and in_environment and any(_checkout_token(value) != in_environment for value in headers):
+    stores_header = forge_class(driver).checkout_stores_token_header if driver in DRIVERS else False
+    if stores_header and in_environment and any(_checkout_token(value) != in_environment for value in headers):
         workspace.git("config", "--local", "--unset-all", header_key)  # as iterative/cml: push with REPO_TOKEN
         note(f"removed the token actions/checkout stored for {origin}, so that git uses the job's token")
     note(f"git push and fetch to {origin} authenticate with the token in REPO_TOKEN (or {', '.join(TOKEN_VARIABLES[1:])}) "
          "of their environment, through a credential helper; no token is stored")
     if token and token != in_environment:
-        workspace.auth = http_auth_environment(url, *git_credentials(driver, token))
+        workspace.auth = http_auth_environment(url or "", *git_credentials(driver, token))
         warn(f"the --token token is not in this job's environment: a later git push or fetch to {origin} needs it "
              f"in REPO_TOKEN (or {', '.join(TOKEN_VARIABLES[1:])})")
 
@@ -227,8 +230,6 @@ def setup_git_authentication(
 def mark_safe_directory(environ: Mapping[str, str]) -> str | None:
     """In CI only, add the workspace to ``safe.directory`` in the (runner's) global git config, once;
     containers often run as another user than the one who owns the checkout. Returns what was done."""
-    from cml.ci import detect
-
     if not detect(environ).in_ci:
         return None
     folder = next((environ[name] for name in WORKSPACE_VARIABLES if environ.get(name)), None) or os.getcwd()
@@ -254,8 +255,6 @@ def prepare_repository(
     ``fetch_depth``: ``None`` fetches just the pull request's base branch when it is missing, ``0``
     unshallows (or fetches everything), ``N`` deepens every branch to N commits.
     """
-    from cml.ci import detect
-
     done = []
     if workspace.git("config", "--local", "--get", "user.name", check=False) != user_name:
         workspace.git("config", "--local", "user.name", user_name)

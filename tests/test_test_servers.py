@@ -141,9 +141,9 @@ def test_a_server_and_children_that_ignore_sigterm_are_killed_even_outside_its_p
 
 def test_a_server_that_dies_at_start_fails_at_once_with_the_end_of_its_log(tmp_path):
     started = time.monotonic()
-    with pytest.raises(ServerFailed) as failure:
-        with script_server(tmp_path, "import sys\nprint('cannot bind: address already in use')\nsys.exit(3)\n"):
-            pass
+    with pytest.raises(ServerFailed) as failure, \
+            script_server(tmp_path, "import sys\nprint('cannot bind: address already in use')\nsys.exit(3)\n"):
+        pass
     assert time.monotonic() - started < 30
     assert "exited with status 3 before it was ready" in str(failure.value)
     assert str(failure.value).endswith("cannot bind: address already in use\n")
@@ -159,7 +159,7 @@ def test_a_server_never_ready_fails_after_the_bound_and_leaves_nothing(tmp_path)
 def test_the_server_is_stopped_when_the_test_body_raises(tmp_path):
     with pytest.raises(ZeroDivisionError), stubborn_server(tmp_path) as server:
         pids = started_processes(server, tmp_path)
-        1 / 0
+        raise ZeroDivisionError
     assert [pid for pid in pids if alive(pid)] == []
 
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote
 
 from cml.assets.content import Asset
 from cml.assets.publisher import Publisher, in_parallel
+from cml.ci import RepositoryContext
+from cml.forges.base import Forge
+from cml.forges.bitbucket import BitbucketForge
 from cml.forges.errors import ForgeNotFoundError
 
-DEFAULT_WEB_URL = "https://bitbucket.org"
+if TYPE_CHECKING:
+    from cml.assets.backends import PublishSettings
+
+DEFAULT_WEB_URL = BitbucketForge.public_web_url or ""
 
 
 class BitbucketDownloadsPublisher(Publisher):
@@ -21,6 +28,14 @@ class BitbucketDownloadsPublisher(Publisher):
     """
 
     label = "Bitbucket Downloads"
+    #: The adapter whose repository this stores files in.
+    serves: ClassVar[type[Forge]] = BitbucketForge
+
+    @classmethod
+    def for_forge(cls, forge: BitbucketForge, context: RepositoryContext, settings: PublishSettings,
+                  issue_number: int | None, absolute_links: bool) -> BitbucketDownloadsPublisher:
+        """The repository's Downloads, linked under the CI's server (else bitbucket.org)."""
+        return cls(forge, context.server_url)
 
     def __init__(self, forge, web_url: str | None = None):
         super().__init__()

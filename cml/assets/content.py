@@ -6,13 +6,16 @@ signature, SVG, UTF-8 text), never by a guess; one whose type cannot be told is 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import mimetypes
 import os
 from dataclasses import dataclass, field
+from urllib.parse import unquote, unquote_to_bytes
 
 from cml.errors import CmlError
-from cml.fileio import format_size
+from cml.fileio import detect_mime_type, format_size
 
 #: Types Python's table lacks or gets wrong on some platforms, for files ML reports link to.
 EXTRA_TYPES = {
@@ -25,32 +28,10 @@ _EXTENSIONS_FOR_TYPE = {"image/jpeg": ".jpg", "image/svg+xml": ".svg", "text/pla
                         "text/markdown": ".md", "application/yaml": ".yaml", "application/octet-stream": ".bin"}
 #: The longest ``data:`` URI decoded; longer ones are refused before any decoding.
 MAX_DATA_URI_CHARACTERS = 4 * 1024 * 1024
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"), (b"PK\x03\x04", "application/zip"),
-)
 
 
 class AssetError(CmlError):
     """A file cannot be published: too large, of a refused type, or an unreadable ``data:`` URI."""
-
-
-def detect_mime_type(data: bytes) -> str | None:
-    """The type ``data``'s content shows (an image, PDF or ZIP signature, SVG, UTF-8 text), else ``None``."""
-    for signature, mime_type in _SIGNATURES:
-        if data.startswith(signature):
-            return mime_type
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if b"<svg" in data[:512].lower():
-        return "image/svg+xml"
-    if b"\0" not in data:
-        try:
-            data.decode("utf-8")
-            return "text/plain"
-        except UnicodeDecodeError:
-            pass
-    return None
 
 
 def guess_mime_type(name: str, data: bytes = b"") -> str:
@@ -116,10 +97,6 @@ class Asset:
     @classmethod
     def from_data_uri(cls, uri: str) -> Asset:
         """Decode a ``data:[<type>][;base64],<data>`` URI (RFC 2397) of at most :data:`MAX_DATA_URI_CHARACTERS`."""
-        import base64
-        import binascii
-        from urllib.parse import unquote, unquote_to_bytes
-
         if len(uri) > MAX_DATA_URI_CHARACTERS:
             raise AssetError(f"a data: URI of {format_size(len(uri))} is longer than "
                              f"{format_size(MAX_DATA_URI_CHARACTERS)}, the most cml decodes; link the file instead")

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from typing import TYPE_CHECKING, ClassVar
 
 from cml.assets.content import Asset, AssetError, format_size
 from cml.assets.publisher import Publisher, in_parallel
+from cml.ci import RepositoryContext
+from cml.errors import UsageError
+from cml.forges.base import Forge
 from cml.forges.errors import ForgeError
+from cml.forges.gitea import GiteaForge
+
+if TYPE_CHECKING:
+    from cml.assets.backends import PublishSettings
 
 
 class GiteaAttachmentsPublisher(Publisher):
@@ -19,6 +27,17 @@ class GiteaAttachmentsPublisher(Publisher):
     """
 
     label = "Gitea attachments"
+    #: The adapter whose pull requests and issues this attaches files to.
+    serves: ClassVar[type[Forge]] = GiteaForge
+
+    @classmethod
+    def for_forge(cls, forge: GiteaForge, context: RepositoryContext, settings: PublishSettings,
+                  issue_number: int | None, absolute_links: bool) -> GiteaAttachmentsPublisher:
+        """Attachments of pull request or issue ``issue_number``, which a report must go to."""
+        if issue_number is None:
+            raise UsageError("Gitea keeps attachments on a pull request or issue; post to one (--target pr/N or "
+                             "issue/N) or publish with --publish-url s3://BUCKET/PREFIX", parameter="target")
+        return cls(forge, issue_number)
 
     def __init__(self, forge, issue_number: int):
         super().__init__()

@@ -10,11 +10,18 @@ The token needs ``contents: write``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote
 
 from cml.assets.content import Asset
 from cml.assets.publisher import Publisher, PublishingRefused, in_parallel
-from cml.forges.errors import ForgeError, ForgeNotFoundError, ForgePermissionError, ForgeRequestError
+from cml.ci import RepositoryContext
+from cml.forges.base import Forge
+from cml.forges.errors import ForgeError, ForgePermissionError, ForgeRequestError
+from cml.forges.github import GitHubForge
+
+if TYPE_CHECKING:
+    from cml.assets.backends import PublishSettings
 
 DEFAULT_BRANCH = "cml-assets"
 #: GitHub refuses blobs over 100 MB.
@@ -41,8 +48,16 @@ class GitHubBranchPublisher(Publisher):
     """
 
     size_limit = BLOB_LIMIT
+    #: The adapter whose repository this stores files in.
+    serves: ClassVar[type[Forge]] = GitHubForge
 
-    def __init__(self, forge, server_url: str | None = None, branch: str = DEFAULT_BRANCH):
+    @classmethod
+    def for_forge(cls, forge: GitHubForge, context: RepositoryContext, settings: PublishSettings,
+                  issue_number: int | None, absolute_links: bool) -> GitHubBranchPublisher:
+        """Files on ``settings.branch``, linked under the CI's server (else the API's web address)."""
+        return cls(forge, context.server_url, settings.branch)
+
+    def __init__(self, forge: GitHubForge, server_url: str | None = None, branch: str = DEFAULT_BRANCH):
         super().__init__()
         self.forge = forge
         self.branch = branch.strip() or DEFAULT_BRANCH
@@ -53,26 +68,9 @@ class GitHubBranchPublisher(Publisher):
     def url_of(self, name: str) -> str:
         return f"{self.server_url}/{self.forge.repository}/raw/{quote(self.branch)}/{quote(name)}"
 
-    def _head(self):
-        """``(ref, parent commit, tree)`` of the branch, or ``(None, None, None)`` when it does not exist yet."""
-        repo = self.forge.repo
-        ref = repo.get_git_ref(f"heads/{self.branch}")
-        try:
-            head_sha = self.forge.call(f"reading branch {self.branch}", lambda: ref.object.sha)
-        except ForgeNotFoundError:
-            return None, None, None
-        commit = self.forge.call(f"reading the head of {self.branch}", lambda: repo.get_git_commit(head_sha))
-        tree = self.forge.call(f"listing {self.branch}", lambda: repo.get_git_tree(commit.tree.sha))
-        return ref, commit, tree
-
     def _blob(self, asset: Asset) -> str:
-        import base64
-
         if asset.name not in self._blobs:
-            content = base64.b64encode(asset.data).decode("ascii")
-            blob = self.forge.call(f"uploading {asset.origin}",
-                                   lambda: self.forge.repo.create_git_blob(content, "base64"))
-            self._blobs[asset.name] = blob.sha
+            self._blobs[asset.name] = self.forge.create_blob(asset.data, f"uploading {asset.origin}")
         return self._blobs[asset.name]
 
     def _store(self, assets: list[Asset]) -> dict[str, str]:
@@ -89,33 +87,21 @@ class GitHubBranchPublisher(Publisher):
     def _commit(self, assets: list[Asset]) -> dict[str, str]:
         """One commit adding the ``assets`` the branch lacks, on top of its head, retried when another job
         moved it first."""
-        from github import InputGitTreeElement
-
-        repo = self.forge.repo
         refused: tuple[str | None, ForgeRequestError] | None = None
         for _ in range(REF_UPDATE_ATTEMPTS):
-            ref, parent, tree = self._head()
-            head_sha = parent.sha if parent is not None else None
+            tip = self.forge.branch_tip(self.branch)
+            head_sha = tip.commit_sha if tip is not None else None
             if refused is not None and refused[0] == head_sha:
                 raise refused[1]  # the branch did not move, so the refusal was not a race
-            present = {entry.path for entry in tree.tree} if tree is not None else set()
+            present = tip.paths if tip is not None else frozenset()
             missing = [asset for asset in assets if asset.name not in present]
             if not missing:
                 break
             try:
                 # One write first: a token without 'contents: write' is then refused once, not once per file.
                 shas = [self._blob(missing[0]), *in_parallel(self._blob, missing[1:])]
-                elements = [InputGitTreeElement(a.name, "100644", "blob", sha=s) for a, s in zip(missing, shas)]
-                new_tree = self.forge.call("writing the tree", lambda: repo.create_git_tree(
-                    elements, *([tree] if tree is not None else [])))
-                commit = self.forge.call("writing the commit", lambda: repo.create_git_commit(
-                    f"cml: publish {len(missing)} report file{'s' if len(missing) != 1 else ''}",
-                    new_tree, [parent] if parent is not None else []))
-                if ref is None:
-                    self.forge.call(f"creating branch {self.branch}",
-                                    lambda: repo.create_git_ref(f"refs/heads/{self.branch}", commit.sha))
-                else:
-                    self.forge.call(f"updating branch {self.branch}", lambda: ref.edit(commit.sha, force=False))
+                message = f"cml: publish {len(missing)} report file{'s' if len(missing) != 1 else ''}"
+                self.forge.commit_files(self.branch, {a.name: sha for a, sha in zip(missing, shas)}, message, tip)
             except ForgeRequestError as error:
                 # Another job may have moved or created the branch first: build again on its new head.
                 refused = (head_sha, error)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
 from cml.assets.content import Asset
 from cml.assets.publisher import Publisher, in_parallel
-from cml.forges.gitlab import NO_CLIENT_RETRIES
+from cml.ci import RepositoryContext
+from cml.forges.base import Forge
+from cml.forges.gitlab import GitLabForge
+
+if TYPE_CHECKING:
+    from cml.assets.backends import PublishSettings
 
 #: GitLab's default maximum attachment size (an instance setting; GitLab.com keeps the default).
 ATTACHMENT_LIMIT = 100 * 1024 * 1024
@@ -21,18 +28,22 @@ class GitLabUploadsPublisher(Publisher):
 
     label = "GitLab uploads"
     size_limit = ATTACHMENT_LIMIT
+    #: The adapter whose project this stores files in.
+    serves: ClassVar[type[Forge]] = GitLabForge
 
-    def __init__(self, forge, absolute: bool = False):
+    @classmethod
+    def for_forge(cls, forge: GitLabForge, context: RepositoryContext, settings: PublishSettings,
+                  issue_number: int | None, absolute_links: bool) -> GitLabUploadsPublisher:
+        """Project uploads, linked with the project's web URL when ``absolute_links``."""
+        return cls(forge, absolute=absolute_links)
+
+    def __init__(self, forge: GitLabForge, absolute: bool = False):
         super().__init__()
         self.forge = forge
         self.absolute = absolute
 
     def _upload(self, asset: Asset) -> str:
-        # Not project.upload(): it sends no content type for the file part.
-        path = f"/projects/{self.forge.project.encoded_id}/uploads"
-        uploaded = self.forge.call(f"uploading {asset.origin}", lambda: self.forge.project.manager.gitlab.http_post(
-            path, files={"file": (asset.name, asset.data, asset.mime_type)}, **NO_CLIENT_RETRIES))
-        url = uploaded["url"]
+        url = self.forge.upload_file(asset.name, asset.data, asset.mime_type, f"uploading {asset.origin}")
         return f"{self.forge.web_url}{url}" if self.absolute and url.startswith("/") else url
 
     def _store(self, assets: list[Asset]) -> dict[str, str]:

@@ -15,18 +15,17 @@ Cost: linear in the size of the report, as cmark is (callers bound the size).
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
 from dataclasses import dataclass
 from html import unescape as unescape_html
 from html.entities import html5
+from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
-import cffi
-from cmarkgfm import _cmark
-
-_FFI = cffi.FFI()
-_FFI.cdef("""
+#: The part of cmark-gfm's C interface that walking the tree needs.
+_DECLARATIONS = """
 typedef struct cmark_node cmark_node; typedef struct cmark_parser cmark_parser;
 typedef struct cmark_syntax_extension cmark_syntax_extension;
 cmark_parser *cmark_parser_new(int options);
@@ -52,13 +51,47 @@ const char *cmark_node_get_url(cmark_node *node);
 const char *cmark_node_get_title(cmark_node *node);
 const char *cmark_node_get_literal(cmark_node *node);
 const char *cmark_node_get_string_content(cmark_node *node);
-""")
-# The cmark-gfm that cmarkgfm compiled in: its cffi module declares too little to walk the tree, so bind it again.
-_CMARK = _FFI.dlopen(_cmark.__file__)
-_CMARK.cmark_gfm_core_extensions_ensure_registered()
-_EXTENSIONS = [_CMARK.cmark_find_syntax_extension(name) for name in (b"table", b"autolink", b"strikethrough",
-                                                                         b"tagfilter", b"tasklist")]
-_SOURCEPOS = _cmark.lib.CMARK_OPT_SOURCEPOS
+"""
+
+
+@dataclass(frozen=True)
+class _Binding:
+    ffi: Any
+    cmark: Any
+    extensions: list
+    sourcepos: int
+
+
+@functools.cache
+def _binding() -> _Binding:
+    """cmark-gfm bound on first use: cmarkgfm is too slow to import when a command starts."""
+    import cffi
+    from cmarkgfm import _cmark
+
+    ffi = cffi.FFI()
+    ffi.cdef(_DECLARATIONS)
+    # The cmark-gfm that cmarkgfm compiled in: its cffi module declares too little to walk the tree, so bind it again.
+    cmark = ffi.dlopen(_cmark.__file__)
+    cmark.cmark_gfm_core_extensions_ensure_registered()
+    extensions = [cmark.cmark_find_syntax_extension(name)
+                  for name in (b"table", b"autolink", b"strikethrough", b"tagfilter", b"tasklist")]
+    return _Binding(ffi, cmark, extensions, _cmark.lib.CMARK_OPT_SOURCEPOS)
+
+
+class _OnFirstUse:
+    """Stands for the object ``make()`` returns, made when an attribute is first read; attributes are kept."""
+
+    def __init__(self, make: Callable[[], Any]):
+        self._make = make
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._make(), name)
+        setattr(self, name, value)
+        return value
+
+
+_FFI: Any = _OnFirstUse(lambda: _binding().ffi)
+_CMARK: Any = _OnFirstUse(lambda: _binding().cmark)
 _TYPE_NAMES: dict[int, str] = {}  # the extensions' node types are numbered as they register
 _BLOCK, _INLINE = 0x8000, 0xC000  # cmark-gfm's node types: blocks are 0x8000 | n, inlines 0xC000 | n
 _CONTAINERS = {_BLOCK | n for n in (1, 2, 3, 4)}  # document, block quote, list, list item
@@ -86,6 +119,7 @@ _HTML_BLOCK_END = [(re.compile(rb"<(?:script|pre|style|textarea)(?:[\s>]|$)", re
 _IMAGE_OR_COMMENT = re.compile(rb"<!--|<img(?=[\s/>])", re.IGNORECASE)
 _ATTRIBUTE = re.compile(rb"[\s/]*([^\s\"'>/=]*)(?:\s*=\s*)?")
 _UNQUOTED_VALUE = re.compile(rb"[^\s>]*")
+_ATX_OPENING = re.compile(rb"#{1,6}[ \t]*")
 _ENTITY = re.compile(r"&(?:#[xX]([0-9a-fA-F]{1,6})|#([0-9]{1,7})|([A-Za-z][A-Za-z0-9]{1,31}));")
 _BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _NOT_CONTINUATION = bytes(value for value in range(256) if not 0x80 <= value < 0xC0)
@@ -171,7 +205,7 @@ class _Block:
                                  if _SETEXT_UNDERLINE.match(source.line(number)) or number == self.end_line)
         if kind == _HEADING and not self.setext:
             line = source.line(self.start_line)
-            self.block_offset += len(re.match(rb"#{1,6}[ \t]*", line[self.block_offset:]).group(0))
+            self.block_offset += _matched(_ATX_OPENING.match(line, self.block_offset)).end() - self.block_offset
         self._content: bytes | None = None
         self._content_line_starts: list[int] = []
         self._line_starts: dict[int, int | None] = {}
@@ -183,11 +217,9 @@ class _Block:
         if self.start_line == 0 and kind == _PARAGRAPH and _CMARK.cmark_node_next(node) != _FFI.NULL:
             # the lines the table extension took off the front of the paragraph that ends with its header row
             self.start_line = _CMARK.cmark_node_get_start_line(_CMARK.cmark_node_next(node))
-            self.end_line = self.start_line + len(self._content_line_starts if self.content else []) - 1
+            self.end_line = self.start_line + len(self.content_line_starts) - 1
 
-    @property
-    def content(self) -> bytes:
-        """The block's text as cmark parsed it: each line from where its content starts."""
+    def _parse_content(self) -> bytes:
         if self._content is None:
             self._content = b"" if self.table_cell else _FFI.string(_CMARK.cmark_node_get_string_content(self.node))
             self._content_line_starts = [0] + [match.end() for match in _LINE_END.finditer(self._content)]
@@ -196,17 +228,27 @@ class _Block:
         return self._content
 
     @property
+    def content(self) -> bytes:
+        """The block's text as cmark parsed it: each line from where its content starts."""
+        return self._parse_content()
+
+    @property
+    def content_line_starts(self) -> list[int]:
+        """Where each line of :attr:`content` starts in it (none for empty content)."""
+        self._parse_content()
+        return self._content_line_starts
+
+    @property
     def first_content_line(self) -> int:
         if self.table_cell:
             return self.start_line
-        self.content
-        return self.end_line - len(self._content_line_starts) + (0 if self.setext else 1)
+        return self.end_line - len(self.content_line_starts) + (0 if self.setext else 1)
 
     def covered_lines(self) -> tuple[int, int]:
         return self.first_content_line, self.end_line
 
     def _content_line(self, index: int) -> bytes:
-        starts = self._content_line_starts
+        starts = self.content_line_starts
         end = starts[index + 1] if index + 1 < len(starts) else len(self.content)
         return self.content[starts[index]:end].rstrip(b"\r\n")
 
@@ -245,7 +287,7 @@ class _Block:
 
     def count_line_break(self, node) -> None:
         """Count the hard line break ``node`` among the newlines cmark does not count if it is a backslash one."""
-        previous, starts = _CMARK.cmark_node_previous(node), self._content_line_starts if self.content else []
+        previous, starts = _CMARK.cmark_node_previous(node), self.content_line_starts
         if previous:  # the break starts just after the node before it
             line, column = _CMARK.cmark_node_get_end_line(previous), _CMARK.cmark_node_get_end_column(previous) + 1
         elif (parent := _CMARK.cmark_node_parent(node)) != self.node:  # or after the opening of its emphasis or link
@@ -278,8 +320,7 @@ class _Block:
                                        enumerate(re.finditer(rb"\\\|", line[self.block_offset:]))]
             start = self._line_start(0) if index == 0 else None
             return None if start is None else start + column + bisect.bisect_left(self._escaped_pipes, column)
-        self.content
-        starts = self._content_line_starts
+        starts = self.content_line_starts
         if not 0 <= index < len(starts) or column < 0:
             return None
         position = starts[index] + column
@@ -288,6 +329,13 @@ class _Block:
         following = starts[index + 1] if index + 1 < len(starts) else len(self.content)
         column = position - starts[index]
         return None if start is None or column >= following - starts[index] else start + column
+
+
+def _matched(match: re.Match[bytes] | None) -> re.Match[bytes]:
+    """The match of a pattern that cannot fail where it is tried (every part is optional, or cmark parsed what it
+    matches there)."""
+    assert match is not None
+    return match
 
 
 def _skip_space_backwards(data: bytes, index: int) -> int:
@@ -300,9 +348,8 @@ def _unescaped_backwards(source: _Source, index: int, wanted: bytes, stop: bytes
     """The nearest unescaped byte of ``wanted`` at or before ``index``; ``None`` on an unescaped ``stop`` byte."""
     data = source.data
     while index >= 0:
-        if data[index] in wanted or data[index] in stop:
-            if not source.is_escaped(index):
-                return index if data[index] in wanted else None
+        if (data[index] in wanted or data[index] in stop) and not source.is_escaped(index):
+            return index if data[index] in wanted else None
         index -= 1
     return None
 
@@ -343,11 +390,11 @@ def _inline_destination(source: _Source, close: int, url: str, title) -> tuple[i
     closer = data[end:end + 1]
     if closer in (b'"', b"'", b")") and not source.is_escaped(end):
         opener = b"(" if closer == b")" else closer
-        start = _unescaped_backwards(source, end - 1, opener, b"()" if closer == b")" else b"")
-        if start is not None and start > 0 and data[start - 1] in _SPACE:
-            if _resolve(data[start + 1:end]) != title():
+        title_start = _unescaped_backwards(source, end - 1, opener, b"()" if closer == b")" else b"")
+        if title_start is not None and title_start > 0 and data[title_start - 1] in _SPACE:
+            if _resolve(data[title_start + 1:end]) != title():
                 return None
-            end = _skip_space_backwards(data, start - 1)
+            end = _skip_space_backwards(data, title_start - 1)
     angle = _unescaped_backwards(source, end - 1, b"<", b">\r\n") if data[end:end + 1] == b">" else None
     if angle is not None and not source.is_escaped(end):
         start, finish, openings = angle + 1, end, [_skip_space_backwards(data, angle - 1)]
@@ -366,7 +413,7 @@ def _inline_destination(source: _Source, close: int, url: str, title) -> tuple[i
 def _image_sources(data: bytes, start: int, end: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     """Spans of the ``src`` values of the ``<img>`` tags in ``data[start:end]``, each with the span of its whole tag;
     HTML comments skipped."""
-    found = []
+    found: list[tuple[tuple[int, int], tuple[int, int]]] = []
     position = start
     while match := _IMAGE_OR_COMMENT.search(data, position, end):
         if match.group(0) == b"<!--":
@@ -377,7 +424,7 @@ def _image_sources(data: bytes, start: int, end: int) -> list[tuple[tuple[int, i
             continue
         position, source = match.end(), None
         while position < end and data[position:position + 1] != b">":
-            attribute = _ATTRIBUTE.match(data, position, end)
+            attribute = _matched(_ATTRIBUTE.match(data, position, end))
             name, position = attribute.group(1).lower(), attribute.end()
             if not attribute.group(0).rstrip().endswith(b"="):
                 position += 0 if name or attribute.group(0) else 1
@@ -389,7 +436,7 @@ def _image_sources(data: bytes, start: int, end: int) -> list[tuple[tuple[int, i
                     return found  # an unclosed value: the tag never ends
                 value, position = (position + 1, close), close + 1
             else:
-                unquoted = _UNQUOTED_VALUE.match(data, position, end)
+                unquoted = _matched(_UNQUOTED_VALUE.match(data, position, end))
                 value, position = unquoted.span(), unquoted.end()
             if name == b"src" and source is None:
                 source = value
@@ -409,9 +456,9 @@ def _character_offsets(data: bytes, offsets: set[int]) -> dict[int, int]:
 
 
 def _parse(data: bytes):
-    parser = _CMARK.cmark_parser_new(_SOURCEPOS)
+    parser = _CMARK.cmark_parser_new(_binding().sourcepos)
     try:
-        for extension in _EXTENSIONS:
+        for extension in _binding().extensions:
             _CMARK.cmark_parser_attach_syntax_extension(parser, extension)
         _CMARK.cmark_parser_feed(parser, data, len(data))
         root = _CMARK.cmark_parser_finish(parser)
@@ -441,6 +488,7 @@ def _scan(source: _Source) -> tuple[list[tuple], list[tuple[int, int]]]:
                     continue
             descend = kind not in _LEAVES
             if kind & _INLINE == _INLINE:
+                assert block is not None, "inlines are inside a paragraph, heading or table cell"
                 if kind in (_LINK, _IMAGE):
                     found.extend(_link(block, node, "image" if kind == _IMAGE else "link"))
                 elif kind == _LINEBREAK:
@@ -545,10 +593,10 @@ def _inline_html(block: _Block, node) -> list[tuple]:
     column = _CMARK.cmark_node_get_start_column(node) - 1 - block.block_offset
 
     def offsets(start: int, end: int) -> tuple[int, int] | None:
-        mapped = block.content_offset(line, column + start), block.content_offset(line, column + end)
-        if None in mapped or block.source.data[mapped[0]:mapped[1]] != literal[start:end]:
+        begin, finish = block.content_offset(line, column + start), block.content_offset(line, column + end)
+        if begin is None or finish is None or block.source.data[begin:finish] != literal[start:end]:
             return None
-        return mapped
+        return begin, finish
 
     return _html(literal, 0, len(literal), offsets)
 

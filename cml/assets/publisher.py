@@ -51,8 +51,8 @@ class Publisher(abc.ABC):
     leaves it to :meth:`_store` to skip names the backend already holds.
     """
 
-    #: Shown in messages: "GitLab uploads", "S3 bucket models-ci".
-    label: ClassVar[str]
+    #: Shown in messages: "GitLab uploads", "S3 bucket models-ci" (set per instance where it names one).
+    label: str
     #: The largest file the backend accepts, in bytes, if it has a documented limit.
     size_limit: ClassVar[int | None] = None
 

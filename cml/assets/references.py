@@ -23,64 +23,14 @@ from urllib.parse import urlsplit
 from cml.assets.content import Asset, AssetError
 from cml.assets.links import Destination, find_destinations, is_local_file, local_path
 from cml.errors import InputError
-from cml.fileio import MAX_REPORT_BYTES, decode_text, read_bytes
+from cml.fileio import GIT_FOLDER, MAX_REPORT_BYTES, Boundary, decode_text, is_under_git_folder, read_bytes
 from cml.secrets import contains_secret
-from cml.workspace import WORKSPACE_VARIABLES
+
+__all__ = ["GIT_FOLDER", "MAX_LINKED_FILE_BYTES", "MAX_REPORT_BYTES", "Boundary", "Reference", "collect_references",
+           "is_under_git_folder", "read_report"]
 
 #: The largest file a report may link to; the forges' own limits (GitHub, GitLab: 100 MiB) are no higher.
 MAX_LINKED_FILE_BYTES = 100 * 1024 * 1024
-#: The name of the folder (or, in worktrees and submodules, file) git keeps a repository's configuration in.
-GIT_FOLDER = ".git"
-
-
-def is_under_git_folder(path: str) -> bool:
-    """True if any component of ``path`` (as written, made absolute) is ``.git``, in any case (as case-insensitive
-    file systems see it)."""
-    return any(part.lower() == GIT_FOLDER for part in os.path.normpath(os.path.abspath(path)).split(os.sep))
-
-
-class Boundary:
-    """The folders files may be read from to be sent out (real paths, symlinks resolved); ``description``
-    names them in messages."""
-
-    def __init__(self, roots: Iterable[str], description: str = "the allowed folders"):
-        self.roots = sorted({os.path.realpath(root) for root in roots if root})
-        self.description = description
-
-    @classmethod
-    def for_report(cls, report_path: str, environ: Mapping[str, str], allow_outside: Iterable[str] = ()) -> Boundary:
-        """The report's folder, the CI workspace if there is one, and every ``--allow-outside`` folder."""
-        return cls.for_folder(os.path.dirname(os.path.abspath(report_path)), environ, allow_outside,
-                              "the report's folder and the CI workspace")
-
-    @classmethod
-    def for_folder(cls, folder: str, environ: Mapping[str, str], allow_outside: Iterable[str] = (),
-                   description: str = "the current folder and the CI workspace") -> Boundary:
-        """``folder``, the CI workspace if there is one, and every ``--allow-outside`` folder."""
-        workspaces = [environ[name] for name in WORKSPACE_VARIABLES if environ.get(name)]
-        return cls([folder, *workspaces, *allow_outside], description)
-
-    def contains(self, path: str) -> bool:
-        real = os.path.realpath(path)
-        return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots)
-
-    def refusal(self, path: str) -> str | None:
-        """Why the file at ``path`` may not be sent out, or ``None`` when it may: it is under a ``.git``
-        folder (as written or resolved) or resolves outside the boundary."""
-        real = os.path.realpath(path)
-        if is_under_git_folder(path) or is_under_git_folder(real):
-            return "it is inside a .git folder, which holds the repository's credentials; link a copy outside it"
-        if not self.contains(real):
-            return (f"it is outside {self.description} (resolves to {real}); pass --allow-outside FOLDER "
-                    "if this is intended")
-        return None
-
-    def read(self, path: str, limit: int, what: str) -> bytes:
-        """The bytes of the file at ``path`` (at most ``limit``) if it may be sent out, else :class:`InputError`."""
-        refusal = self.refusal(path)
-        if refusal:
-            raise InputError(path, f"refusing to read it: {refusal}")
-        return read_bytes(path, limit, what)
 
 
 def read_report(path: str, environ: Mapping[str, str], allow_outside: Iterable[str] = ()) -> str:

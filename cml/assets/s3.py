@@ -7,12 +7,13 @@ Links are presigned (private bucket, links expire) unless ``public`` is asked fo
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from cml.assets.content import Asset, AssetError
 from cml.assets.publisher import Publisher, in_parallel
+from cml.aws import credentialed_session
 from cml.errors import UsageError
 from cml.http import HttpPolicy
 
@@ -21,11 +22,11 @@ MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """``("bucket", "prefix/")`` from ``s3://bucket/prefix``."""
+def parse_s3_url(url: str, parameter: str = "publish_url") -> tuple[str, str]:
+    """``("bucket", "prefix/")`` from ``s3://bucket/prefix``; an error names ``parameter``."""
     parts = urlsplit(url)
     if parts.scheme != "s3" or not parts.netloc:
-        raise UsageError(f"'{url}' is not an S3 URL; use s3://BUCKET/PREFIX", parameter="--publish-url")
+        raise UsageError(f"'{url}' is not an S3 URL; use s3://BUCKET/PREFIX", parameter=parameter)
     prefix = parts.path.strip("/")
     return parts.netloc, f"{prefix}/" if prefix else ""
 
@@ -39,7 +40,11 @@ def _describe(error: Exception) -> str:
 
 
 class S3Publisher(Publisher):
-    """``HeadObject`` then ``PutObject`` per distinct file; presigned or plain ``GetObject`` URLs."""
+    """``HeadObject`` then ``PutObject`` per distinct file; presigned or plain ``GetObject`` URLs.
+
+    ``url``, ``public`` and ``expires`` are what publishing was asked for as ``publish_url``, ``publish_public``
+    and ``publish_expires``, the names errors give them.
+    """
 
     def __init__(self, url: str, public: bool = False, expires: int = MAX_PRESIGN_SECONDS,
                  environ: Mapping[str, str] | None = None, warn: Callable[[str], None] = lambda message: None):
@@ -49,20 +54,22 @@ class S3Publisher(Publisher):
         self.public = public
         if not public and not 1 <= expires <= MAX_PRESIGN_SECONDS:
             raise UsageError("presigned S3 links last between 1 second and 7 days; pass a shorter duration "
-                             "or --publish-public", parameter="--publish-expires")
+                             "or --publish-public", parameter="publish_expires")
         self.expires = expires
         self.warn = warn
         self.policy = HttpPolicy.from_environment(environ)
-        self._client = None
+        self._client: Any = None
         self._acl_supported = True
 
     @property
-    def client(self):
+    def client(self) -> Any:
+        """The boto3 S3 client, made (and the credentials checked) on first use."""
+        return self._connect()
+
+    def _connect(self) -> Any:
         if self._client is None:
             from botocore import UNSIGNED
             from botocore.config import Config
-
-            from cml.aws import credentialed_session
 
             config = Config(signature_version="s3v4", connect_timeout=self.policy.timeout,
                             read_timeout=self.policy.timeout,
@@ -119,5 +126,5 @@ class S3Publisher(Publisher):
                              "check the bucket name, the credentials' s3:PutObject permission and AWS_ENDPOINT_URL") from None
 
     def _store(self, assets: list[Asset]) -> dict[str, str]:
-        self.client  # create it (and check credentials) once, before the threads start
+        self._connect()  # once, credentials checked, before the threads start
         return dict(zip((a.name for a in assets), in_parallel(self._publish_one, assets)))

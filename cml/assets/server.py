@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from cml.assets.content import Asset
 from cml.assets.publisher import Publisher, in_parallel
-from cml.forges.errors import ForgeError
+from cml.errors import ServiceRequestError
 from cml.http import HttpPolicy, JsonApi
 
 PUBLIC_HOSTS = ("asset.cml.dev",)
@@ -34,7 +34,7 @@ class AssetServerPublisher(Publisher):
             "Content-Type": asset.mime_type, "Content-Disposition": f'inline; filename="{asset.name}"'})
         url = response.text.strip()
         if not url.startswith(("http://", "https://")):
-            raise ForgeError(f"{self.label}: uploading {asset.origin}: the answer was not a URL ({url[:80]!r})")
+            raise ServiceRequestError(f"{self.label}: uploading {asset.origin}: the answer was not a URL ({url[:80]!r})")
         return url
 
     def _store(self, assets: list[Asset]) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Mapping
 
 import click
@@ -67,9 +68,9 @@ class Application:
         click.echo(redact(f"{prefix}{message}"), err=True)
 
     def error(self, message: str) -> None:
+        """Write an error line to stderr."""
         click.echo(redact(f"cml: error: {message}"), err=True)
 
     def traceback(self) -> None:
-        import traceback
-
+        """Write the traceback of the error being handled to stderr, tokens redacted."""
         sys.stderr.write(redact(traceback.format_exc()))

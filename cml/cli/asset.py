@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
+from cml.actions import Connection, publish as publish_file
+from cml.actions.assets import markdown_reference
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, forge_options, open_forge_from_options, pass_app, publish_options
+from cml.cli.options import CmlGroup, forge_options, pass_app, publish_options
+from cml.fileio import write_atomic
+
+__all__ = ["command", "markdown_reference"]
 
 
 @click.group(cls=CmlGroup, name="asset")
@@ -38,48 +41,15 @@ def publish(app: Application, path, md, title, mime_type, target, output_file, r
       cml asset publish plot.png --md --title "Confusion matrix" >> report.md
       cml asset publish model-card.pdf --url s3://my-bucket/reports
     """
-    from cml.assets.backends import open_publisher
-    from cml.assets.content import Asset
-    from cml.assets.references import MAX_LINKED_FILE_BYTES, Boundary
-    from cml.fileio import write_atomic
-    from cml.forges.base import Target
-    from cml.forges.delivery import parse_target
-    from cml.secrets import refuse_secrets
-
     if gitlab_uploads:
         app.warn("--gitlab-uploads will be deprecated soon, use --native instead")
-    data = Boundary.for_folder(os.getcwd(), app.environ, allow_outside).read(path, MAX_LINKED_FILE_BYTES, "published files")
-    refuse_secrets(data, path)
-    asset = Asset.from_bytes(data, os.path.basename(path), mime_type)
-    forge = context = None
-    issue = None
-    if not (publish_settings.url or "").strip():
-        context, forge = open_forge_from_options(app, forge_settings)
-        chosen = parse_target(target)
-        if isinstance(chosen, Target) and chosen.kind in ("pr", "issue"):
-            issue = int(chosen.ref)
-        elif context.pull_request:
-            issue = context.pull_request
-    publisher = open_publisher(publish_settings, forge, context, issue, app.environ, app.warn, absolute_links=True)
-    url = publisher.publish([asset])[asset.name]
-    output = markdown_reference(url, title, asset.is_image, os.path.basename(path)) if md else url
+    published = publish_file(path, mime_type=mime_type, target=target, storage=publish_settings,
+                             allow_outside=allow_outside, connection=Connection(**forge_settings, environ=app.environ),
+                             warn=app.warn)
+    output = published.markdown(title) if md else published.url
     if output_file:
         write_atomic(output_file, output + "\n")
     elif md:
         app.markdown(output)
     else:
         app.output(output)
-
-
-def markdown_reference(url: str, title: str, image: bool, name: str) -> str:
-    """iterative/cml's ``--md`` forms: ``![](url "title")`` for images and videos (``![](url)`` without a title),
-    ``[title](url)`` for other files (the file's name without a title)."""
-    title = " ".join(title.split())
-    destination = f"<{url}>" if any(c in url for c in " ()") else url
-    if image:
-        if not title:
-            return f"![]({destination})"
-        quoted = title.replace("\\", "\\\\").replace('"', '\\"')
-        return f'![]({destination} "{quoted}")'
-    text = (title or name).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace("<", "\\<")
-    return f"[{text}]({destination})"

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import click
 
+from cml.actions import Connection, FileOptions, create_check
 from cml.cli.app import Application
-from cml.cli.options import (
-    CmlGroup,
-    forge_options,
-    open_forge_from_options,
-    pass_app,
-    publish_options,
-    read_outgoing_report,
-    report_files,
-)
-from cml.errors import UsageError
+from cml.cli.options import CmlGroup, forge_options, pass_app, publish_options
 from cml.forges.base import CHECK_STATUSES, CONCLUSIONS
 
 
@@ -48,20 +40,9 @@ def create(app: Application, markdown_file, title, status, conclusion, details_u
       cml check create report.md --title "Model report" --conclusion failure
       cml check create report.md --title "Training" --status in_progress
     """
-    from cml.forges.base import Check
-
-    if conclusion and status != "completed":
-        raise UsageError(f"only a completed check has one (this one is {status}); drop it or pass --status completed",
-                         parameter="--conclusion")
-    report = read_outgoing_report(app, markdown_file, allow_outside)
-    context, forge = open_forge_from_options(app, forge_settings)
-    sha = head_sha or context.sha
-    if not sha:
-        raise UsageError("cannot tell which commit to attach the check to; pass --head-sha", parameter="--head-sha")
-    if publish and forge.check_shows_report:
-        report = report_files(app, markdown_file, publish_settings, allow_outside, strict, skip_missing,
-                              lambda: (forge, context, None)).publish(report)
-    details_url = details_url or app.environ.get("CI_JOB_URL") or context.actions_run_url
-    url = forge.publish_check(Check(sha, title, report, conclusion or "success", details_url, status))
+    url = create_check(markdown_file, title=title, conclusion=conclusion, status=status, details_url=details_url,
+                       head_sha=head_sha, publish=publish,
+                       files=FileOptions(publish_settings, allow_outside, strict, skip_missing),
+                       connection=Connection(**forge_settings, environ=app.environ), warn=app.warn)
     if url:
         app.output(url)

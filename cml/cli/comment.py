@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import click
 
-from cml.assets.content import AssetError
+from cml.actions import CommentOptions, Connection, Delivery, FileOptions, post_report, watch_report
+from cml.assets.backends import PublishSettings
 from cml.cli.app import Application
-from cml.cli.options import (
-    CmlGroup,
-    forge_options,
-    open_forge_from_options,
-    pass_app,
-    publish_options,
-    read_outgoing_report,
-    report_files,
-)
-from cml.errors import InputError, UsageError
-from cml.secrets import SecretInContentError
+from cml.cli.options import CmlGroup, forge_options, pass_app, publish_options
+from cml.errors import UsageError
 
 
 @click.group(cls=CmlGroup, name="comment")
@@ -24,50 +18,65 @@ def command() -> None:
     """Post reports as pull-request, issue or commit comments."""
 
 
-def _post(app: Application, markdown_file, target, commit_sha, pr, update, watch, watermark_title, rm_watermark,
-          summary, publish, publish_settings, allow_outside, strict, skip_missing, forge_settings) -> None:
-    from cml.forges.delivery import ReportPoster, job_summary_link, resolve_target, watch_file
-    from cml.forges.marker import Marker
+@dataclass(frozen=True)
+class CommentRequest:
+    """The options of ``cml comment create|update``, as click gives them."""
 
-    if rm_watermark and update:
-        raise UsageError("watermarks are mandatory for updatable comments; drop --rm-watermark", parameter="--update")
-    if rm_watermark and watermark_title:
-        raise UsageError("cannot be used with --rm-watermark", parameter="--watermark-title")
-    if commit_sha:
-        app.warn(f'Deprecation warning: use --target="commit/{commit_sha}" instead of --commit-sha={commit_sha}')
-        target = f"commit/{commit_sha}"
-    if pr:
-        app.warn("Deprecation warning: use --target=pr instead of --pr")
-        target = "pr"
-    report = None if watch else read_outgoing_report(app, markdown_file, allow_outside)
-    files = report_files(app, markdown_file, publish_settings, allow_outside, strict, skip_missing,
-                         lambda: (forge, context, issue)) if publish else None
-    # Bad links fail (--strict) or are warned about here, before any request is made.
-    references = files.references(report) if files is not None and report is not None else None
-    context, forge = open_forge_from_options(app, forge_settings)
-    resolved = resolve_target(target, forge, context)
-    issue = int(resolved.ref) if resolved.kind in ("pr", "issue") else None
-    marker = None if rm_watermark else Marker.for_run(watermark_title, context.workflow, context.run_id,
-                                                     commit_sha or context.sha)
-    summary_path = app.environ.get("GITHUB_STEP_SUMMARY") if summary else None
-    hint = job_summary_link(context) if summary_path else (files.full_report_link if files else "")
-    poster = ReportPoster(forge, resolved, marker, update, app.warn, summary_path, hint, origin=markdown_file)
-    if report is not None:
-        app.output(poster.post(files.publish(report, references) if files else report).url)
+    markdown_file: str
+    target: str
+    commit_sha: str | None
+    pr: bool
+    update: bool
+    watch: bool
+    watermark_title: str
+    rm_watermark: bool
+    summary: bool
+    publish: bool
+    publish_settings: PublishSettings
+    allow_outside: tuple[str, ...]
+    strict: bool
+    skip_missing: bool
+    forge_settings: dict
+
+    def chosen_target(self, app: Application) -> str:
+        """``--target``, or what the deprecated ``--commit-sha`` and ``--pr`` ask for (with a warning)."""
+        target = self.target
+        if self.commit_sha:
+            app.warn(f'Deprecation warning: use --target="commit/{self.commit_sha}" instead of '
+                     f'--commit-sha={self.commit_sha}')
+            target = f"commit/{self.commit_sha}"
+        if self.pr:
+            app.warn("Deprecation warning: use --target=pr instead of --pr")
+            target = "pr"
+        return target
+
+    def options(self, app: Application) -> CommentOptions:
+        if self.rm_watermark and self.update:
+            raise UsageError("watermarks are mandatory for updatable comments; drop --rm-watermark",
+                             parameter="--update")
+        if self.rm_watermark and self.watermark_title:
+            raise UsageError("cannot be used with --rm-watermark", parameter="--watermark-title")
+        files = FileOptions(self.publish_settings, self.allow_outside, self.strict, self.skip_missing)
+        return CommentOptions(self.chosen_target(app), self.update, None if self.rm_watermark else self.watermark_title,
+                              self.summary, self.publish, files)
+
+
+def _post(app: Application, request: CommentRequest) -> None:
+    options = request.options(app)
+    connection = Connection(**request.forge_settings, environ=app.environ)
+    if not request.watch:
+        delivery = post_report(request.markdown_file, target=options.target, update=options.update,
+                               watermark_title=options.watermark_title, summary=options.summary,
+                               publish=options.publish, files=options.files, connection=connection, warn=app.warn)
+        app.output(delivery.url)
         return
 
-    def on_change(_text: str) -> None:
-        try:
-            # Read again through the same checks as without --watch: the watcher only notices changes.
-            text = read_outgoing_report(app, markdown_file, allow_outside)
-            app.output(poster.post(files.publish(text) if files else text).url)
-        except (InputError, AssetError, SecretInContentError) as error:
-            app.warn(f"{error}; waiting for the next change")
+    def print_url(delivery: Delivery) -> None:
+        app.output(delivery.url)
 
-    app.note(f"watching {markdown_file}; press Ctrl-C to stop")
-    watch_file(markdown_file, on_change, app.warn, float(app.environ.get("CML_WATCH_INTERVAL", "1")),
-               dependencies=files.fingerprint if files else None)
-    app.note("stopped watching")
+    watch_report(request.markdown_file, print_url, options=options,
+                 interval=float(app.environ.get("CML_WATCH_INTERVAL", "1")), connection=connection, warn=app.warn,
+                 note=app.note)
 
 
 def comment_options(function):
@@ -97,7 +106,7 @@ def comment_options(function):
 @command.command()
 @comment_options
 @click.option("--update", is_flag=True, help="Edit this label's previous report instead of posting a new one.")
-def create(app: Application, markdown_file, update, **options) -> None:
+def create(app: Application, **options) -> None:
     """Post FILE as a comment and print the comment's URL.
 
     \b
@@ -105,12 +114,12 @@ def create(app: Application, markdown_file, update, **options) -> None:
       cml comment create report.md
       cml comment create report.md --target issue/12 --watermark-title "{workflow}"
     """
-    _post(app, markdown_file, update=update, **options)
+    _post(app, CommentRequest(**options))
 
 
 @command.command()
 @comment_options
-def update(app: Application, markdown_file, **options) -> None:
+def update(app: Application, **options) -> None:
     """Post FILE, editing this label's previous report if there is one (create --update).
 
     \b
@@ -121,4 +130,4 @@ def update(app: Application, markdown_file, **options) -> None:
     When several reports of the label exist (jobs that posted at the same time), the oldest
     is edited and the others are deleted.
     """
-    _post(app, markdown_file, update=True, **options)
+    _post(app, CommentRequest(update=True, **options))

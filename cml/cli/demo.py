@@ -6,6 +6,7 @@ import click
 
 from cml.cli.app import Application
 from cml.cli.options import CmlCommand, pass_app
+from cml.demo import run_demo
 
 
 @click.command(cls=CmlCommand, name="demo")
@@ -22,8 +23,6 @@ def command(app: Application, directory) -> None:
     Nothing is downloaded and no forge or credentials are needed: the result is
     metrics.json, plots, report.md and a self-contained report.html.
     """
-    from cml.demo import run_demo
-
     result = run_demo(directory)
     for path in result.files:
         app.output(path)

@@ -42,11 +42,12 @@ class RootGroup(CmlGroup):
                         verbose_option(envvar="CML_VERBOSE", show_envvar=True)]
         super().__init__(*args, params=[*(params or []), *root_options], **kwargs)
 
-    def get_command(self, ctx: click.Context, name: str):
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in LEGACY_COMMANDS and name not in self.commands:
-            group, command = LEGACY_COMMANDS[name]
-            ctx.ensure_object(Application).warn(f"cml {name} is deprecated; use cml {group} {command}")
-            return self.commands[group].get_command(ctx, command)
+            group_name, command = LEGACY_COMMANDS[name]
+            ctx.ensure_object(Application).warn(f"cml {name} is deprecated; use cml {group_name} {command}")
+            group = self.commands[group_name]
+            return group.get_command(ctx, command) if isinstance(group, click.Group) else None
         return super().get_command(ctx, name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):

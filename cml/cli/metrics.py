@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Callable
 
 import click
 
+from cml.ci import default_base_revision
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option, run_source_options, split_values
-from cml.ci import default_base_revision
+from cml.errors import QualityGateFailed, UsageError
 from cml.report import gates
 from cml.report import metrics as metrics_report
-from cml.report.classification import MAX_TABLE_CLASSES
+from cml.report.classification import MAX_TABLE_CLASSES, ClassificationReport, folding_note, label_pairs
 from cml.report.data import (
     MAX_DOCUMENT_BYTES,
     MAX_DOCUMENT_VALUES,
     MAX_NESTING,
     MAX_TABLE_BYTES,
     MAX_YAML_ALIASES,
+    DocumentKind,
     load_table,
 )
-from cml.errors import QualityGateFailed, UsageError
+from cml.report.markdown import OutputFormat
+from cml.report.metrics import DirectionRules, MetricsDiff
+
+if TYPE_CHECKING:  # the trackers are imported when a command reads a run, not at start-up
+    from cml.trackers.sources import RunSource
 
 METRICS_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".csv", ".tsv")
 
@@ -35,7 +42,8 @@ def split_revision(arguments: tuple[str, ...]) -> tuple[str | None, list[str]]:
     return first, list(arguments[1:])
 
 
-def no_path_option(function):
+def no_path_option(function: Callable) -> Callable:
+    """``--no-path``: leave out the Path column."""
     return click.option("--no-path", is_flag=True, help="Leave out the Path column.")(function)
 
 
@@ -50,7 +58,7 @@ def command() -> None:
     """The ``metrics`` group; its help text names the limits."""
 
 
-def print_result(app: Application, text: str, output_format: str) -> None:
+def print_result(app: Application, text: str, output_format: OutputFormat) -> None:
     """Markdown as a block that ends with a blank line; JSON and terminal tables as they are."""
     if output_format == "md":
         app.markdown(text)
@@ -58,7 +66,7 @@ def print_result(app: Application, text: str, output_format: str) -> None:
         app.output(text)
 
 
-def add_show_command(group: click.Group, kind: str, summary: str, examples: str) -> None:
+def add_show_command(group: click.Group, kind: DocumentKind, summary: str, examples: str) -> None:
     """Add ``show`` to the ``metrics`` or ``params`` group; ``examples`` follow the first line of its help."""
 
     @group.command(name="show", help=f"{summary}\n\n\b\nExamples:\n{examples}")
@@ -71,7 +79,7 @@ def add_show_command(group: click.Group, kind: str, summary: str, examples: str)
     def show(app: Application, files, run_source, output_format, precision, no_path) -> None:
         if run_source.active:
             if files:
-                raise UsageError("give FILEs or a run source, not both", parameter=run_source.flag)
+                raise UsageError("give FILEs or a run source, not both", parameter=run_source.parameter)
             run = run_source.head(app.environ)
             values = {run.label: run.metrics if kind == "metrics" else run.params}
         else:
@@ -80,14 +88,15 @@ def add_show_command(group: click.Group, kind: str, summary: str, examples: str)
                      output_format)
 
 
-def diff_result(app: Application, arguments, head_revision, run_source, kind: str, directions=None):
+def diff_result(app: Application, arguments: tuple[str, ...], head_revision: str | None, run_source: RunSource,
+                kind: DocumentKind, directions: DirectionRules | None = None) -> MetricsDiff:
     """The diff of ``[REV] [FILE]...`` files, or of the run source's head and base runs."""
     revision, files = split_revision(arguments)
     base_revision = revision or default_base_revision(app.environ)
     if not run_source.active:
         return metrics_report.diff_revisions(base_revision, files, head_revision, kind, directions)
     if files:
-        raise UsageError("give FILEs or a run source, not both", parameter=run_source.flag)
+        raise UsageError("give FILEs or a run source, not both", parameter=run_source.parameter)
     base = run_source.base(app.environ, base_revision)
     head = run_source.head(app.environ, head_revision)
     if run_source.is_mlflow:
@@ -168,8 +177,6 @@ def classification(app: Application, file, y_true, y_pred, max_classes, output_f
       cml metrics classification predictions.csv --md >> report.md
       cml metrics classification eval.tsv --y-true label --y-pred guess --json
     """
-    from cml.report.classification import ClassificationReport, folding_note, label_pairs
-
     actual, predicted = label_pairs(load_table(file), y_true, y_pred)
     report = ClassificationReport.from_labels(actual, predicted)
     if output_format != "json" and len(report.classes) > max_classes:

@@ -6,8 +6,12 @@ import os
 
 import click
 
+from cml import git
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, pass_app
+from cml.errors import UsageError
+from cml.report.markdown import image_markdown, link_target
+from cml.trackers.mlflow import MlflowServer
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 
@@ -39,13 +43,8 @@ def download(app: Application, paths, run_id, experiment, rev, tracking_uri, des
       cml mlflow download --experiment train plots/confusion.png -o plots --md --report report.md >> report.md
       cml mlflow download --run 0a1b2c3d4e5f --md >> report.md
     """
-    from cml import git
-    from cml.errors import UsageError
-    from cml.report.markdown import image_markdown, link_target
-    from cml.trackers.mlflow import MlflowServer
-
     if bool(run_id) == bool(experiment):
-        raise UsageError("pass --run RUN_ID or --experiment NAME", parameter="--run")
+        raise UsageError("pass --run RUN_ID or --experiment NAME", parameter="run_id")
     server = MlflowServer(tracking_uri, app.environ)
     run_id = run_id or server.run_for_commit(experiment, git.resolve(rev).sha)
     folder = os.path.dirname(os.path.abspath(report)) if report else os.curdir

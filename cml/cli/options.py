@@ -8,8 +8,13 @@ import textwrap
 
 import click
 
+from cml.assets.backends import PublishSettings
+from cml.ci import RepositoryContext
 from cml.cli.app import Application
 from cml.errors import UsageError
+from cml.forges.base import Forge
+from cml.forges.registry import DRIVERS, TOKEN_VARIABLES, find_token, open_forge, repository_context
+from cml.trackers.sources import RunSource
 
 FORMATS = ("md", "json", "table")
 GLOBAL_ENVIRONMENT_OPTIONS = {"REPO", "TOKEN", "DRIVER_TOKEN", "DRIVER", "API_URL", "STRICT"}
@@ -207,7 +212,7 @@ def output_format_option(function):
         elif as_json:
             output_format = "json"
         elif output_format is None:
-            output_format = click.get_current_context().find_object(Application).default_format()
+            output_format = click.get_current_context().ensure_object(Application).default_format()
         return function(*args, output_format=output_format, **kwargs)
 
     return wrapper
@@ -239,8 +244,8 @@ def forge_options(function):
     @click.option("--repo", metavar="URL", help="Repository URL; another repository than the CI's gets none of its pull request or commit, "
                        "so --target must name one  [default: from the CI, else the 'origin' remote]")
     @click.option("--token", "--driver-token", "token", metavar="TOKEN",
-                  help="API token  [default: REPO_TOKEN, repo_token, GITHUB_TOKEN, GITLAB_TOKEN, BITBUCKET_TOKEN, GITEA_TOKEN]")
-    @click.option("--driver", type=click.Choice(["github", "gitlab", "bitbucket", "gitea"]),
+                  help=f"API token  [default: {', '.join(TOKEN_VARIABLES)}]")
+    @click.option("--driver", type=click.Choice(DRIVERS),
                   help="Forge kind  [default: from the CI or the repository host]")
     @click.option("--api-url", metavar="URL", help="API base URL, for self-hosted forges  [default: from the CI]")
     @functools.wraps(function)
@@ -264,18 +269,14 @@ def run_source_options(function):
     @click.option("--dvclive", metavar="DIR", help="Read dvclive's output folder instead of files.")
     @functools.wraps(function)
     def wrapper(*args, mlflow_run, mlflow_experiment, mlflow_base_run, mlflow_tracking_uri, sacred, dvclive, **kwargs):
-        from cml.trackers.sources import RunSource
-
         source = RunSource(mlflow_run, mlflow_experiment, mlflow_base_run, mlflow_tracking_uri, sacred, dvclive)
         return function(*args, run_source=source, **kwargs)
 
     return wrapper
 
 
-def open_forge_from_options(app: Application, settings: dict):
+def open_forge_from_options(app: Application, settings: dict) -> tuple[RepositoryContext, Forge]:
     """The repository context and forge adapter for ``forge_settings`` and the CI environment."""
-    from cml.forges.registry import find_token, open_forge, repository_context
-
     context = repository_context(app.environ, settings["repo"], settings["driver"], settings["api_url"])
     token = find_token(settings["token"], context.driver, app.environ)
     return context, open_forge(context, token, app.environ)
@@ -318,32 +319,6 @@ class Duration(click.ParamType):
         return int(seconds)
 
 
-def report_files(app: Application, markdown_file: str, settings, allow_outside, strict, skip_missing, destination):
-    """The :class:`~cml.assets.publisher.ReportFiles` of ``markdown_file``; ``destination()`` returns
-    ``(forge, context, issue number)`` and is called only when a file must be published, so a command
-    can check the report's links before it opens the forge. Without ``strict``, files that cannot be
-    published are warned about (as annotations on the report's lines in GitHub Actions) and left as written."""
-    from cml.assets.backends import open_publisher
-    from cml.assets.publisher import ReportFiles
-    from cml.assets.references import Boundary
-
-    boundary = Boundary.for_report(markdown_file, app.environ, allow_outside)
-    return ReportFiles(markdown_file, boundary, lambda: open_publisher(settings, *destination(), app.environ, app.warn),
-                       strict, app.warn, skip_missing)
-
-
-def read_outgoing_report(app: Application, markdown_file: str, allow_outside) -> str:
-    """The text of ``markdown_file`` to send out, read only if it resolves inside the current folder, the CI
-    workspace or an ``--allow-outside`` folder and not under ``.git``, is at most
-    :data:`~cml.assets.references.MAX_REPORT_BYTES`, and carries no token of this job."""
-    from cml.assets.references import read_report
-    from cml.secrets import refuse_secrets
-
-    text = read_report(markdown_file, app.environ, allow_outside)
-    refuse_secrets(text, markdown_file)
-    return text
-
-
 def publish_options(url_flags: tuple[str, ...] = ("--publish-url",), for_report: bool = True):
     """``--publish-url``, ``--native``, ``--publish-branch``, ``--publish-public``, ``--publish-expires``,
     ``--allow-outside``, ``--strict`` and the hidden ``--skip-missing`` (now the default); the command
@@ -374,8 +349,6 @@ def publish_options(url_flags: tuple[str, ...] = ("--publish-url",), for_report:
                       help="Leave links to missing files as they are (the default; with --strict, only missing files).")
         @functools.wraps(function)
         def wrapper(*args, publish_url, native, publish_branch, publish_public, publish_expires, **kwargs):
-            from cml.assets.backends import PublishSettings
-
             settings = PublishSettings(publish_url, native, publish_branch, publish_public, publish_expires)
             return function(*args, publish_settings=settings, **kwargs)
 

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Callable
 
 import click
 
+from cml import git
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, output_option, pass_app, run_source_options, split_values, title_option
-from cml.report.classification import folding_note, label_pairs
-from cml.report.plots.confusion import MAX_PLOTTED_CLASSES
 from cml.errors import UsageError
+from cml.report.classification import folding_note, label_pairs
 from cml.report.data import load_table
+from cml.report.plots import confusion_matrix
+from cml.report.plots.common import check_output
+from cml.report.plots.confusion import MAX_PLOTTED_CLASSES
+from cml.report.plots.curves import CurveKind, curve_from_table
+from cml.report.plots.line import curves_from_files, curves_from_runs, line_plot, series_names
 
 
 @click.group(cls=CmlGroup, name="plot")
@@ -23,7 +29,7 @@ def command() -> None:
 DVCLIVE_SKLEARN_PLOTS = {"confusion": "confusion_matrix.json", "roc": "roc.json", "pr": "precision_recall.json"}
 
 
-def plot_source(function):
+def plot_source(function: Callable) -> Callable:
     """``[FILE]`` or ``--dvclive DIR`` (its ``plots/sklearn/`` file for this plot); the command gets ``file``."""
 
     @click.argument("file", required=False, type=click.Path(dir_okay=False))
@@ -31,26 +37,27 @@ def plot_source(function):
                   "(plots/sklearn/*.json) instead of FILE.")
     @functools.wraps(function)
     def wrapper(*args, file, dvclive, **kwargs):
-        name = click.get_current_context().command.name
+        name = click.get_current_context().command.name or ""
         if bool(file) == bool(dvclive):
             raise click.UsageError("give FILE or --dvclive DIR (one of them)")
         if dvclive:
             file = os.path.join(dvclive, "plots", "sklearn", DVCLIVE_SKLEARN_PLOTS[name])
             if not os.path.isfile(file):
-                raise UsageError(f"{file} does not exist; log it with live.log_sklearn_plot(...)", parameter="--dvclive")
+                raise UsageError(f"{file} does not exist; log it with live.log_sklearn_plot(...)", parameter="dvclive")
         return function(*args, file=file, **kwargs)
 
     return wrapper
 
 
-def y_true_option(function):
+def y_true_option(function: Callable) -> Callable:
+    """``--y-true COLUMN``."""
     return click.option("--y-true", metavar="COLUMN", help="Column of actual labels  [default: actual, y_true, …]")(function)
 
 
 REPORT_HELP = "The Markdown file this output is appended to; links are printed relative to its folder."
 
 
-def report_option(command_name: str):
+def report_option(command_name: str) -> Callable[[Callable], Callable]:
     """``--report REPORT.md``, also from ``CML_PLOT_<COMMAND>_REPORT``, ``CML_PLOT_REPORT`` or ``CML_REPORT`` (a CI
     job sets it once for every plot)."""
     return click.option("--report", metavar="REPORT.md", type=click.Path(dir_okay=False), help=REPORT_HELP,
@@ -77,9 +84,6 @@ def confusion(app: Application, file, y_true, y_pred, normalize, max_classes, ou
       cml plot confusion predictions.csv -o plots/cm.png --report plots/report.md >> plots/report.md
       cml plot confusion --dvclive dvclive --normalize true >> report.md
     """
-    from cml.report.plots import confusion_matrix
-    from cml.report.plots.common import check_output
-
     check_output(output)
     actual, predicted = label_pairs(load_table(file), y_true, y_pred)
     plot = confusion_matrix(actual, predicted, output, normalize=normalize, title=title, max_classes=max_classes)
@@ -88,7 +92,8 @@ def confusion(app: Application, file, y_true, y_pred, normalize, max_classes, ou
     app.markdown(plot.markdown_in(report))
 
 
-def _curve_command(name: str, default_output: str, default_title: str, summary: str):
+def _curve_command(name: CurveKind, default_output: str, default_title: str, summary: str) -> click.Command:
+    """The ``roc`` or ``pr`` command."""
     @command.command(name=name, help=summary)
     @plot_source
     @y_true_option
@@ -102,9 +107,6 @@ def _curve_command(name: str, default_output: str, default_title: str, summary: 
     @report_option(name)
     @pass_app
     def curve(app: Application, file, y_true, y_score, pos_label, output, title, report) -> None:
-        from cml.report.plots.common import check_output
-        from cml.report.plots.curves import curve_from_table
-
         check_output(output)
         plot = curve_from_table(name, load_table(file), output, title, y_true, split_values(y_score), pos_label)
         app.markdown(plot.markdown_in(report))
@@ -161,10 +163,6 @@ def line(app: Application, files, run_source, x, y, rev, output, title, x_label,
     Up to a million points per series draw in well under a second: curves are
     thinned for drawing with every bucket's extremes kept.
     """
-    from cml import git
-    from cml.report.plots.common import check_output
-    from cml.report.plots.line import curves_from_files, curves_from_runs, line_plot, series_names
-
     if run_source.active:
         if files:
             raise click.UsageError("give FILEs or a run source, not both")

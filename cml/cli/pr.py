@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from cml.actions import Committer, Connection, open_pull_request
+from cml.actions.pulls import DEFAULT_USER_EMAIL, DEFAULT_USER_NAME, MergeMethod
 from cml.cli.app import Application
-from cml.cli.options import DefaultCommandGroup, forge_options, open_forge_from_options, pass_app
+from cml.cli.options import DefaultCommandGroup, forge_options, pass_app
 from cml.errors import UsageError
 
 
@@ -22,11 +24,18 @@ def command() -> None:
 
 def git_identity_options(function):
     """``--user-name`` and ``--user-email`` for the commits cml makes."""
-    from cml.forges.pulls import DEFAULT_USER_EMAIL, DEFAULT_USER_NAME
-
     function = click.option("--user-email", default=DEFAULT_USER_EMAIL, show_default=True,
                             help="Committer e-mail.")(function)
     return click.option("--user-name", default=DEFAULT_USER_NAME, show_default=True, help="Committer name.")(function)
+
+
+def merge_method(merge: bool, rebase: bool, squash: bool) -> MergeMethod | None:
+    """The one of ``--merge``, ``--rebase`` and ``--squash`` that was given, if any."""
+    flags: tuple[tuple[MergeMethod, bool], ...] = (("merge", merge), ("rebase", rebase), ("squash", squash))
+    methods = [name for name, chosen in flags if chosen]
+    if len(methods) > 1:
+        raise UsageError("choose one of --merge, --rebase and --squash", parameter=f"--{methods[1]}")
+    return methods[0] if methods else None
 
 
 @command.command()
@@ -46,8 +55,7 @@ def git_identity_options(function):
 @git_identity_options
 @forge_options
 @pass_app
-def create(app: Application, paths, remote, branch, target_branch, title, body, message, skip_ci, merge, rebase,
-           squash, force_new, md, user_email, user_name, forge_settings) -> None:
+def create(app: Application, merge, rebase, squash, md, user_email, user_name, forge_settings, **options) -> None:
     """Commit PATHs (every change when none are given) to a new branch, push it, and open a pull request
     into the current branch. Running it again prints the same pull request.
 
@@ -59,21 +67,16 @@ def create(app: Application, paths, remote, branch, target_branch, title, body, 
     Globs are matched as iterative/cml matched them, against the changed files under the current folder: `*`
     within one folder, `**/` at every depth (the top level too), `{a,b}`, dotfiles, a folder for everything in it,
     `!GLOB` to leave files out. Quote them so the shell does not expand them."""
-    from cml.forges.pulls import PullRequestOptions, open_pull_request
-
-    methods = [name for name, chosen in (("merge", merge), ("rebase", rebase), ("squash", squash)) if chosen]
-    if len(methods) > 1:
-        raise UsageError("choose one of --merge, --rebase and --squash", parameter=f"--{methods[1]}")
-    context, forge = open_forge_from_options(app, forge_settings)
-    options = PullRequestOptions(paths, remote, branch, target_branch, title, body, message, user_name, user_email,
-                                 skip_ci, methods[0] if methods else None, force_new)
-    result = open_pull_request(options, forge, context, app.environ, app.note)
+    # The other options (paths, remote, branch, target_branch, title, body, message, skip_ci, force_new) are
+    # open_pull_request's parameters of the same names.
+    result = open_pull_request(merge_method=merge_method(merge, rebase, squash),
+                               committer=Committer(user_name, user_email),
+                               connection=Connection(**forge_settings, environ=app.environ), note=app.note, **options)
     if result.pull is None:
         app.warn(result.note)  # as iterative/cml did: nothing to do is not a failure, but must be seen
         return
     app.note(result.note)
     if md:
-        kind = "Merge Request" if forge.name == "gitlab" else "Pull Request"
-        app.markdown(f"[CML's {kind}]({result.pull.url})")
+        app.markdown(f"[CML's {result.term}]({result.pull.url})")
     else:
         app.output(result.pull.url)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
+from cml.actions import Committer, prepare_repository
 from cml.cli.app import Application
 from cml.cli.options import CmlCommand, CmlGroup, pass_app
 from cml.cli.pr import git_identity_options
-
-DRIVER_CHOICES = ("github", "gitlab", "bitbucket", "gitea")
+from cml.forges.registry import DRIVERS
 
 
 @click.group(cls=CmlGroup, name="repo")
@@ -17,30 +17,17 @@ def command() -> None:
 
 
 def _prepare(app: Application, fetch_depth, unshallow, remote, user_email, user_name, token, driver) -> None:
-    from cml.ci import detect
-    from cml.workspace import Workspace, mark_safe_directory, prepare_repository, setup_git_authentication
-
     if unshallow:
         app.warn("--unshallow is deprecated; use --fetch-depth 0")
         fetch_depth = 0
-    if token:
-        from cml.secrets import register_secret
-
-        register_secret(token)
-    safe = mark_safe_directory(app.environ)  # first: git refuses other users' checkouts until then
-    if safe:
-        app.note(safe)
-    workspace = Workspace.find()
-    if detect(app.environ).in_ci or token or driver:  # a developer's clone keeps its own credential helpers
-        setup_git_authentication(workspace, app.environ, remote, driver, token, app.note, app.warn)
-    for line in prepare_repository(workspace, app.environ, user_name, user_email, remote, fetch_depth):
-        app.note(line)
+    prepare_repository(fetch_depth=fetch_depth, remote=remote, committer=Committer(user_name, user_email), token=token,
+                       driver=driver, environ=app.environ, note=app.note, warn=app.warn)
 
 
 def prepare_options(function):
     """The options of ``cml repo prepare`` and ``cml ci``."""
     function = git_identity_options(function)
-    function = click.option("--driver", type=click.Choice(DRIVER_CHOICES),
+    function = click.option("--driver", type=click.Choice(DRIVERS),
                             help="Forge kind, for the user name git sends with the token  "
                                  "[default: from the CI or the remote's host]")(function)
     function = click.option("--token", "--driver-token", "token", metavar="TOKEN",

@@ -9,6 +9,7 @@ import click
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, pass_app
 from cml.fileio import write_atomic
+from cml.report.preview import preview_file
 
 
 @click.group(cls=CmlGroup, name="report")
@@ -30,8 +31,6 @@ def preview(app: Application, markdown_file, output, allow_outside) -> None:
       cml report preview report.md
       cml report preview report.md -o public/index.html --allow-outside ../plots
     """
-    from cml.report.preview import preview_file
-
     output = output or os.path.splitext(markdown_file)[0] + ".html"
     if os.path.abspath(output) == os.path.abspath(markdown_file):
         raise click.BadParameter("must differ from the Markdown file", param_hint="--output")

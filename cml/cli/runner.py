@@ -6,8 +6,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
+from tabulate import tabulate
 
 from cml.cli.app import Application
 from cml.cli.options import (
@@ -20,9 +24,27 @@ from cml.cli.options import (
     pass_app,
 )
 from cml.errors import CmlError, UsageError
+from cml.forges.base import Forge
+from cml.forges.errors import ForgeConfigurationError
+from cml.runner.backends import BACKENDS, DEFAULT_CLOUD, Cloud, backend_class, cloud_options, option_help, titles
+from cml.runner.backends.base import REGION_PARAMETER, CloudBackend
+from cml.runner.launch import LaunchOptions, RunnerLauncher, describe_machines, stop_runners
+from cml.runner.spec import (
+    DEFAULT_SSH_USER,
+    MachineSpec,
+    Region,
+    check_name,
+    decode_startup_script,
+    parse_labels,
+    random_name,
+    ssh_public_key,
+)
 
 #: iterative/cml also read these for ``cml runner`` (its ``aliasLegacyEnvironmentVariables``).
 LEGACY_FORGE_VARIABLES = {"repo": "RUNNER_REPO", "driver": "RUNNER_DRIVER"}
+REGION_FLAG = "--cloud-region"
+
+Decorated = TypeVar("Decorated", bound=Callable[..., Any])
 
 
 class RunnerCommand(CmlCommand):
@@ -53,63 +75,62 @@ def _env(flag: str, legacy: bool = False) -> list[str]:
     return names + [f"RUNNER_{flag}"] if legacy else names
 
 
-@click.group(cls=RunnerGroup, name="runner")
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+@click.group(cls=RunnerGroup, name="runner",
+             help=f"Self-hosted runners on cloud machines that terminate themselves ({titles()}).")
 def command() -> None:
-    """Self-hosted runners on cloud machines that terminate themselves (AWS EC2)."""
+    """The ``cml runner`` group; its help names the clouds the backends reach."""
 
 
-CLOUDS = click.Choice(["aws", "azure", "gcp", "kubernetes"])
-REGION_HELP = ("AWS region, or us-east, us-west, eu-west, eu-north  [default: AWS_REGION, AWS_DEFAULT_REGION, "
-               "the AWS profile's region, else us-west]")
+CLOUDS = click.Choice([cloud.value for cloud in Cloud])
+SUPPORTED = " and ".join(BACKENDS)
+SUPPORTED_HELP = f"only {SUPPORTED} {'has a backend' if len(BACKENDS) == 1 else 'have backends'}"
 
 
-def cloud_location_options(function):
-    """``--cloud`` (default aws) and ``--cloud-region``, for the commands that find machines."""
-    function = click.option("--cloud-region", metavar="REGION", help=REGION_HELP)(function)
-    return click.option("--cloud", type=CLOUDS, default="aws", show_default=True,
+def cloud_location_options(function: Decorated) -> Decorated:
+    """``--cloud`` (default: :data:`DEFAULT_CLOUD`) and ``--cloud-region``, for the commands that find machines."""
+    function = click.option(REGION_FLAG, metavar="REGION", help=option_help(REGION_PARAMETER))(function)
+    return click.option("--cloud", type=CLOUDS, default=DEFAULT_CLOUD.value, show_default=True,
                         help="Cloud the machines run on.")(function)
 
 
-def _region(app: Application, cloud_region: str | None):
-    """``--cloud-region`` (naming the variable it came from, if any), else boto3's region, else us-west."""
-    from click.core import ParameterSource
+def cloud_specific_options(function: Decorated) -> Decorated:
+    """Every backend's own launch options (``--cloud-aws-subnet`` …), as the backends declare them."""
+    for option in reversed(cloud_options()):
+        flags = [_flag(option.name), *(_flag(alias) for alias in option.aliases)]
+        function = click.option(*flags, option.name, metavar=option.metavar, help=option.help)(function)
+    return function
 
-    from cml.runner.spec import Region, choose_region, resolve_region
 
+def _region(app: Application, backend: type[CloudBackend], cloud_region: str | None) -> Region:
+    """``--cloud-region`` (naming the variable it came from, if any), else the cloud's configured region."""
     context = click.get_current_context()
-    if (cloud_region or "").strip() and context.get_parameter_source("cloud_region") == ParameterSource.ENVIRONMENT:
-        param = next(p for p in context.command.params if p.name == "cloud_region")
+    source = REGION_FLAG
+    if (cloud_region or "").strip() and context.get_parameter_source(REGION_PARAMETER) == ParameterSource.ENVIRONMENT:
+        param = next(p for p in context.command.params if p.name == REGION_PARAMETER)
         names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or [])
-        source = next((name for name in names if app.environ.get(name)), "--cloud-region")
-        return Region(resolve_region(cloud_region, source), source)
-    return choose_region(cloud_region, app.environ)
-
-
-def _backend(app: Application, cloud: str, region):
-    from cml.runner.backends import open_backend
-
-    return open_backend(cloud, region.name, app.environ, app.warn)
+        source = next((name for name in names if app.environ.get(name)), REGION_FLAG)
+    return backend.resolve_region(cloud_region, app.environ, requested_from=source,
+                                  parameter=REGION_PARAMETER if source == REGION_FLAG else None)
 
 
 @command.command()
-@click.option("--cloud", type=CLOUDS, help="Cloud to start the machine on (only aws has a backend).  [required]")
-@click.option("--cloud-region", metavar="REGION", help=REGION_HELP)
-@click.option("--cloud-type", metavar="TYPE", help="Instance type (g4dn.xlarge), or a size m, l, xl (optionally "
-              "+GPU: m+t4)  [default: m]")
-@click.option("--cloud-gpu", metavar="GPU", help="GPU for a size: t4, a10g, l4, l40s, v100, a100, h100, k80, or nogpu.")
-@click.option("--cloud-hdd-size", type=click.IntRange(1, 16384), metavar="GB",
-              help="Root disk size  [default: the image's, at least 35]")
-@click.option("--cloud-image", metavar="IMAGE", help="ami-ID, or [user@]owner:architecture:name-pattern (newest "
-              "match)  [default: AWS's Deep Learning Base GPU AMI, Ubuntu 24.04]")
+@click.option("--cloud", type=CLOUDS, help=f"Cloud to start the machine on ({SUPPORTED_HELP}).  [required]")
+@click.option(REGION_FLAG, metavar="REGION", help=option_help(REGION_PARAMETER))
+@click.option("--cloud-type", metavar="TYPE", help=option_help("cloud_type"))
+@click.option("--cloud-gpu", metavar="GPU", help=option_help("cloud_gpu"))
+@click.option("--cloud-hdd-size", type=click.IntRange(1, 16384), metavar="GB", help=option_help("cloud_hdd_size"))
+@click.option("--cloud-image", metavar="IMAGE", help=option_help("cloud_image"))
 @click.option("--cloud-spot", is_flag=True, help="Use a spot instance.")
 @click.option("--cloud-spot-price", type=float, default=-1, show_default=True, metavar="USD",
               help="Highest hourly spot price; -1 is the market price.")
 @click.option("--cloud-spot-fallback", is_flag=True, help="Start on demand when there is no spot capacity.")
 @click.option("--cloud-ssh-private", metavar="KEY", help="Private key (PEM) whose public key may log in over SSH.")
-@click.option("--cloud-aws-key-name", metavar="NAME", help="Existing EC2 key pair to put on the machine.")
-@click.option("--cloud-aws-security-group", metavar="ID|NAME", help="Security group  [default: the VPC's default]")
-@click.option("--cloud-aws-subnet", "--cloud-aws-subnet-id", "cloud_aws_subnet", metavar="ID", help="Subnet.")
-@click.option("--cloud-permission-set", metavar="PROFILE", help="Instance profile (ARN or name) for the machine.")
+@cloud_specific_options
+@click.option("--cloud-permission-set", metavar="PROFILE", help=option_help("cloud_permission_set"))
 @click.option("--cloud-metadata", multiple=True, metavar="KEY=VALUE", help="Tag for the machine and its disk "
               "(repeatable).")
 @click.option("--cloud-startup-script", metavar="BASE64", help="Base64 shell script run at boot, before the runner.")
@@ -136,10 +157,13 @@ def _backend(app: Application, cloud: str, region):
               help="Accepted for iterative/cml workflows: cml never re-runs workflows itself.")
 @forge_options
 @pass_app
-def launch(app: Application, cloud, cloud_region, cloud_type, cloud_gpu, cloud_hdd_size, cloud_image, cloud_spot,
-           cloud_spot_price, cloud_spot_fallback, cloud_ssh_private, cloud_aws_key_name, cloud_aws_security_group,
-           cloud_aws_subnet, cloud_permission_set, cloud_metadata, cloud_startup_script, labels, name, idle_timeout,
-           max_runtime, single, reuse, reuse_idle, launch_timeout, workdir, no_retry, forge_settings) -> None:
+def launch(app: Application, cloud: str | None, cloud_region: str | None, cloud_type: str | None,
+           cloud_gpu: str | None, cloud_hdd_size: int | None, cloud_image: str | None, cloud_spot: bool,
+           cloud_spot_price: float, cloud_spot_fallback: bool, cloud_ssh_private: str | None,
+           cloud_permission_set: str | None, cloud_metadata: tuple[str, ...], cloud_startup_script: str | None,
+           labels: str, name: str | None, idle_timeout: int, max_runtime: int, single: bool, reuse: bool,
+           reuse_idle: bool, launch_timeout: int, workdir: str, no_retry: bool, forge_settings: dict[str, Any],
+           **cloud_specific: str | None) -> None:
     """Start a cloud machine that registers as a self-hosted runner of the repository and waits for jobs.
 
     \b
@@ -152,42 +176,25 @@ def launch(app: Application, cloud, cloud_region, cloud_type, cloud_gpu, cloud_h
     runner is online, the machine is terminated and the registration removed. Prints the runner's name and
     instance id (and sets the runner-name and instance-id step outputs on GitHub Actions).
     """
-    from cml.runner.launch import LaunchOptions, RunnerLauncher
-    from cml.runner.spec import (
-        ImageRef,
-        MachineSpec,
-        check_name,
-        decode_startup_script,
-        parse_labels,
-        parse_metadata,
-        random_name,
-        resolve_instance_type,
-        ssh_public_key,
-    )
-
-    if cloud is None:
-        raise UsageError("required: cml runner starts runners on cloud machines (--cloud aws); to serve jobs from "
-                         "this machine, install the forge's own runner here instead", parameter="--cloud")
-    if single and (reuse or reuse_idle):
-        raise UsageError("--single cannot be combined with --reuse or --reuse-idle", parameter="--single")
-    image = ImageRef.parse(cloud_image)
-    region = _region(app, cloud_region)
-    spec = MachineSpec(
-        region=region.name, instance_type=resolve_instance_type(cloud_type, cloud_gpu), image=image,
-        disk_gb=cloud_hdd_size, spot=cloud_spot, spot_price=cloud_spot_price if cloud_spot_price > 0 else None,
-        spot_fallback=cloud_spot_fallback, security_group=cloud_aws_security_group, subnet=cloud_aws_subnet,
-        instance_profile=cloud_permission_set, key_name=cloud_aws_key_name, tags=parse_metadata(cloud_metadata))
+    backend = backend_class(cloud)
+    image = backend.parse_image(cloud_image)
     options = LaunchOptions(
         name=check_name(name or random_name()), labels=parse_labels(labels), idle_timeout=idle_timeout,
         single=single, max_runtime=max_runtime, reuse=reuse, reuse_idle=reuse_idle, launch_timeout=launch_timeout,
-        workdir=workdir, ssh_user=image.user or "ubuntu", ssh_public_key=ssh_public_key(cloud_ssh_private),
-        user_script=decode_startup_script(cloud_startup_script))
+        workdir=workdir, ssh_user=image.user or DEFAULT_SSH_USER,
+        ssh_public_key=ssh_public_key(cloud_ssh_private), user_script=decode_startup_script(cloud_startup_script))
+    region = _region(app, backend, cloud_region)
+    spec = MachineSpec(
+        region=region.name, instance_type=backend.machine_type(cloud_type, cloud_gpu), image=image,
+        disk_gb=cloud_hdd_size, spot=cloud_spot, spot_price=cloud_spot_price if cloud_spot_price > 0 else None,
+        spot_fallback=cloud_spot_fallback, permission_set=cloud_permission_set,
+        tags=backend.parse_tags(cloud_metadata),
+        cloud_options=backend.own_options(cloud_specific))
     if not max_runtime:
         app.warn("--max-runtime never: a machine whose runner keeps getting jobs is never stopped by cml")
     _, forge = open_forge_from_options(app, forge_settings)
-    backend = _backend(app, cloud, region)
-    result = RunnerLauncher(forge, backend, app.warn).launch(options, spec)
-    if result.reused:
+    result = RunnerLauncher(forge, backend(region.name, app.environ, app.warn), app.warn).launch(options, spec)
+    if result.machine is None:
         state = "busy" if result.runner.busy else "idle"
         app.output(f"reusing runner {result.runner.name} ({state}, labels {','.join(result.runner.labels)})")
         _set_step_outputs(app, {"runner-name": result.runner.name, "instance-id": ""})
@@ -210,7 +217,7 @@ def _set_step_outputs(app: Application, outputs: dict[str, str]) -> None:
 @click.option("--all-states", is_flag=True, help="Also show terminated machines the cloud still lists.")
 @output_format_option
 @pass_app
-def list_(app: Application, cloud, cloud_region, all_states, output_format) -> None:
+def list_(app: Application, cloud: str, cloud_region: str | None, all_states: bool, output_format: str) -> None:
     """Show the machines cml runner launched in the region (found by their cml:runner tag).
 
     \b
@@ -218,10 +225,9 @@ def list_(app: Application, cloud, cloud_region, all_states, output_format) -> N
       cml runner list
       cml runner list --cloud-region eu-west-1 --json
     """
-    from cml.runner.launch import describe_machines
-
-    region = _region(app, cloud_region)
-    machines = _backend(app, cloud, region).machines(live_only=not all_states)
+    backend = backend_class(cloud)
+    region = _region(app, backend, cloud_region)
+    machines = backend(region.name, app.environ, app.warn).machines(live_only=not all_states)
     app.note(f"searched {region}")
     rows = describe_machines(machines)
     if output_format == "json":
@@ -229,8 +235,6 @@ def list_(app: Application, cloud, cloud_region, all_states, output_format) -> N
     elif not rows:
         app.output(f"no runner machines in {region.name}")
     else:
-        from tabulate import tabulate
-
         app.output(tabulate(rows, headers="keys", tablefmt="github" if output_format == "md" else "simple"))
 
 
@@ -248,7 +252,8 @@ class RunnerNotFound(CmlError):
 @cloud_location_options
 @forge_options
 @pass_app
-def stop(app: Application, names, stop_all, forget_registration, cloud, cloud_region, forge_settings) -> None:
+def stop(app: Application, names: tuple[str, ...], stop_all: bool, forget_registration: bool, cloud: str,
+         cloud_region: str | None, forge_settings: dict[str, Any]) -> None:
     """Terminate runner machines by name (or --all) and remove their runner registrations.
 
     \b
@@ -260,16 +265,15 @@ def stop(app: Application, names, stop_all, forget_registration, cloud, cloud_re
     machines are terminated, and the forge drops their offline runners later. A NAME with no machine in the
     region is an error, and its registration is kept unless --forget-registration is given.
     """
-    from cml.forges.errors import ForgeConfigurationError
-    from cml.runner.launch import stop_runners
-
     if bool(names) == stop_all:
-        raise UsageError("name the runners to stop, or pass --all (not both)", parameter="--all")
+        raise UsageError("name the runners to stop, or pass --all (not both)", parameter="stop_all")
     if forget_registration and stop_all:
         raise UsageError("name the runners whose registrations to remove; --all only stops machines it finds",
-                         parameter="--forget-registration")
-    region = _region(app, cloud_region)
-    backend = _backend(app, cloud, region)
+                         parameter="forget_registration")
+    backend_type = backend_class(cloud)
+    region = _region(app, backend_type, cloud_region)
+    backend = backend_type(region.name, app.environ, app.warn)
+    forge: Forge | None
     try:
         _, forge = open_forge_from_options(app, forge_settings)
     except ForgeConfigurationError as error:

@@ -25,10 +25,12 @@ from cml.report.table import render_table
 @pass_app
 def command(app: Application, file, columns, sort, descending, max_rows, terminal, precision) -> None:
     """Print FILE as a Markdown (or plain-text) table; the help text is built with the size limit above."""
-    text = render_table(
-        load_table(file), split_values(columns) or None, sort, descending, max_rows, precision,
-        "table" if terminal else "md",
-    )
+    table, shown = load_table(file), split_values(columns) or None
+    for name in shown or ():  # the options name a missing column, before the library would by its parameter
+        table.column(name, "--columns")
+    if sort:
+        table.column(sort, "--sort")
+    text = render_table(table, shown, sort, descending, max_rows, precision, "table" if terminal else "md")
     if terminal:
         app.output(text)
     else:

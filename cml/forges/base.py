@@ -5,11 +5,15 @@ from __future__ import annotations
 import abc
 import functools
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from collections.abc import Mapping
+from typing import Callable, ClassVar, Literal, get_args
 
+from cml.ci import RepositoryContext
 from cml.forges.errors import ForgeError, ForgeRequestError, UnsupportedOperationError
 from cml.http import HttpPolicy, check_api_url, create_once, last_answer_status
 
+#: The longest description a commit (build) status keeps, on every forge that has them.
+STATUS_DESCRIPTION_LIMIT = 255
 #: What reading a forge answer of an unexpected shape raises (a missing key, a list for a dict, text for JSON…).
 MALFORMED_ANSWER_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
@@ -30,11 +34,14 @@ def _reads_answers(method: Callable, operation: str) -> Callable:
     return reading
 
 
+TargetKind = Literal["pr", "issue", "commit"]
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a comment goes: ``pr``/``issue`` with a number, or ``commit`` with a sha."""
 
-    kind: str
+    kind: TargetKind
     ref: str
 
     def __str__(self) -> str:
@@ -59,9 +66,6 @@ class PullRequest:
     url: str
     source: str
     target: str
-
-
-MERGE_METHODS = ("merge", "rebase", "squash")
 
 
 @dataclass(frozen=True)
@@ -96,17 +100,97 @@ class Forge(abc.ABC):
     method raises only :mod:`cml.forges.errors` exceptions.
     """
 
+    # Everything cml knows about a forge is answered here, by its class: no other module compares forge names.
+
+    #: The driver name: ``--driver``'s value and :attr:`RepositoryContext.driver`.
     name: ClassVar[str]
     #: The forge's name as people write it, for messages.
     label: ClassVar[str]
+    #: Hosts that run this forge whatever the remote says (its public service).
+    well_known_hosts: ClassVar[tuple[str, ...]] = ()
+    #: Whether subdomains of :attr:`well_known_hosts` are the same service (``altssh.bitbucket.org``).
+    includes_subdomains: ClassVar[bool] = False
+    #: The API of the public service on :attr:`well_known_hosts`, if it has one.
+    default_api_url: ClassVar[str | None] = None
+    #: Where the API lives on a self-hosted server, below its root URL (``/api/v4``).
+    api_path: ClassVar[str] = ""
+    #: The one web address of the public service, whichever of its hosts a remote names; ``None``: the remote's.
+    public_web_url: ClassVar[str | None] = None
     #: The CI variable that gives the API's address.
     api_url_variable: ClassVar[str]
+    #: The variable a token for this forge may be kept in, after ``REPO_TOKEN`` (``GITLAB_TOKEN``).
+    token_variable: ClassVar[str]
     #: The longest comment body the forge accepts, in characters.
     comment_limit: ClassVar[int]
-    #: Whether commit comments can be edited through the API.
-    edits_commit_comments: ClassVar[bool] = True
+    #: The longest text a check shows (a check run's summary, or a commit status's description), in characters.
+    summary_limit: ClassVar[int]
+    #: What the forge calls a pull request, as a title: ``[CML's Pull Request](url)``.
+    pull_request_term: ClassVar[str] = "Pull Request"
+    #: Whether a pull request opened with ``skip_ci`` says ``[skip ci]`` in its title (the forge's CI reads it there).
+    skip_ci_in_title: ClassVar[bool] = False
+    #: What :meth:`publish_check` records, in words: ``check run``, ``commit status``…
+    check_kind: ClassVar[str]
     #: Whether :meth:`publish_check` shows the report itself (so its images must be published).
     check_shows_report: ClassVar[bool] = False
+    #: Where the forge's own storage keeps a report's files, in words.
+    publishes_files_to: ClassVar[str]
+    #: Whether :meth:`register_runner` and the other runner methods work on this forge.
+    registers_runners: ClassVar[bool] = False
+    #: Whether commit comments can be edited through the API.
+    edits_commit_comments: ClassVar[bool] = True
+    #: The names :func:`cml.ci.detect` gives the CI systems that run this forge's jobs.
+    ci_names: ClassVar[tuple[str, ...]] = ()
+    #: The CI's own job token variable, which git may use but which cannot post reports; ``None``: there is none.
+    job_token_variable: ClassVar[str | None] = None
+    #: git's user name for the job token.
+    job_token_user: ClassVar[str | None] = None
+    #: Why the job token cannot post reports, and which token to use instead.
+    job_token_advice: ClassVar[str] = ""
+    #: Whether the CI's checkout stores its own token as an ``http.<url>.extraheader`` that git would send first.
+    checkout_stores_token_header: ClassVar[bool] = False
+
+    @classmethod
+    def recognises_host(cls, host: str) -> bool:
+        """Whether ``host`` (``name[:port]``) is one of :attr:`well_known_hosts` (or a subdomain, if included)."""
+        name = host.split(":")[0].lower()
+        return any(name == known or (cls.includes_subdomains and name.endswith("." + known))
+                   for known in cls.well_known_hosts)
+
+    @classmethod
+    def api_url_for(cls, scheme: str, host: str) -> str:
+        """The API base on ``host``: :attr:`default_api_url` on the public service, else ``scheme://host`` and
+        :attr:`api_path` (GitHub Enterprise, self-managed GitLab, Gitea)."""
+        if cls.default_api_url and cls.recognises_host(host):
+            return cls.default_api_url
+        return f"{scheme}://{host}{cls.api_path}"
+
+    @classmethod
+    def probe_api(cls, scheme: str, host: str, path: str,
+                  environ: Mapping[str, str]) -> tuple[str, str, str] | None:
+        """``(API URL, web URL, repository path)`` found by asking a self-hosted ``host`` where the forge lives, when
+        the remote URL cannot tell; ``None``: the forge is at the host's root."""
+        return None
+
+    @classmethod
+    def from_ci(cls, environ: Mapping[str, str]) -> RepositoryContext | None:
+        """The repository context this forge's CI gives through ``environ``; ``None`` outside it."""
+        return None
+
+    @classmethod
+    def rerun_target(cls, context: RepositoryContext) -> str | None:
+        """The id :meth:`rerun_workflow` takes for the CI run of ``context``."""
+        return context.run_id
+
+    @classmethod
+    def run_url(cls, context: RepositoryContext) -> str | None:
+        """The web page of the CI run of ``context`` that shows its job summary, if the forge has one."""
+        return None
+
+    @classmethod
+    def open(cls, context: RepositoryContext, token: str, policy: HttpPolicy,
+             environ: Mapping[str, str]) -> Forge:
+        """The adapter for ``context``'s repository with ``token``."""
+        return cls(context.api_url or "", context.repository or "", token, policy)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -216,8 +300,10 @@ class Forge(abc.ABC):
         raise UnsupportedOperationError(f"cml runner supports GitHub and GitLab, not {self.name}")
 
 
-CONCLUSIONS = ("success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required")
-CHECK_STATUSES = ("queued", "in_progress", "completed")
+Conclusion = Literal["success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required"]
+CheckStatus = Literal["queued", "in_progress", "completed"]
+CONCLUSIONS: tuple[str, ...] = get_args(Conclusion)
+CHECK_STATUSES: tuple[str, ...] = get_args(CheckStatus)
 
 
 @dataclass(frozen=True)
@@ -227,9 +313,9 @@ class Check:
     sha: str
     title: str
     report: str
-    conclusion: str = "success"
+    conclusion: Conclusion = "success"
     details_url: str | None = None
-    status: str = "completed"  # queued and in_progress have no conclusion yet
+    status: CheckStatus = "completed"  # queued and in_progress have no conclusion yet
 
     @property
     def passed(self) -> bool:

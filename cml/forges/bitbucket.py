@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+from collections.abc import Mapping
+from urllib.parse import quote, urlsplit
 
-from cml.forges.base import Check, Comment, Forge, PullRequest, Target
-from cml.http import HttpPolicy, JsonApi, proven
+from cml.ci import RepositoryContext, detect, int_or_none
+from cml.forges.base import STATUS_DESCRIPTION_LIMIT, Check, Comment, Forge, PullRequest, Target
+from cml.forges.errors import FORGE_ERRORS, proven
+from cml.http import HttpPolicy, JsonApi
 from cml.secrets import register_secret
 
 
@@ -36,15 +41,55 @@ class BitbucketForge(Forge):
 
     name = "bitbucket"
     label = "Bitbucket"
+    # iterative/cml took bitbucket.org, bitbucket.com and their subdomains (altssh.bitbucket.org) as Bitbucket Cloud.
+    well_known_hosts = ("bitbucket.org", "bitbucket.com")
+    includes_subdomains = True
+    default_api_url = "https://api.bitbucket.org/2.0"
+    public_web_url = "https://bitbucket.org"
     api_url_variable = "BITBUCKET_API_URL"
+    token_variable = "BITBUCKET_TOKEN"
     comment_limit = 32_767
+    summary_limit = STATUS_DESCRIPTION_LIMIT
+    check_kind = "build status"
+    publishes_files_to = "the repository's Downloads"
     git_username = "x-token-auth"
+    ci_names = ("bitbucket",)
+
+    @classmethod
+    def from_ci(cls, environ: Mapping[str, str]) -> RepositoryContext | None:
+        """Bitbucket Pipelines: the ``BITBUCKET_*`` variables."""
+        if detect(environ).name not in cls.ci_names:
+            return None
+        workspace, slug = environ.get("BITBUCKET_WORKSPACE"), environ.get("BITBUCKET_REPO_SLUG")
+        full_name = environ.get("BITBUCKET_REPO_FULL_NAME") or (f"{workspace}/{slug}" if workspace and slug else None)
+        return RepositoryContext(
+            driver=cls.name, api_url=environ.get("BITBUCKET_API_URL") or cls.default_api_url,
+            repository=full_name, sha=environ.get("BITBUCKET_COMMIT"),
+            pull_request=int_or_none(environ.get("BITBUCKET_PR_ID")), run_id=environ.get("BITBUCKET_BUILD_NUMBER"),
+            workflow=environ.get("BITBUCKET_PIPELINE_UUID"), ci=cls.name,
+            server_url=cls._web_url_of(environ.get("BITBUCKET_GIT_HTTP_ORIGIN")),
+        )
+
+    @staticmethod
+    def _web_url_of(origin: str | None) -> str | None:
+        """``https://bitbucket.org`` from ``BITBUCKET_GIT_HTTP_ORIGIN`` (which Pipelines gives as ``http://``)."""
+        parts = urlsplit(origin or "")
+        if not parts.netloc:
+            return None
+        scheme = "https" if parts.hostname == "bitbucket.org" else parts.scheme
+        return f"{scheme}://{parts.netloc}"
+
+    @classmethod
+    def rerun_target(cls, context: RepositoryContext) -> str | None:
+        """The pipeline's uuid (``BITBUCKET_PIPELINE_UUID``), not its build number."""
+        return context.workflow
     MERGE_STRATEGIES = {"merge": "merge_commit", "rebase": "fast_forward", "squash": "squash"}
 
     def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None):
         super().__init__(api_url, repository, token, policy)
         register_secret(token)
-        self.api = JsonApi(self.api_url, {"Authorization": authorization_header(token)}, self.policy, "Bitbucket")
+        self.api = JsonApi(self.api_url, {"Authorization": authorization_header(token)}, self.policy, "Bitbucket",
+                           FORGE_ERRORS)
 
     def _comments_path(self, target: Target) -> str:
         section = {"pr": "pullrequests", "issue": "issues", "commit": "commit"}[target.kind]
@@ -102,8 +147,6 @@ class BitbucketForge(Forge):
     def publish_check(self, check: Check) -> str:
         """``POST /repositories/{workspace}/{repo_slug}/commit/{sha}/statuses/build`` (queued and in_progress:
         INPROGRESS; completed: by conclusion); the same title updates the same status."""
-        import hashlib
-
         if check.status != "completed":
             state = "INPROGRESS"
         else:
@@ -155,8 +198,6 @@ class BitbucketForge(Forge):
         """``GET /repositories/{workspace}/{repo_slug}/pipelines/{pipeline_uuid}`` for its ``target``, then
         ``POST /repositories/{workspace}/{repo_slug}/pipelines/`` with that target: a new pipeline for the
         same commit and selector. Returns the new pipeline's page."""
-        from urllib.parse import quote
-
         pipelines = f"/repositories/{self.repository}/pipelines/"
         old = self.api.json("GET", pipelines + quote(run_id, safe=""), f"reading pipeline {run_id}") or {}
         new = self.api.json("POST", pipelines, f"re-running pipeline {run_id}", json={"target": old.get("target")}) or {}

@@ -6,11 +6,13 @@ runners set to ``https://HOST/api/v1``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote
 
-from cml.forges.base import Check, Comment, Forge, PullRequest, Target
-from cml.forges.errors import ForgeNotFoundError, UnsupportedOperationError
-from cml.http import HttpPolicy, JsonApi, proven
+from cml.ci import RepositoryContext, actions_context, detect
+from cml.forges.base import STATUS_DESCRIPTION_LIMIT, Check, Comment, Forge, PullRequest, Target
+from cml.forges.errors import FORGE_ERRORS, ForgeNotFoundError, UnsupportedOperationError, proven
+from cml.http import HttpPolicy, JsonApi
 from cml.secrets import register_secret
 
 
@@ -24,13 +26,27 @@ class GiteaForge(Forge):
 
     name = "gitea"
     label = "Gitea"
+    well_known_hosts = ("codeberg.org",)
+    default_api_url = "https://codeberg.org/api/v1"
+    api_path = "/api/v1"
     api_url_variable = "GITHUB_API_URL"
+    token_variable = "GITEA_TOKEN"
     comment_limit = 65_536
+    summary_limit = STATUS_DESCRIPTION_LIMIT
+    check_kind = "commit status"
+    publishes_files_to = "pull-request attachments"
+    # Forgejo is a Gitea fork with the same API: one driver serves both.
+    ci_names = ("gitea", "forgejo")
+
+    @classmethod
+    def from_ci(cls, environ: Mapping[str, str]) -> RepositoryContext | None:
+        """Gitea and Forgejo Actions: the ``GITHUB_*`` variables, with the API under the server's ``/api/v1``."""
+        return actions_context(environ, cls.name, cls.api_path) if detect(environ).name in cls.ci_names else None
 
     def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None):
         super().__init__(api_url, repository, token, policy)
         register_secret(token)
-        self.api = JsonApi(self.api_url, {"Authorization": f"token {token}"}, self.policy, "Gitea")
+        self.api = JsonApi(self.api_url, {"Authorization": f"token {token}"}, self.policy, "Gitea", FORGE_ERRORS)
 
     def _issue_path(self, target: Target) -> str:
         if target.kind == "commit":

@@ -7,29 +7,47 @@ or ``https://HOST/api/v3`` on Enterprise Server). PyGithub's own retries are off
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Callable, TypeVar
+from typing import Any
+from urllib.parse import quote
 
+from cml.ci import RepositoryContext, actions_context, detect
+from cml.errors import ServiceError
 from cml.forges.base import Check, Comment, Forge, PullRequest, RunnerRegistration, SelfHostedRunner, Target
-from cml.forges.errors import ForgeNotFoundError, ForgePermissionError, ForgeRequestError
-from cml.http import HttpFailure, HttpPolicy, call_with_retries, create_once, cut, policy_session, proven
+from cml.forges.errors import (
+    FORGE_ERRORS,
+    ForgeError,
+    ForgeNotFoundError,
+    ForgePermissionError,
+    ForgeRequestError,
+    proven,
+)
+from cml.http import HttpFailure, HttpPolicy, create_once, cut, operation, policy_session, service_error
 from cml.secrets import register_secret
 
-T = TypeVar("T")
 CHECK_SUMMARY_LIMIT = 65_535
 
 
 def github_client(api_url: str, token: str, policy: HttpPolicy):
     """A PyGithub client whose every request goes through a :func:`~cml.http.policy_session` bound to
-    ``api_url`` (PyGithub's own retries and throttling off: the shared policy applies)."""
+    ``api_url``, which retries under ``policy`` and raises the ``Forge*`` errors (PyGithub's own retries and
+    throttling off)."""
     from github import Auth, Github
     from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
 
-    def under_policy(connection_class):
-        class PolicyConnection(connection_class):
+    def under_policy(connection_class: Any) -> Any:
+        base: Any = connection_class
+
+        class PolicyConnection(base):
             def __init__(self, *args, **kwargs):
                 super().__init__(*args, **kwargs)
-                self.session = policy_session(api_url, policy)
+                self.session = policy_session(api_url, policy, service="GitHub", errors=FORGE_ERRORS)
                 self.session.auth = Requester.noopAuth  # no .netrc fallback, as PyGithub does
 
         return PolicyConnection
@@ -44,21 +62,26 @@ def github_client(api_url: str, token: str, policy: HttpPolicy):
         Requester.resetConnectionClasses()
 
 
-def describe_failure(error: BaseException) -> HttpFailure | None:
-    """PyGithub and requests exceptions as an :class:`HttpFailure`."""
-    from github import GithubException
+def library_error(error: BaseException, action: str) -> ServiceError:
+    """A PyGithub exception that no HTTP failure raised (GraphQL errors come in 200 answers) as a forge error."""
+    data = getattr(error, "data", None)
+    data = data if isinstance(data, dict) else {}
+    message = cut(data.get("message") or getattr(error, "message", None) or "error")
+    errors = data.get("errors")
+    if isinstance(errors, list) and errors:
+        details = [e.get("message") or e.get("code") for e in errors if isinstance(e, dict)]
+        message = cut(message + ": " + "; ".join(str(d) for d in details if d))
+    failure = HttpFailure(getattr(error, "status", None), dict(getattr(error, "headers", None) or {}), message)
+    return service_error(failure, "GitHub", action, retried=False, errors=FORGE_ERRORS)
 
-    from cml.http import describe_requests_failure
 
-    if isinstance(error, GithubException):
-        data = error.data if isinstance(error.data, dict) else {}
-        message = cut(data.get("message") or error.message or "error")
-        errors = data.get("errors")
-        if isinstance(errors, list) and errors:
-            details = [e.get("message") or e.get("code") for e in errors if isinstance(e, dict)]
-            message = cut(message + ": " + "; ".join(str(d) for d in details if d))
-        return HttpFailure(error.status, dict(error.headers or {}), message)
-    return describe_requests_failure(error)
+@dataclass(frozen=True)
+class BranchTip:
+    """The head of a branch: its commit, that commit's tree, and the paths of the tree's top level."""
+
+    commit_sha: str
+    tree_sha: str
+    paths: frozenset[str]
 
 
 class GitHubForge(Forge):
@@ -71,9 +94,37 @@ class GitHubForge(Forge):
 
     name = "github"
     label = "GitHub"
+    well_known_hosts = ("github.com",)
+    default_api_url = "https://api.github.com"
+    api_path = "/api/v3"
     api_url_variable = "GITHUB_API_URL"
+    token_variable = "GITHUB_TOKEN"
     comment_limit = 65_536
+    summary_limit = CHECK_SUMMARY_LIMIT
+    check_kind = "check run"
     check_shows_report = True
+    publishes_files_to = "a branch of the repository"
+    registers_runners = True
+    ci_names = ("github",)
+    checkout_stores_token_header = True
+
+    @classmethod
+    def from_ci(cls, environ: Mapping[str, str]) -> RepositoryContext | None:
+        """GitHub Actions: the ``GITHUB_*`` variables and the event file."""
+        return actions_context(environ, cls.name) if detect(environ).name in cls.ci_names else None
+
+    @classmethod
+    def run_url(cls, context: RepositoryContext) -> str | None:
+        """The Actions run page, ``{server}/{owner}/{repo}/actions/runs/{run_id}`` (its job summary is there)."""
+        if not (context.server_url and context.run_id and context.repository):
+            return None
+        return f"{context.server_url}/{context.repository}/actions/runs/{context.run_id}"
+
+    @classmethod
+    def open(cls, context: RepositoryContext, token: str, policy: HttpPolicy,
+             environ: Mapping[str, str]) -> GitHubForge:
+        """The adapter, with links to the CI's server (GitHub Enterprise's web address is not the API's)."""
+        return cls(context.api_url or "", context.repository or "", token, policy, web_url=context.server_url)
 
     def __init__(self, api_url: str, repository: str, token: str, policy: HttpPolicy | None = None,
                  web_url: str | None = None):
@@ -81,7 +132,7 @@ class GitHubForge(Forge):
         register_secret(token)
         self._github = github_client(self.api_url, token, self.policy)
         self.repo = self._github.get_repo(repository)
-        self._pulls: dict[int, object] = {}
+        self._pulls: dict[int, Any] = {}
         self.web_url = (web_url or self._default_web_url()).rstrip("/")
 
     def _default_web_url(self) -> str:
@@ -89,9 +140,17 @@ class GitHubForge(Forge):
             return "https://github.com"
         return self.api_url[: -len("/api/v3")] if self.api_url.endswith("/api/v3") else self.api_url
 
-    def call(self, action: str, operation: Callable[[], T], creates: bool = False) -> T:
-        """Run one PyGithub call under the shared policy; ``creates`` for a request that creates something."""
-        return call_with_retries(operation, describe_failure, self.policy, "GitHub", action, creates=creates)
+    @contextlib.contextmanager
+    def _doing(self, action: str, repeatable: bool = False) -> Iterator[None]:
+        """Names the requests of ``action`` for the session's errors (``repeatable``: its POSTs may be sent again);
+        the one place PyGithub's own exceptions, raised without an HTTP failure, become forge errors."""
+        from github import GithubException
+
+        with operation(action, repeatable):
+            try:
+                yield
+            except GithubException as error:
+                raise library_error(error, action) from None
 
     @staticmethod
     def _comment(raw) -> Comment:
@@ -100,20 +159,22 @@ class GitHubForge(Forge):
 
     def comments(self, target: Target) -> list[Comment]:
         """``GET /repos/{owner}/{repo}/issues/{n}/comments`` or ``…/commits/{sha}/comments``, 100 per page."""
-        if target.kind == "commit":
-            listing = lambda: self.repo.get_commit(target.ref).get_comments()  # noqa: E731
-        else:
-            listing = lambda: self.repo.get_issue(int(target.ref)).get_comments()  # noqa: E731
-        return self.call(f"listing comments on {target}", lambda: [self._comment(c) for c in listing()])
+        with self._doing(f"listing comments on {target}"):
+            if target.kind == "commit":
+                listing = self.repo.get_commit(target.ref).get_comments()
+            else:
+                listing = self.repo.get_issue(int(target.ref)).get_comments()
+            return [self._comment(c) for c in listing]
 
     def create_comment(self, target: Target, body: str) -> Comment:
         """``POST /repos/{owner}/{repo}/issues/{n}/comments`` or ``…/commits/{sha}/comments``."""
-        if target.kind == "commit":
-            create = lambda: self.repo.get_commit(target.ref).create_comment(body)  # noqa: E731
-        else:
-            create = lambda: self.repo.get_issue(int(target.ref)).create_comment(body)  # noqa: E731
         action = f"commenting on {target}"
-        return self._comment(proven(self.call(action, create, creates=True), "GitHub", action, "id", "html_url"))
+        with self._doing(action):
+            if target.kind == "commit":
+                created = self.repo.get_commit(target.ref).create_comment(body)
+            else:
+                created = self.repo.get_issue(int(target.ref)).create_comment(body)
+        return self._comment(proven(created, "GitHub", action, "id", "html_url"))
 
     def _lazy_comment(self, target: Target, comment: Comment):
         if target.kind == "commit":
@@ -122,19 +183,19 @@ class GitHubForge(Forge):
 
     def update_comment(self, target: Target, comment: Comment, body: str) -> Comment:
         """``PATCH /repos/{owner}/{repo}/issues/comments/{id}`` or ``…/comments/{id}`` (commit comments)."""
-        raw = self._lazy_comment(target, comment)
-        self.call(f"updating comment {comment.id} on {target}", lambda: raw.edit(body))
+        with self._doing(f"updating comment {comment.id} on {target}"):
+            self._lazy_comment(target, comment).edit(body)
         return Comment(comment.id, body, comment.url, comment.author)
 
     def delete_comment(self, target: Target, comment: Comment) -> None:
         """``DELETE /repos/{owner}/{repo}/issues/comments/{id}`` or ``…/comments/{id}``."""
-        raw = self._lazy_comment(target, comment)
-        self.call(f"deleting comment {comment.id} on {target}", raw.delete)
+        with self._doing(f"deleting comment {comment.id} on {target}"):
+            self._lazy_comment(target, comment).delete()
 
     def pull_requests_for_commit(self, sha: str) -> list[int]:
         """``GET /repos/{owner}/{repo}/commits/{sha}/pulls``: open pull requests first, newest first."""
-        pulls = self.call(f"finding pull requests for commit {sha}",
-                           lambda: [(p.state, p.number) for p in self.repo.get_commit(sha).get_pulls()])
+        with self._doing(f"finding pull requests for commit {sha}"):
+            pulls = [(p.state, p.number) for p in self.repo.get_commit(sha).get_pulls()]
         return [number for state, number in sorted(pulls, key=lambda p: (p[0] != "open", -p[1])) if state == "open"]
 
     def viewer(self) -> str | None:
@@ -142,23 +203,20 @@ class GitHubForge(Forge):
         (``github-actions[bot]``, ``my-app[bot]``), where ``GET /user`` refuses the latter."""
 
         def login() -> str | None:
-            _, answer = self._github.requester.graphql_query("query { viewer { login } }", {})
+            with self._doing("identifying the token's user", repeatable=True):
+                _, answer = self._github.requester.graphql_query("query { viewer { login } }", {})
             value = ((answer or {}).get("data") or {}).get("viewer") or {}
             return value.get("login") if isinstance(value.get("login"), str) else None
 
-        return self._remembered_viewer(lambda: self.call("identifying the token's user", login))
+        return self._remembered_viewer(login)
 
     def publish_check(self, check: Check) -> str:
-        """``POST /repos/{owner}/{repo}/check-runs`` (summary cut to 65,535 characters) with the check's status, and its
+        """``POST /repos/{owner}/{repo}/check-runs`` (the report as the summary: :func:`cml.create_check` cuts it to :attr:`summary_limit`) with the check's status, and its
         conclusion only when completed; when its answer is lost,
         ``GET /repos/{owner}/{repo}/commits/{sha}/check-runs?check_name=…`` finds the run by its ``external_id``.
         A run of the same name that cml left queued or in progress on the commit is updated instead
         (``PATCH /repos/{owner}/{repo}/check-runs/{id}``), so ``--status in_progress`` then ``completed`` is one run."""
-        from cml.report.truncate import truncate_markdown
-
-        import secrets
-
-        output = {"title": check.title, "summary": truncate_markdown(check.report, CHECK_SUMMARY_LIMIT - 1024)}
+        output = {"title": check.title, "summary": check.report}
         extra = {"details_url": check.details_url} if check.details_url else {}
         if check.status == "completed":  # GitHub completes any run given a conclusion
             extra["conclusion"] = check.conclusion
@@ -166,9 +224,10 @@ class GitHubForge(Forge):
         action = "creating a check run"
 
         def create():
-            return proven(self.call(action, lambda: self.repo.create_check_run(
-                name=check.title, head_sha=check.sha, status=check.status, output=output, external_id=external_id,
-                **extra), creates=True), "GitHub", action, "id", "html_url")
+            with self._doing(action):
+                created = self.repo.create_check_run(name=check.title, head_sha=check.sha, status=check.status,
+                                                     output=output, external_id=external_id, **extra)
+            return proven(created, "GitHub", action, "id", "html_url")
 
         def runs() -> list[dict]:
             answer = self._request("looking for the check run", "GET",
@@ -203,9 +262,9 @@ class GitHubForge(Forge):
     def find_pull_request(self, source: str, target: str) -> PullRequest | None:
         """``GET /repos/{owner}/{repo}/pulls?state=all&head=OWNER:SOURCE&base=TARGET``."""
         owner = self.repository.split("/")[0]
-        pulls = self.call(f"finding the pull request from {source}", lambda: sorted(
-            (p for p in self.repo.get_pulls(state="all", head=f"{owner}:{source}", base=target)
-             if p.state == "open" or p.merged), key=lambda p: p.state != "open"))
+        with self._doing(f"finding the pull request from {source}"):
+            pulls = sorted((p for p in self.repo.get_pulls(state="all", head=f"{owner}:{source}", base=target)
+                            if p.state == "open" or p.merged), key=lambda p: p.state != "open")
         if not pulls:
             return None
         self._pulls[pulls[0].number] = pulls[0]
@@ -214,20 +273,26 @@ class GitHubForge(Forge):
     def create_pull_request(self, source: str, target: str, title: str, body: str) -> PullRequest:
         """``POST /repos/{owner}/{repo}/pulls``."""
         action = f"opening a pull request from {source} into {target}"
-        raw = proven(self.call(action, lambda: self.repo.create_pull(base=target, head=source, title=title, body=body),
-                                creates=True), "GitHub", action, "id", "html_url")
+        with self._doing(action):
+            created = self.repo.create_pull(base=target, head=source, title=title, body=body)
+        raw = proven(created, "GitHub", action, "id", "html_url")
         self._pulls[raw.number] = raw
         return self._pull(raw)
 
     def merge_pull_request(self, pull: PullRequest, method: str) -> str:
         """GraphQL ``enablePullRequestAutoMerge``; where GitHub refuses auto-merge (not enabled for the
         repository, or nothing left to wait for), ``PUT /repos/{owner}/{repo}/pulls/{n}/merge``."""
-        raw = self._pulls.get(pull.number) or self.call("reading the pull request", lambda: self.repo.get_pull(pull.number))
+        raw = self._pulls.get(pull.number)
+        if raw is None:
+            with self._doing("reading the pull request"):
+                raw = self.repo.get_pull(pull.number)
         try:
-            self.call("enabling auto-merge", lambda: raw.enable_automerge(merge_method=method.upper()))
+            with self._doing("enabling auto-merge", repeatable=True):
+                raw.enable_automerge(merge_method=method.upper())
             return "auto-merge"
         except ForgeRequestError:
-            self.call(f"merging pull request #{pull.number}", lambda: raw.merge(merge_method=method))
+            with self._doing(f"merging pull request #{pull.number}"):
+                raw.merge(merge_method=method)
             return "merged"
 
     def rerun_workflow(self, run_id: str, poll_interval: float = 2.0, timeout: float = 300.0) -> str:
@@ -238,19 +303,17 @@ class GitHubForge(Forge):
         The POSTs go through the requester rather than ``WorkflowRun.cancel()``/``rerun()``, which
         return ``False`` on any error instead of raising it.
         """
-        import time
-
-        from cml.forges.errors import ForgeError, ForgeRequestError
-
         if not str(run_id).strip().isdigit():
             raise ForgeRequestError(f"GitHub: '{run_id}' is not a workflow run id (a number, like GITHUB_RUN_ID)")
         number = int(run_id)
 
         def fetch():
-            return self.call(f"reading workflow run {number}", lambda: self.repo.get_workflow_run(number).complete())
+            with self._doing(f"reading workflow run {number}"):
+                return self.repo.get_workflow_run(number).complete()
 
         def post(url: str, action: str) -> None:
-            self.call(action, lambda: self._github.requester.requestJsonAndCheck("POST", url))
+            with self._doing(action, repeatable=True):
+                self._github.requester.requestJsonAndCheck("POST", url)
 
         run = fetch()
         if run.status != "completed":
@@ -273,6 +336,48 @@ class GitHubForge(Forge):
             raise ForgePermissionError(f"{error}; re-running needs a token with 'actions: write'") from None
         return run.html_url
 
+    # -- files on a branch (what the branch publisher stores) ----------------------------------
+
+    def branch_tip(self, branch: str) -> BranchTip | None:
+        """``GET /repos/{owner}/{repo}/git/ref/heads/{branch}``, ``GET …/git/commits/{sha}`` and
+        ``GET …/git/trees/{tree_sha}``: the branch's head, or ``None`` when the branch does not exist."""
+        repository = f"/repos/{self.repository}/git"
+        try:
+            ref = self._request(f"reading branch {branch}", "GET", f"{repository}/ref/heads/{quote(branch)}")
+        except ForgeNotFoundError:
+            return None
+        head_sha = ref["object"]["sha"]
+        commit = self._request(f"reading the head of {branch}", "GET", f"{repository}/commits/{head_sha}")
+        tree_sha = commit["tree"]["sha"]
+        tree = self._request(f"listing {branch}", "GET", f"{repository}/trees/{tree_sha}")
+        return BranchTip(head_sha, tree_sha, frozenset(entry["path"] for entry in tree.get("tree", [])))
+
+    def create_blob(self, data: bytes, action: str) -> str:
+        """``POST /repos/{owner}/{repo}/git/blobs`` (base64): the blob's sha. Blobs are addressed by their content,
+        so sending one again is harmless."""
+        content = base64.b64encode(data).decode("ascii")
+        return self._request(action, "POST", f"/repos/{self.repository}/git/blobs",
+                             {"content": content, "encoding": "base64"})["sha"]
+
+    def commit_files(self, branch: str, blobs: Mapping[str, str], message: str, tip: BranchTip | None) -> str:
+        """One commit adding ``blobs`` (path: blob sha) on top of ``tip``: ``POST …/git/trees`` (on the tip's tree),
+        ``POST …/git/commits`` (its parent the tip), then ``PATCH …/git/refs/heads/{branch}`` with ``force: false``
+        (a fast-forward only), or ``POST …/git/refs`` when the branch does not exist. Returns the commit's sha;
+        :class:`ForgeRequestError` when another job moved or created the branch first."""
+        repository = f"/repos/{self.repository}/git"
+        elements = [{"path": path, "mode": "100644", "type": "blob", "sha": sha} for path, sha in blobs.items()]
+        tree = self._request("writing the tree", "POST", f"{repository}/trees",
+                             {"tree": elements, **({"base_tree": tip.tree_sha} if tip else {})})
+        commit = self._request("writing the commit", "POST", f"{repository}/commits",
+                               {"message": message, "tree": tree["sha"], "parents": [tip.commit_sha] if tip else []})
+        if tip is None:
+            self._request(f"creating branch {branch}", "POST", f"{repository}/refs",
+                          {"ref": f"refs/heads/{branch}", "sha": commit["sha"]})
+        else:
+            self._request(f"updating branch {branch}", "PATCH", f"{repository}/refs/heads/{quote(branch)}",
+                          {"sha": commit["sha"], "force": False})
+        return commit["sha"]
+
     # -- self-hosted runners ------------------------------------------------------------------
 
     @property
@@ -284,9 +389,9 @@ class GitHubForge(Forge):
 
     def _request(self, action: str, method: str, path: str, body: dict | None = None, query: dict | None = None,
                  creates: bool = False):
-        requester = self._github.requester
-        return self.call(action, lambda: requester.requestJsonAndCheck(method, path, parameters=query, input=body),
-                         creates=creates)[1]
+        """One REST request through PyGithub's requester; a POST without ``creates`` may be sent again."""
+        with self._doing(action, repeatable=not creates):
+            return self._github.requester.requestJsonAndCheck(method, path, parameters=query, input=body)[1]
 
     def register_runner(self, name: str, labels: tuple[str, ...], ephemeral: bool,
                         architecture: str = "x86_64") -> RunnerRegistration:
@@ -331,7 +436,8 @@ class GitHubForge(Forge):
 
     def runners(self, name: str | None = None) -> list[SelfHostedRunner]:
         """``GET …/actions/runners?per_page=100[&name=NAME]``, every page."""
-        found, page = [], 1
+        found: list[SelfHostedRunner] = []
+        page = 1
         while True:
             query = {"per_page": 100, "page": page, **({"name": name} if name else {})}
             answer = self._request("listing self-hosted runners", "GET", self._runners_path, query=query)
@@ -350,7 +456,5 @@ class GitHubForge(Forge):
 
     def delete_runner(self, runner_id: int) -> None:
         """``DELETE …/actions/runners/{runner_id}``; GitHub refuses (422) while the runner runs a job."""
-        try:
+        with contextlib.suppress(ForgeNotFoundError):
             self._request(f"removing runner {runner_id}", "DELETE", f"{self._runners_path}/{runner_id}")
-        except ForgeNotFoundError:
-            pass

@@ -1,30 +1,52 @@
-"""Which forge, repository and token a command talks to, and the adapter for them."""
+"""Which forge, repository and token a command talks to, and the adapter for them.
+
+Every forge is one :class:`~cml.forges.base.Forge` subclass answering the same questions (hosts, API paths, CI
+variables, tokens); this module only asks them, in the order of :data:`FORGES`.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
+from urllib.parse import urlsplit
 
+from cml.ci import RepositoryContext, api_base_path, parse_remote_url, strip_base_path
 from cml.forges.base import Forge
-from cml.ci import (
-    BITBUCKET_WEB_URL,
-    RepositoryContext,
-    api_base_path,
-    api_url_for,
-    ci_repository_context,
-    driver_for_host,
-    is_bitbucket_cloud,
-    parse_remote_url,
-    strip_base_path,
-)
+from cml.forges.bitbucket import BitbucketForge
 from cml.forges.errors import ForgeConfigurationError
+from cml.forges.gitea import GiteaForge
+from cml.forges.github import GitHubForge
+from cml.forges.gitlab import GitLabForge
+from cml.git import git_text
 from cml.http import HttpPolicy
 from cml.secrets import register_secret
-from cml.git import git_text
 
-DRIVERS = ("github", "gitlab", "bitbucket", "gitea")
-TOKEN_VARIABLES = ("REPO_TOKEN", "repo_token", "GITHUB_TOKEN", "GITLAB_TOKEN", "BITBUCKET_TOKEN", "GITEA_TOKEN")
+#: The forges cml talks to; a new forge is one module with its Forge subclass, and one entry here.
+FORGES: tuple[type[Forge], ...] = (GitHubForge, GitLabForge, BitbucketForge, GiteaForge)
+#: Their names: ``--driver``'s choices.
+DRIVERS = tuple(forge.name for forge in FORGES)
+#: Where a token is looked for, in order: REPO_TOKEN, repo_token, then each forge's own variable (GITHUB_TOKEN…).
+TOKEN_VARIABLES = ("REPO_TOKEN", "repo_token", *(forge.token_variable for forge in FORGES))
+
+
+def forge_class(driver: str | None) -> type[Forge]:
+    """The adapter class named ``driver``."""
+    for forge in FORGES:
+        if forge.name == driver:
+            return forge
+    raise ForgeConfigurationError(f"unknown driver '{driver}'; use one of {', '.join(DRIVERS)}")
+
+
+def driver_for_host(host: str) -> str | None:
+    """The forge a well-known host runs (``github.com``, ``altssh.bitbucket.org``…), or ``None``."""
+    return next((forge.name for forge in FORGES if forge.recognises_host(host)), None)
+
+
+def ci_repository_context(environ: Mapping[str, str] | None = None) -> RepositoryContext | None:
+    """The repository context a CI job provides, or ``None`` outside a known CI."""
+    env = os.environ if environ is None else environ
+    return next((context for forge in FORGES if (context := forge.from_ci(env)) is not None), None)
 
 
 def find_token(explicit: str | None, driver: str | None, environ: Mapping[str, str]) -> str:
@@ -35,13 +57,11 @@ def find_token(explicit: str | None, driver: str | None, environ: Mapping[str, s
     for name in TOKEN_VARIABLES:
         if environ.get(name):
             return environ[name]
-    if driver == "gitlab" and environ.get("CI_JOB_TOKEN"):
-        raise ForgeConfigurationError(
-            "GitLab's CI_JOB_TOKEN cannot post notes; create a project access token with the 'api' scope "
-            "(Reporter role or higher) and expose it to the job as REPO_TOKEN"
-        )
+    forge = forge_class(driver) if driver in DRIVERS else None
+    if forge and forge.job_token_variable and environ.get(forge.job_token_variable):
+        raise ForgeConfigurationError(forge.job_token_advice)
     raise ForgeConfigurationError(
-        "no token: set REPO_TOKEN (or GITHUB_TOKEN, GITLAB_TOKEN, BITBUCKET_TOKEN, GITEA_TOKEN) or pass --token"
+        f"no token: set REPO_TOKEN (or {', '.join(forge.token_variable for forge in FORGES)}) or pass --token"
     )
 
 
@@ -101,13 +121,12 @@ def _locate_api(driver: str, scheme: str, host: str, path: str, api_url: str | N
     """``(API URL, web URL, repository path)`` of a repository at ``scheme://host/path``.
 
     A forge can live under a sub-path (``https://host/gitlab/group/project``): ``--api-url`` says where, else the
-    CI's server when the repository is on it, else for GitLab the API is looked for along the path.
+    CI's server when the repository is on it, else the forge may look for it (:meth:`Forge.probe_api`).
     """
-    from urllib.parse import urlsplit
-
+    forge = forge_class(driver)
     origin = f"{scheme}://{host}"
-    if driver == "bitbucket" and is_bitbucket_cloud(host):
-        return api_url or api_url_for(driver, scheme, host), BITBUCKET_WEB_URL, path
+    if forge.public_web_url and forge.recognises_host(host):
+        return api_url or forge.api_url_for(scheme, host), forge.public_web_url, path
     if api_url:
         parts = urlsplit(api_url)
         base = api_base_path(api_url) if (parts.hostname or "").lower() == host.split(":")[0].lower() else ""
@@ -118,60 +137,8 @@ def _locate_api(driver: str, scheme: str, host: str, path: str, api_url: str | N
         inner = strip_base_path(path, server.path) if (server.hostname or "").lower() == host.split(":")[0].lower() else None
         if inner and server.path.strip("/"):
             return ci_context.api_url, ci_context.server_url.rstrip("/"), inner
-    if driver == "gitlab" and driver_for_host(host) is None and path.count("/") >= 2:
-        return probe_gitlab_api(scheme, host, path, environ)
-    return api_url_for(driver, scheme, host), origin, path
-
-
-def _answers_as_gitlab(session, url: str) -> bool:
-    """GitLab's ``/version`` answers JSON: the version (200), or ``{"message": "401 Unauthorized"}`` (401)."""
-    response = session.get(url, allow_redirects=False, headers={"Accept": "application/json"})
-    if response.status_code not in (200, 401) or "json" not in response.headers.get("Content-Type", ""):
-        return False
-    try:
-        document = response.json()
-    except ValueError:
-        return False
-    return isinstance(document, dict) and ("version" in document if response.status_code == 200 else "message" in document)
-
-
-def probe_gitlab_api(scheme: str, host: str, path: str, environ: Mapping[str, str]) -> tuple[str, str, str]:
-    """``(API URL, web URL, project path)`` of a self-managed GitLab that may live under a sub-path: as iterative/cml
-    did, ``https://host/api/v4/version``, then ``https://host/<first folder>/api/v4/version``… until one answers as
-    GitLab does. No token is sent: the host's root may be another application than GitLab."""
-    import requests
-
-    from cml.http import TransportRefusal, policy_session
-
-    origin = f"{scheme}://{host}"
-    segments = path.split("/")
-    session = policy_session(origin, HttpPolicy.from_environment(environ))
-    tried = []
-    for count in range(len(segments) - 1):  # a project is at least namespace/name
-        base = "/".join([origin, *segments[:count]])
-        tried.append(f"{base}/api/v4")
-        try:
-            if _answers_as_gitlab(session, f"{base}/api/v4/version"):
-                return f"{base}/api/v4", base, "/".join(segments[count:])
-        except (requests.RequestException, TransportRefusal):
-            continue
-    raise ForgeConfigurationError(f"no GitLab API answered at {' or '.join(tried)}; pass --api-url "
-                                  f"{origin}/PATH/api/v4 (the address of GitLab's API for {origin}/{path})")
-
-
-#: The adapter class of each driver, imported only when asked for.
-FORGE_CLASSES = {"github": ("cml.forges.github", "GitHubForge"), "gitlab": ("cml.forges.gitlab", "GitLabForge"),
-                 "bitbucket": ("cml.forges.bitbucket", "BitbucketForge"), "gitea": ("cml.forges.gitea", "GiteaForge")}
-
-
-def forge_class(driver: str) -> type[Forge]:
-    """The adapter class for ``driver``."""
-    import importlib
-
-    if driver not in FORGE_CLASSES:
-        raise ForgeConfigurationError(f"unknown driver '{driver}'; use one of {', '.join(DRIVERS)}")
-    module, name = FORGE_CLASSES[driver]
-    return getattr(importlib.import_module(module), name)
+    probed = forge.probe_api(scheme, host, path, environ) if driver_for_host(host) is None else None
+    return probed or (forge.api_url_for(scheme, host), origin, path)
 
 
 def git_credentials(driver: str, token: str) -> tuple[str, str]:
@@ -182,22 +149,4 @@ def git_credentials(driver: str, token: str) -> tuple[str, str]:
 def open_forge(context: RepositoryContext, token: str, environ: Mapping[str, str] | None = None) -> Forge:
     """The adapter for ``context.driver``, configured with the shared HTTP policy."""
     env = os.environ if environ is None else environ
-    policy = HttpPolicy.from_environment(env)
-    if context.driver == "github":
-        from cml.forges.github import GitHubForge
-
-        return GitHubForge(context.api_url, context.repository, token, policy, web_url=context.server_url)
-    if context.driver == "gitlab":
-        from cml.forges.gitlab import GitLabForge
-
-        return GitLabForge(context.api_url, context.repository, token, policy, project_id=context.project_id,
-                           web_url=env.get("CI_PROJECT_URL") if context.project_id else None)
-    if context.driver == "bitbucket":
-        from cml.forges.bitbucket import BitbucketForge
-
-        return BitbucketForge(context.api_url, context.repository, token, policy)
-    if context.driver == "gitea":
-        from cml.forges.gitea import GiteaForge
-
-        return GiteaForge(context.api_url, context.repository, token, policy)
-    raise ForgeConfigurationError(f"unknown driver '{context.driver}'; use one of {', '.join(DRIVERS)}")
+    return forge_class(context.driver).open(context, token, HttpPolicy.from_environment(env), env)

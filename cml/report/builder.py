@@ -5,20 +5,34 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 from collections.abc import Mapping, Sequence
 
-from cml.errors import QualityGateFailed
+from cml.ci import default_base_revision
+from cml.errors import QualityGateFailed, UsageError
 from cml.fileio import write_atomic
 from cml.report import gates, metrics as metrics_module
+from cml.report.classification import ClassificationReport
 from cml.report.data import Table, flatten, load_table, table_from_records
-from cml.report.markdown import image_markdown, link_target
+from cml.report.markdown import OutputFormat, image_markdown, link_target
+from cml.report.plots import Plot, Series, confusion_matrix, line_plot, pr_curve, roc_curve
+from cml.report.plots.common import check_output
+from cml.report.plots.confusion import Normalization
+from cml.report.plots.curves import Scores
+from cml.report.plots.line import curves_from_runs
+from cml.report.preview import render_page
+from cml.report.runs import TrackedRun
+from cml.report.table import render_table
 
 
 @dataclass(frozen=True)
 class _Image:
     path: str
     title: str
+
+
+#: A block of the report: Markdown text, or an image linked relative to wherever the report is written.
+_Block = Union[str, _Image]
 
 
 def _slug(text: str) -> str:
@@ -44,7 +58,7 @@ class Report:
         self.output_dir = os.fspath(output_dir)
         self.precision = precision
         self.gate_failures: list[str] = []
-        self._blocks: list[Any] = []
+        self._blocks: list[_Block] = []
         self._names: set[str] = set()
 
     # -- text and tables -------------------------------------------------------------------
@@ -58,7 +72,8 @@ class Report:
         """Add a heading (``##`` by default)."""
         return self.text(f"{'#' * level} {text}")
 
-    def metrics(self, source: Sequence[str] | Mapping[str, Any] | None = None, output_format: str = "md") -> Report:
+    def metrics(self, source: Sequence[str] | Mapping[str, Any] | None = None,
+                output_format: OutputFormat = "md") -> Report:
         """Add a table of metric values, from files (or dvc.yaml's) or from a mapping."""
         if isinstance(source, Mapping):
             values = {"": flatten(dict(source))}
@@ -88,10 +103,8 @@ class Report:
         listed with their verdicts after the table; failures are collected in
         :attr:`gate_failures`, and :meth:`write` raises on them after writing.
         """
-        from cml.ci import default_base_revision
-
         rules = metrics_module.DirectionRules(tuple(higher_is_better), tuple(lower_is_better))
-        parsed = [gates.GateRule.parse(rule, "fail_on") for rule in fail_on]
+        parsed = [gates.GateRule.parse(rule) for rule in fail_on]
         if base is not None or head is not None:
             result = metrics_module.diff_values(base or {}, head or {}, "", base_label, head_label, rules)
             show_path = False
@@ -100,8 +113,9 @@ class Report:
             show_path = True
         return self._diff_with_gates(result, parsed, show_all, show_path)
 
-    def _diff_with_gates(self, result, rules, show_all: bool, show_path: bool) -> Report:
-        checked = gates.check(rules, result, self.precision, option="fail_on")
+    def _diff_with_gates(self, result: metrics_module.MetricsDiff, rules: Sequence[gates.GateRule], show_all: bool,
+                         show_path: bool) -> Report:
+        checked = gates.check(rules, result, self.precision)
         self.gate_failures.extend(gates.failures(checked))
         return self.text(metrics_module.render_diff(result, "md", self.precision, show_all, show_path, checked))
 
@@ -117,8 +131,6 @@ class Report:
 
     def params_diff(self, rev: str | None = None, files: Sequence[str] | None = None, show_all: bool = False) -> Report:
         """Add a diff of parameters (``params.yaml`` and dvc.yaml's params) against git ``rev``."""
-        from cml.ci import default_base_revision
-
         result = metrics_module.diff_revisions(rev or default_base_revision(), files, kind="params")
         return self.text(metrics_module.render_diff(result, "md", self.precision, show_all))
 
@@ -131,8 +143,6 @@ class Report:
         max_rows: int | None = None,
     ) -> Report:
         """Add a table from a CSV/TSV/JSON file, a :class:`~cml.report.data.Table` or a list of records."""
-        from cml.report.table import render_table
-
         if isinstance(source, Table):
             table = source
         elif isinstance(source, (str, os.PathLike)):
@@ -143,15 +153,13 @@ class Report:
 
     def classification(self, y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None) -> Report:
         """Add per-class precision, recall, F1 and support."""
-        from cml.report.classification import ClassificationReport
-
         report = ClassificationReport.from_labels(y_true, y_pred, labels)
         return self.text(report.render("md", precision=min(self.precision, 3)))
 
     # -- plots -------------------------------------------------------------------------------
 
     def _plot_path(self, filename: str | None, title: str) -> str:
-        name = filename or f"{_slug(title)}.png"
+        name = check_output(filename, "filename") if filename else f"{_slug(title)}.png"
         stem, extension = os.path.splitext(name)
         counter = 2
         while name in self._names:
@@ -160,7 +168,7 @@ class Report:
         self._names.add(name)
         return os.path.join(self.output_dir, name)
 
-    def _add_plot(self, plot) -> Report:
+    def _add_plot(self, plot: Plot) -> Report:
         self._blocks.append(_Image(os.path.abspath(plot.path), plot.title))
         return self
 
@@ -169,33 +177,27 @@ class Report:
         y_true: Sequence,
         y_pred: Sequence,
         labels: Sequence[str] | None = None,
-        normalize: str | None = None,
+        normalize: Normalization | None = None,
         title: str = "Confusion matrix",
         filename: str | None = None,
     ) -> Report:
         """Add a confusion matrix (``normalize``: ``true``, ``pred`` or ``all``)."""
-        from cml.report.plots import confusion_matrix
-
         path = self._plot_path(filename, title)
         return self._add_plot(confusion_matrix(y_true, y_pred, path, labels, normalize, title))
 
-    def roc(self, y_true: Sequence, scores, title: str = "ROC curve", filename: str | None = None,
+    def roc(self, y_true: Sequence, scores: Scores, title: str = "ROC curve", filename: str | None = None,
             pos_label: Any = None) -> Report:
         """Add ROC curves: ``scores`` is one array (binary) or ``{label: scores}`` (one-vs-rest).
 
         A binary problem whose labels are not 0/1, -1/1 or false/true needs ``pos_label``, the positive class.
         """
-        from cml.report.plots import roc_curve
-
         return self._add_plot(roc_curve(y_true, scores, self._plot_path(filename, title), title, pos_label))
 
     def precision_recall(
-        self, y_true: Sequence, scores, title: str = "Precision-recall curve", filename: str | None = None,
+        self, y_true: Sequence, scores: Scores, title: str = "Precision-recall curve", filename: str | None = None,
         pos_label: Any = None,
     ) -> Report:
         """Add precision-recall curves with average precision in the legend (``pos_label`` as for :meth:`roc`)."""
-        from cml.report.plots import pr_curve
-
         return self._add_plot(pr_curve(y_true, scores, self._plot_path(filename, title), title, pos_label))
 
     def line(
@@ -209,8 +211,6 @@ class Report:
         log_y: bool = False,
     ) -> Report:
         """Add a line plot of one series or ``{name: values}``, against ``x`` or the index."""
-        from cml.report.plots import Series, line_plot
-
         named = dict(y) if isinstance(y, Mapping) else {y_label or "value": y}
         series = []
         for label, values in named.items():
@@ -225,21 +225,19 @@ class Report:
         self._blocks.append(_Image(os.path.abspath(os.fspath(path)), title))
         return self
 
-    # -- output ------------------------------------------------------------------------------
-
     # -- tracked runs (cml.trackers: MLflow, Sacred, dvclive) ------------------------------------
 
-    def run_metrics(self, run, base=None, higher_is_better: Sequence[str] = (), lower_is_better: Sequence[str] = (),
-                    show_all: bool = True, fail_on: Sequence[str] = ()) -> Report:
+    def run_metrics(self, run: TrackedRun, base: TrackedRun | None = None, higher_is_better: Sequence[str] = (),
+                    lower_is_better: Sequence[str] = (), show_all: bool = True, fail_on: Sequence[str] = ()) -> Report:
         """Add a tracked run's metrics (a :class:`cml.trackers.RunData`), or their diff against ``base``."""
         if base is None:
             return self.text(metrics_module.render_values({run.label: run.metrics}, "md", self.precision, False))
         rules = metrics_module.DirectionRules(tuple(higher_is_better), tuple(lower_is_better))
-        parsed = [gates.GateRule.parse(rule, "fail_on") for rule in fail_on]
+        parsed = [gates.GateRule.parse(rule) for rule in fail_on]
         result = metrics_module.diff_runs(base, run, "metrics", rules)
         return self._diff_with_gates(result, parsed, show_all, False)
 
-    def run_params(self, run, base=None, show_all: bool = True) -> Report:
+    def run_params(self, run: TrackedRun, base: TrackedRun | None = None, show_all: bool = True) -> Report:
         """Add a tracked run's params, or their diff against ``base``."""
         if base is None:
             return self.text(metrics_module.render_values({run.label: run.params}, "md", self.precision, False,
@@ -247,13 +245,15 @@ class Report:
         result = metrics_module.diff_runs(base, run, "params")
         return self.text(metrics_module.render_diff(result, "md", self.precision, show_all, False))
 
-    def run_curves(self, run, metrics: Sequence[str] = (), base=None, title: str = "Training curves",
-                   filename: str | None = None, log_y: bool = False) -> Report:
+    def run_curves(self, run: TrackedRun, metrics: Sequence[str] = (), base: TrackedRun | None = None,
+                   title: str = "Training curves", filename: str | None = None, log_y: bool = False) -> Report:
         """Add a plot of a tracked run's metric histories (names or globs), ``base``'s dashed."""
-        from cml.report.plots import line_plot
-        from cml.report.plots.line import curves_from_runs
-
-        curves = curves_from_runs(run, tuple(metrics), base, base.label if base is not None else "base")
+        try:
+            curves = curves_from_runs(run, tuple(metrics), base, base.label if base is not None else "base")
+        except UsageError as error:
+            if error.parameter != "y":
+                raise
+            raise error.naming("metrics") from error.__cause__  # curves_from_runs calls the names y
         return self._add_plot(line_plot(curves.series, self._plot_path(filename, title), title, "step", "", log_y))
 
     def markdown(self, relative_to: str | os.PathLike | None = None) -> str:
@@ -289,8 +289,6 @@ class Report:
 
         Failed quality gates raise after writing, as in :meth:`write`.
         """
-        from cml.report.preview import render_page
-
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
         write_atomic(path, render_page(self.markdown(folder), folder, title=os.path.basename(path)).html)

@@ -7,13 +7,14 @@ scikit-learn; the numbers match scikit-learn's ``classification_report``
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from collections.abc import Sequence
 
 from cml.errors import InputError, UsageError
 from cml.report.data import Table, natural_sort_key
-from cml.report.markdown import markdown_table, terminal_table
+from cml.report.markdown import Alignment, OutputFormat, markdown_table, terminal_table
 
 ACTUAL_COLUMNS = ("actual", "y_true", "true", "label", "target")
 PREDICTED_COLUMNS = ("predicted", "y_pred", "pred", "prediction")
@@ -167,12 +168,10 @@ class ClassificationReport:
             "weighted_avg": as_dict(averages["weighted"]),
         }
 
-    def render(self, output_format: str = "md", precision: int = 3, max_classes: int = MAX_TABLE_CLASSES) -> str:
+    def render(self, output_format: OutputFormat = "md", precision: int = 3, max_classes: int = MAX_TABLE_CLASSES) -> str:
         """A table with a row per class (past ``max_classes``, the most frequent and one "other" row, with a
         note saying so), then accuracy and the averages over every class. JSON holds every class."""
         if output_format == "json":
-            import json
-
             return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         number = lambda v: f"{v:.{precision}f}"  # noqa: E731
         shown = self.shown_classes(max_classes)
@@ -184,7 +183,7 @@ class ClassificationReport:
         if output_format == "md":
             rows[-3:] = [[f"**{row[0]}**", *row[1:]] for row in rows[-3:]]
         headers = ["Class", "Precision", "Recall", "F1", "Support"]
-        align = ["left", "right", "right", "right", "right"]
+        align: list[Alignment] = ["left", "right", "right", "right", "right"]
         render = markdown_table if output_format == "md" else terminal_table
         table = render(headers, rows, align)
         if len(self.classes) > max_classes:

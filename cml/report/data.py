@@ -19,10 +19,16 @@ import math
 import operator
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from cml.errors import InputError
-from cml.fileio import decode_text, read_bytes, too_large
+from cml.fileio import FilePath, decode_text, read_bytes, too_large
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11 reads no TOML
+    tomllib = None
 
 TEXT_TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
@@ -43,20 +49,22 @@ MAX_YAML_ALIASES = 100
 
 DOCUMENT_FILES = "metrics and params files"
 TABLE_FILES = "tables"
-EXAMPLES = {"metrics": 'metrics such as {"accuracy": 0.9}', "params": 'parameters such as {"lr": 0.01}'}
+#: The two kinds of summary document: metrics (compared with a direction) and params.
+DocumentKind = Literal["metrics", "params"]
+EXAMPLES: dict[DocumentKind, str] = {"metrics": 'metrics such as {"accuracy": 0.9}', "params": 'parameters such as {"lr": 0.01}'}
 
 
-def suffix_of(path) -> str:
+def suffix_of(path: FilePath) -> str:
     return os.path.splitext(os.fspath(path))[1].lower()
 
 
-def read_input(path, limit: int, what: str) -> bytes:
+def read_input(path: FilePath, limit: int, what: str) -> bytes:
     """The bytes of input file ``path``; one over ``limit`` bytes is refused before it is read (``what`` names
     the kind of file in the error, ``metrics and params files``)."""
     return read_bytes(path, limit, what)
 
 
-def document_limit(path) -> tuple[int, str]:
+def document_limit(path: FilePath) -> tuple[int, str]:
     """The size limit of a metrics or params file and the words naming it; CSV/TSV files are training logs
     read for their last row, so they get the table limit."""
     if suffix_of(path) in TEXT_TABLE_DELIMITERS:
@@ -64,29 +72,29 @@ def document_limit(path) -> tuple[int, str]:
     return MAX_DOCUMENT_BYTES, DOCUMENT_FILES
 
 
-def read_document(path) -> bytes:
+def read_document(path: FilePath) -> bytes:
     """The bytes of metrics or params file ``path``, refused before reading when over its limit."""
     return read_input(path, *document_limit(path))
 
 
-def check_size(data: bytes, path, limit: int, what: str) -> None:
+def check_size(data: bytes, path: FilePath, limit: int, what: str) -> None:
     """Refuse ``data`` (a file read from git, say) over ``limit`` bytes, naming the file."""
     if len(data) > limit:
         raise too_large(path, len(data), limit, what)
 
 
-def nesting_error(path, line: int | None = None) -> InputError:
+def nesting_error(path: FilePath, line: int | None = None) -> InputError:
     """The error for a document nested deeper than :data:`MAX_NESTING` (or than Python can parse)."""
     return InputError(path, f"nests mappings or lists more than {MAX_NESTING} levels deep; flatten the structure",
                       line=line)
 
 
-def _too_many_values(path, limit: int, line: int | None = None) -> InputError:
+def _too_many_values(path: FilePath, limit: int, line: int | None = None) -> InputError:
     return InputError(path, f"holds more than {limit:,} keys and values (YAML aliases counted as often as they "
                             "repeat); keep per-sample data in a table (CSV/TSV) instead", line=line)
 
 
-def check_tree(document: Any, path, max_values: int | None = None) -> None:
+def check_tree(document: Any, path: FilePath, max_values: int | None = None) -> None:
     """Refuse a parsed document nested deeper than :data:`MAX_NESTING`, or holding more than ``max_values`` keys
     and values.
 
@@ -97,6 +105,7 @@ def check_tree(document: Any, path, max_values: int | None = None) -> None:
     while stack:
         node, depth = stack.pop()
         count += 1
+        children: Iterable[Any]
         if isinstance(node, dict):
             count += len(node)  # the keys
             children = node.values()
@@ -111,7 +120,7 @@ def check_tree(document: Any, path, max_values: int | None = None) -> None:
             raise _too_many_values(path, max_values)
 
 
-def parse_json(text: str, path) -> Any:
+def parse_json(text: str, path: FilePath) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -120,7 +129,7 @@ def parse_json(text: str, path) -> Any:
         raise nesting_error(path) from None
 
 
-def _check_yaml_events(yaml, text: str, path, loader, max_values: int) -> None:
+def _check_yaml_events(yaml, text: str, path: FilePath, loader, max_values: int) -> None:
     """Count aliases, nesting and the values aliases expand to on the event stream, before anything is built."""
     expanded: dict[str, int] = {}  # anchor -> values its node stands for
     open_collections: list[tuple[str | None, int]] = []  # (anchor, values counted when the collection began)
@@ -149,7 +158,7 @@ def _check_yaml_events(yaml, text: str, path, loader, max_values: int) -> None:
             raise _too_many_values(path, max_values, event.start_mark.line + 1)
 
 
-def parse_yaml(text: str, path, max_values: int = MAX_DOCUMENT_VALUES) -> Any:
+def parse_yaml(text: str, path: FilePath, max_values: int = MAX_DOCUMENT_VALUES) -> Any:
     """Parse YAML with the safe loader, refusing alias bombs and deep nesting before the document is built."""
     import yaml
 
@@ -167,11 +176,10 @@ def parse_yaml(text: str, path, max_values: int = MAX_DOCUMENT_VALUES) -> Any:
         raise InputError(path, f"invalid YAML: {error}") from None
 
 
-def parse_toml(text: str, path) -> Any:
-    try:
-        import tomllib
-    except ImportError:  # Python < 3.11
-        raise InputError(path, "reading TOML needs Python 3.11 or newer; use JSON or YAML") from None
+def parse_toml(text: str, path: FilePath) -> Any:
+    """Parse TOML (Python 3.11 and newer)."""
+    if tomllib is None:
+        raise InputError(path, "reading TOML needs Python 3.11 or newer; use JSON or YAML")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -180,7 +188,7 @@ def parse_toml(text: str, path) -> Any:
         raise nesting_error(path) from None
 
 
-def parse_delimited(text: str, path, delimiter: str | None = None) -> tuple[list[str], list[list[str]]]:
+def parse_delimited(text: str, path: FilePath, delimiter: str | None = None) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a CSV/TSV text; a ragged row is an error naming its line."""
     if delimiter is None:
         first_line = text.split("\n", 1)[0]
@@ -200,7 +208,7 @@ def parse_delimited(text: str, path, delimiter: str | None = None) -> tuple[list
     return header, rows
 
 
-def _raise_ragged_row(text: str, path, delimiter: str, width: int) -> None:
+def _raise_ragged_row(text: str, path: FilePath, delimiter: str, width: int) -> None:
     """Find the first row whose field count differs from the header's and name its line."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     next(reader)
@@ -226,7 +234,8 @@ def to_scalar(text: str) -> Any:
         return text
 
 
-def parse_document(data: bytes, path, label: str | None = None, kind: str = "metrics") -> Any:
+def parse_document(data: bytes, path: FilePath, label: str | None = None,
+                   kind: DocumentKind = "metrics") -> Any:
     """Parse a metrics or params (``kind``) file by its extension (CSV/TSV: the last row).
 
     ``label`` names the file in errors when it differs from ``path`` (a file at a revision).
@@ -282,7 +291,8 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def load_metrics(path, data: bytes | None = None, label: str | None = None, kind: str = "metrics") -> dict[str, Any]:
+def load_metrics(path: FilePath, data: bytes | None = None, label: str | None = None,
+                 kind: DocumentKind = "metrics") -> dict[str, Any]:
     """Flattened metrics (or params, with ``kind``) of one file, read from disk unless ``data`` is given."""
     if data is None:
         data = read_document(path)
@@ -361,7 +371,7 @@ def _label_text(value: Any) -> str:
     return str(value)
 
 
-def table_from_records(records: list, path, start_line: int | None = None) -> Table:
+def table_from_records(records: list, path: FilePath, start_line: int | None = None) -> Table:
     """A :class:`Table` from a list of mappings; columns in order of first appearance."""
     columns: list[str] = []
     seen = set()
@@ -377,7 +387,7 @@ def table_from_records(records: list, path, start_line: int | None = None) -> Ta
     return Table(path=os.fspath(path), columns=columns, data=data, rows_start_line=start_line)
 
 
-def _document_to_table(document: Any, path) -> Table:
+def _document_to_table(document: Any, path: FilePath) -> Table:
     if isinstance(document, dict):
         values = list(document.values())
         if len(document) == 1 and isinstance(values[0], list):
@@ -394,7 +404,7 @@ def _document_to_table(document: Any, path) -> Table:
     raise InputError(path, f"must hold a list of records, not a {type(document).__name__}")
 
 
-def parse_table(data: bytes, path, label: str | None = None) -> Table:
+def parse_table(data: bytes, path: FilePath, label: str | None = None) -> Table:
     """Parse CSV/TSV/JSON/JSON lines/YAML bytes into a :class:`Table` (at least one row).
 
     ``label`` names the file in errors when it differs from ``path`` (a file at a revision).
@@ -434,14 +444,14 @@ def parse_table(data: bytes, path, label: str | None = None) -> Table:
     return table
 
 
-def load_table(path, data: bytes | None = None, label: str | None = None) -> Table:
+def load_table(path: FilePath, data: bytes | None = None, label: str | None = None) -> Table:
     """Read a table from ``path`` (or from ``data`` already read, e.g. at a git revision)."""
     if data is None:
         data = read_input(path, MAX_TABLE_BYTES, TABLE_FILES)
     return parse_table(data, path, label)
 
 
-def natural_sort_key(label: str):
+def natural_sort_key(label: str) -> tuple[int, float, str]:
     """Sort numbers numerically and text alphabetically (``2`` before ``10``; numbers first)."""
     try:
         number = float(label)

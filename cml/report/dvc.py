@@ -6,7 +6,7 @@ import os
 import posixpath
 from typing import Any, Callable
 
-from cml.report.data import parse_yaml, read_document
+from cml.report.data import DocumentKind, parse_yaml, read_document
 
 DVC_YAML = "dvc.yaml"
 DVCLIVE_METRICS = "dvclive/metrics.json"
@@ -40,27 +40,24 @@ def _join(*parts: str) -> str:
     return posixpath.normpath(posixpath.join(*parts))
 
 
-def files_in_dvc_yaml(text: str, kind: str, path: str = DVC_YAML) -> list[str]:
+def files_in_dvc_yaml(text: str, kind: DocumentKind, path: str = DVC_YAML) -> list[str]:
     """The ``kind`` ("metrics" or "params") files a dvc.yaml names, relative to its folder."""
     document = parse_yaml(text, path) or {}
     if not isinstance(document, dict):
         return []
     found: list[str] = list(_entry_paths(document.get(kind)))
+    stage_files = _entry_paths if kind == "metrics" else _stage_param_files
     stages = document.get("stages") or {}
     if isinstance(stages, dict):
         for stage in stages.values():
             if not isinstance(stage, dict):
                 continue
             wdir = str(stage.get("wdir") or ".")
-            if kind == "metrics":
-                names = _entry_paths(stage.get("metrics"))
-            else:
-                names = _stage_param_files(stage.get("params"))
-            found.extend(_join(wdir, name) for name in names)
+            found.extend(_join(wdir, name) for name in stage_files(stage.get(kind)))
     return list(dict.fromkeys(found))
 
 
-def discover(kind: str, read: Callable[[str], bytes | None]) -> list[str]:
+def discover(kind: DocumentKind, read: Callable[[str], bytes | None]) -> list[str]:
     """Files of ``kind`` named by ``dvc.yaml``, else dvclive's, else ``metrics.json``/``.yaml``.
 
     For params, ``params.yaml`` is always included when it exists (DVC's default).

@@ -26,7 +26,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 from collections.abc import Sequence
 
 from cml.errors import UsageError
@@ -34,7 +34,14 @@ from cml.report.data import is_number
 from cml.report.markdown import escape_inline, format_number, format_percent, format_signed, inline_code
 from cml.report.metrics import ABSENT, MetricDelta, MetricsDiff, pattern_matches
 
-PASSED, FAILED, NOT_CHECKED = "passed", "failed", "not checked"
+#: What checking a metric (or a whole rule) against a rule found.
+Verdict = Literal["passed", "failed", "not checked"]
+#: What a rule compares: the head value, or the change from the base.
+RuleKind = Literal["value", "change"]
+Comparison = Literal["<", "<=", ">", ">="]
+PASSED: Verdict = "passed"
+FAILED: Verdict = "failed"
+NOT_CHECKED: Verdict = "not checked"
 _OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _RULE = re.compile(
@@ -42,8 +49,8 @@ _RULE = re.compile(
     rf"\s*(?P<op><=|>=|<|>)\s*(?P<number>{_NUMBER})\s*(?P<percent>%)?\s*$"
 )
 _SHOWN_METRICS = 10
-_SYMBOLS_MD = {PASSED: "✅", FAILED: "❌", NOT_CHECKED: "⚠️"}
-_SYMBOLS_TEXT = {PASSED: "passed", FAILED: "FAILED", NOT_CHECKED: "not checked"}
+_SYMBOLS_MD: dict[Verdict, str] = {PASSED: "✅", FAILED: "❌", NOT_CHECKED: "⚠️"}
+_SYMBOLS_TEXT: dict[Verdict, str] = {PASSED: "passed", FAILED: "FAILED", NOT_CHECKED: "not checked"}
 
 
 @dataclass(frozen=True)
@@ -52,38 +59,39 @@ class GateRule:
 
     text: str
     pattern: str
-    op: str
+    op: Comparison
     threshold: float
     relative: bool
-    kind: str = "change"
+    kind: RuleKind = "change"
     number: str = ""
 
     @classmethod
-    def parse(cls, text: str, option: str = "--fail-on") -> GateRule:
-        """Parse ``text``; a malformed or ambiguous rule raises :class:`UsageError` saying how to write it."""
+    def parse(cls, text: str, parameter: str = "fail_on") -> GateRule:
+        """Parse ``text``; a malformed or ambiguous rule raises :class:`UsageError` (naming ``parameter``, the one
+        the rule came from) saying how to write it."""
         match = _RULE.match(text)
         pattern = match and (match["inner"] if match["kind"] else match["pattern"])
         if not match or not pattern:
             raise UsageError(
                 f"cannot read rule '{text}'; write value(METRIC)<NUMBER, change(METRIC)<NUMBER or "
                 f"change(METRIC)>PERCENT%, for example 'value(accuracy)<0.9', 'change(accuracy)<-0.01' or 'loss>5%'",
-                parameter=option,
+                parameter=parameter,
             )
-        op, number, relative = match["op"], match["number"], bool(match["percent"])
+        op, number, relative = cast(Comparison, match["op"]), match["number"], bool(match["percent"])
         threshold = float(number)
-        kind = match["kind"].lower() if match["kind"] else None
+        kind = cast(RuleKind, match["kind"].lower()) if match["kind"] else None
         if kind == "value" and relative:
             raise UsageError(
                 f"rule '{text}' compares a value with a percentage, which only makes sense for a change; "
                 f"write change({pattern}){op}{number}% for the relative change, or drop the %",
-                parameter=option,
+                parameter=parameter,
             )
         if kind is None:
             if not relative and not (op in ("<", "<=") and threshold < 0):
                 raise UsageError(
                     f"rule '{text}' could mean the value or the change; write value({pattern}){op}{number} "
                     f"for the value, or change({pattern}){op}{number} for the change",
-                    parameter=option,
+                    parameter=parameter,
                 )
             kind = "change"
         return cls(text, pattern, op, threshold, relative, kind, number)
@@ -108,7 +116,7 @@ class MetricCheck:
     path: str
     name: str
     label: str
-    verdict: str
+    verdict: Verdict
     reason: str
     shown: str = ""
     value: Any = None
@@ -122,7 +130,7 @@ class GateResult:
     checks: tuple[MetricCheck, ...]
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         """``failed`` when any metric failed, else ``passed`` when any passed, else ``not checked``."""
         verdicts = {check.verdict for check in self.checks}
         return FAILED if FAILED in verdicts else PASSED if PASSED in verdicts else NOT_CHECKED
@@ -188,7 +196,7 @@ def _unusable(value: Any) -> str | None:
 
 
 def _check_metric(rule: GateRule, delta: MetricDelta, label: str, base_label: str, precision: int) -> MetricCheck:
-    def verdict(state: str, reason: str, shown: str = "", value: Any = None) -> MetricCheck:
+    def verdict(state: Verdict, reason: str, shown: str = "", value: Any = None) -> MetricCheck:
         return MetricCheck(delta.path, delta.name, label, state, reason, shown, value)
 
     if delta.head is ABSENT:
@@ -206,6 +214,7 @@ def _check_metric(rule: GateRule, delta: MetricDelta, label: str, base_label: st
     if problem:
         return verdict(FAILED, f"{problem} at {base_label}, so its change cannot be computed")
     change = delta.change
+    assert change is not None, "both values are numbers here"
     if rule.relative:
         compared = delta.relative_change
         if compared is None:  # base 0: any change is infinitely large
@@ -219,11 +228,11 @@ def _check_metric(rule: GateRule, delta: MetricDelta, label: str, base_label: st
 
 
 def check(rules: Sequence[GateRule], result: MetricsDiff, precision: int = 5,
-          option: str = "--fail-on") -> list[GateResult]:
+          parameter: str = "fail_on") -> list[GateResult]:
     """Check every metric each rule matches.
 
     A rule that matches no metric at all raises :class:`UsageError` (naming
-    ``option``): a misspelt gate must not pass silently.
+    ``parameter``): a misspelt gate must not pass silently.
     """
     several_files = len({d.path for d in result.deltas}) > 1
     results = []
@@ -233,7 +242,7 @@ def check(rules: Sequence[GateRule], result: MetricsDiff, precision: int = 5,
             names = ", ".join(dict.fromkeys(d.name for d in result.deltas)) or "none"
             if len(names) > 200:
                 names = names[:200] + "…"
-            raise UsageError(f"rule '{rule.text}' matches no metric; metrics are: {names}", parameter=option)
+            raise UsageError(f"rule '{rule.text}' matches no metric; metrics are: {names}", parameter=parameter)
         checks = tuple(
             _check_metric(rule, d, f"{d.path}:{d.name}" if several_files else d.name, result.base_label, precision)
             for d in matched

@@ -6,10 +6,14 @@ import html
 import math
 import os
 import re
-from typing import Any
+from typing import Any, Literal
 from collections.abc import Sequence
 
 MISSING = "—"
+#: How a block is rendered: Markdown (``md``), JSON (``json``) or a plain-text table for a terminal (``table``).
+OutputFormat = Literal["md", "json", "table"]
+#: How a table column is aligned.
+Alignment = Literal["left", "right"]
 
 
 def format_number(value: Any, precision: int = 5) -> str:
@@ -83,7 +87,8 @@ def escape_cell(text: Any) -> str:
     return escaped.replace("\r\n", "<br>").replace("\n", "<br>")
 
 
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: Sequence[str] | None = None) -> str:
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+                   align: Sequence[Alignment] | None = None) -> str:
     """A GitHub-flavoured Markdown pipe table; ``align`` holds ``left``/``right`` per column."""
     from tabulate import tabulate
 
@@ -96,7 +101,8 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align:
     )
 
 
-def terminal_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: Sequence[str] | None = None) -> str:
+def terminal_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+                   align: Sequence[Alignment] | None = None) -> str:
     """A plain-text table for a terminal."""
     from tabulate import tabulate
 

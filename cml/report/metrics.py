@@ -15,15 +15,17 @@ import os
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, Protocol
 from collections.abc import Iterable, Mapping, Sequence
 
 from cml import git
 from cml.errors import InputError, UsageError
 from cml.report import dvc
-from cml.report.data import is_number, load_metrics
+from cml.report.data import DocumentKind, flatten, is_number, load_metrics
 from cml.report.markdown import (
     MISSING,
+    Alignment,
+    OutputFormat,
     escape_html,
     format_number,
     format_percent,
@@ -31,6 +33,7 @@ from cml.report.markdown import (
     markdown_table,
     terminal_table,
 )
+from cml.report.runs import TrackedRun
 
 WORKSPACE = "workspace"
 DEFAULT_PRECISION = 5
@@ -42,7 +45,14 @@ HIGHER_IS_BETTER_WORDS = frozenset(
     {"accuracy", "acc", "f1", "auc", "precision", "recall", "r2", "ap", "map", "iou", "bleu", "rouge"}
 )
 
-STATUS_WORDS_MD = {"better": "✅ better", "worse": "❌ worse", "added": "➕ added", "removed": "➖ removed"}
+#: Which way a metric improves.
+Direction = Literal["higher", "lower"]
+#: How a metric changed between the two sides of a diff (``changed``: with no known direction, or not a number).
+Status = Literal["added", "removed", "unchanged", "better", "worse", "changed"]
+
+STATUS_WORDS_MD: dict[Status, str] = {
+    "better": "✅ better", "worse": "❌ worse", "added": "➕ added", "removed": "➖ removed",
+}
 
 
 class _Absent:
@@ -84,7 +94,7 @@ class DirectionRules:
     lower: tuple[str, ...] = ()
     use_defaults: bool = True
 
-    def direction(self, path: str, name: str) -> str | None:
+    def direction(self, path: str, name: str) -> Direction | None:
         """``"higher"``, ``"lower"`` or ``None`` when unknown."""
         for pattern in self.lower:
             if pattern_matches(pattern, path, name):
@@ -109,7 +119,7 @@ class MetricDelta:
     name: str
     base: Any
     head: Any
-    direction: str | None = None
+    direction: Direction | None = None
 
     @property
     def numeric(self) -> bool:
@@ -153,7 +163,7 @@ class MetricDelta:
         return type(self.base) is type(self.head) and self.base == self.head
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         """One of ``added``, ``removed``, ``unchanged``, ``better``, ``worse``, ``changed``."""
         if self.base is ABSENT:
             return "added"
@@ -169,6 +179,23 @@ class MetricDelta:
 
 
 # -- reading both sides ----------------------------------------------------------------------
+
+
+class SideFiles(Protocol):
+    """The files of one side of a diff: :class:`RevisionFiles` or :class:`WorkspaceFiles`."""
+
+    @property
+    def label(self) -> str:
+        """The side's name in tables: the revision, or ``workspace``."""
+        ...
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Read ``paths`` at once (a missing one is not an error), so that the calls that follow are cheap."""
+        ...
+
+    def __call__(self, path: str) -> bytes | None:
+        """The bytes of ``path``, or ``None`` when this side does not have it."""
+        ...
 
 
 class RevisionFiles:
@@ -210,7 +237,7 @@ class WorkspaceFiles:
 DISCOVERY_FILES = (dvc.DVC_YAML, dvc.DEFAULT_PARAMS, dvc.DVCLIVE_METRICS, dvc.DVCLIVE_PARAMS, *dvc.CONVENTIONAL_METRICS)
 
 
-def _load_side(reader, paths: Sequence[str], kind: str) -> dict[str, dict[str, Any]]:
+def _load_side(reader: SideFiles, paths: Sequence[str], kind: DocumentKind) -> dict[str, dict[str, Any]]:
     reader.prefetch(paths)
     loaded = {}
     for path in paths:
@@ -222,7 +249,7 @@ def _load_side(reader, paths: Sequence[str], kind: str) -> dict[str, dict[str, A
 
 
 def load_both_sides(
-    kind: str, base_reader, head_reader, files: Sequence[str] | None
+    kind: DocumentKind, base_reader: SideFiles, head_reader: SideFiles, files: Sequence[str] | None
 ) -> tuple[list[str], dict[str, dict], dict[str, dict]]:
     """Load ``files`` (or the discovered ``kind`` files) on both sides of a diff."""
     if files:
@@ -270,26 +297,24 @@ class MetricsDiff:
     deltas: list[MetricDelta]
     base_label: str
     head_label: str
-    kind: str = "metrics"
+    kind: DocumentKind = "metrics"
 
     def changed(self) -> list[MetricDelta]:
+        """Every delta but the unchanged ones."""
         return [d for d in self.deltas if d.status != "unchanged"]
-
-    def regressions(self) -> list[MetricDelta]:
-        return [d for d in self.deltas if d.status == "worse"]
 
 
 def diff_revisions(
     base_revision: str,
     files: Sequence[str] | None = None,
     head_revision: str | None = None,
-    kind: str = "metrics",
+    kind: DocumentKind = "metrics",
     rules: DirectionRules | None = None,
     cwd: str | None = None,
 ) -> MetricsDiff:
     """Compare ``files`` in the working tree (or at ``head_revision``) with ``base_revision``."""
     base_reader = RevisionFiles(git.resolve(base_revision, cwd))
-    head_reader = RevisionFiles(git.resolve(head_revision, cwd)) if head_revision else WorkspaceFiles(cwd)
+    head_reader: SideFiles = RevisionFiles(git.resolve(head_revision, cwd)) if head_revision else WorkspaceFiles(cwd)
     if kind == "metrics" and rules is None:
         rules = DirectionRules()
     paths, base, head = load_both_sides(kind, base_reader, head_reader, files)
@@ -305,22 +330,21 @@ def diff_values(
     rules: DirectionRules | None = None,
 ) -> MetricsDiff:
     """Compare two in-memory metric mappings (nested or flat), e.g. two training runs."""
-    from cml.report.data import flatten
-
     rules = rules or DirectionRules()
     deltas = compare([path], {path: flatten(dict(base))}, {path: flatten(dict(head))}, rules)
     return MetricsDiff(deltas, base_label, head_label)
 
 
 def diff_runs(
-    base,
-    head,
-    kind: str = "metrics",
+    base: TrackedRun,
+    head: TrackedRun,
+    kind: DocumentKind = "metrics",
     rules: DirectionRules | None = None,
     base_label: str | None = None,
     head_label: str | None = None,
 ) -> MetricsDiff:
-    """Compare two tracked runs (:class:`cml.trackers.RunData`): their metrics, or their params with ``kind="params"``."""
+    """Compare two tracked runs (such as :class:`cml.trackers.RunData`): their metrics, or their params with
+    ``kind="params"``."""
     side = (lambda run: run.metrics) if kind == "metrics" else (lambda run: run.params)
     if kind == "metrics" and rules is None:
         rules = DirectionRules()
@@ -329,7 +353,7 @@ def diff_runs(
     return MetricsDiff(deltas, base_label or base.label, head_label or head.label, kind)
 
 
-def load_workspace(files: Sequence[str] | None = None, kind: str = "metrics") -> dict[str, dict[str, Any]]:
+def load_workspace(files: Sequence[str] | None = None, kind: DocumentKind = "metrics") -> dict[str, dict[str, Any]]:
     """Flattened metrics of ``files`` (or the discovered ones) in the working tree."""
     if not files:
         files = dvc.discover(kind, dvc.read_workspace)
@@ -349,7 +373,7 @@ def _cell(value: Any, precision: int) -> str:
 
 def render_diff(
     result: MetricsDiff,
-    output_format: str = "md",
+    output_format: OutputFormat = "md",
     precision: int = DEFAULT_PRECISION,
     show_all: bool = False,
     show_path: bool = True,
@@ -371,11 +395,11 @@ def render_diff(
     return table + "\n\nQuality gates:\n" + "\n".join("  " + gate.text() for gate in gates)
 
 
-def _diff_table(result: MetricsDiff, deltas: Sequence[MetricDelta], output_format: str, precision: int,
+def _diff_table(result: MetricsDiff, deltas: Sequence[MetricDelta], output_format: OutputFormat, precision: int,
                 show_path: bool) -> str:
     is_metrics = result.kind == "metrics"
     headers = ["Path", "Metric" if is_metrics else "Param", result.base_label, result.head_label, "Change"]
-    align = ["left", "left", "right", "right", "right"]
+    align: list[Alignment] = ["left", "left", "right", "right", "right"]
     if is_metrics:
         headers += ["Change %", "Status"]
         align += ["right", "left"]
@@ -392,9 +416,8 @@ def _diff_table(result: MetricsDiff, deltas: Sequence[MetricDelta], output_forma
         if is_metrics:
             status = delta.status
             row.append(format_percent(delta.relative_change) if change is not None else MISSING)
-            if output_format == "md":
-                status = STATUS_WORDS_MD.get(status, status)
-            row.append("" if status == "changed" else status)
+            shown = STATUS_WORDS_MD.get(status, status) if output_format == "md" else status
+            row.append("" if status == "changed" else shown)
         rows.append(row)
     if not show_path:
         headers, align, rows = headers[1:], align[1:], [row[1:] for row in rows]
@@ -433,10 +456,10 @@ def _diff_json(deltas: Sequence[MetricDelta], gates: Sequence[Any] = ()) -> str:
 
 def render_values(
     metrics: Mapping[str, Mapping[str, Any]],
-    output_format: str = "md",
+    output_format: OutputFormat = "md",
     precision: int = DEFAULT_PRECISION,
     show_path: bool = True,
-    kind: str = "metrics",
+    kind: DocumentKind = "metrics",
 ) -> str:
     """Render metrics of one side (``cml metrics show``); JSON keeps every number at full precision."""
     if output_format == "json":
@@ -446,7 +469,7 @@ def render_values(
             ensure_ascii=False,
         )
     headers = ["Path", "Metric" if kind == "metrics" else "Param", "Value"]
-    align = ["left", "left", "right"]
+    align: list[Alignment] = ["left", "left", "right"]
     rows = [[path, name, format_number(value, precision)] for path, values in metrics.items() for name, value in values.items()]
     if not show_path:
         headers, align, rows = headers[1:], align[1:], [row[1:] for row in rows]

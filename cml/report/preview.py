@@ -10,7 +10,7 @@ to a CI job as a single artifact, but only what publishing would send: images
 workspace or an ``--allow-outside`` folder, not under ``.git``, carrying no token
 of the job. Any other image is left as a link, with a warning.
 
-Limits: the report is at most :data:`cml.assets.references.MAX_REPORT_BYTES`; the
+Limits: the report is at most :data:`cml.fileio.MAX_REPORT_BYTES`; the
 images inlined into one page are at most :data:`MAX_INLINED_BYTES` together.
 """
 
@@ -21,14 +21,12 @@ import html
 import os
 import re
 from dataclasses import dataclass, field
-from importlib import resources
-from collections.abc import Mapping
+from pathlib import Path
+from collections.abc import Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
-from cml.assets.content import detect_mime_type
-from cml.assets.references import MAX_REPORT_BYTES, Boundary
 from cml.errors import InputError
-from cml.fileio import decode_text, format_size, read_bytes
+from cml.fileio import MAX_REPORT_BYTES, Boundary, FilePath, decode_text, detect_mime_type, format_size, read_bytes
 from cml.secrets import contains_secret
 
 #: The images inlined into one page, together; further images are left as links.
@@ -56,6 +54,8 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_SCHEMES = {"http", "https", "mailto", "data"}
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data: http: https:; style-src 'unsafe-inline'"
+#: GitHub-like styling, inlined into every page (read beside this module: importlib.resources costs start-up time).
+STYLE_SHEET = Path(__file__).with_name("preview.css")
 _IMAGE_SOURCE = re.compile(r"""(<img\b[^>]*?\bsrc=)(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 
 
@@ -109,27 +109,33 @@ def inline_images(fragment: str, base_dir: str, boundary: Boundary | None = None
     budget = MAX_INLINED_BYTES
 
     def left_as_link(source: str, reason: str) -> None:
+        """Warn why ``source`` is not inlined; the caller then returns ``None``, leaving the link."""
         warnings.append(f"image '{source}' is left as a link: {reason}")
 
     def data_uri(source: str, path: str) -> str | None:
         nonlocal budget
         refusal = boundary.refusal(path)
         if refusal:
-            return left_as_link(source, refusal)
+            left_as_link(source, refusal)
+            return None
         if not os.path.isfile(path):
             warnings.append(f"image '{source}' not found; it is left as a broken link")
             return None
         if os.path.getsize(path) > budget:
-            return left_as_link(source, f"the page's inlined images would pass {format_size(MAX_INLINED_BYTES)}")
+            left_as_link(source, f"the page's inlined images would pass {format_size(MAX_INLINED_BYTES)}")
+            return None
         try:
             data = read_bytes(os.path.realpath(path), budget)
         except InputError as error:
-            return left_as_link(source, str(error))
+            left_as_link(source, str(error))
+            return None
         kind = detect_mime_type(data)
         if contains_secret(data):
-            return left_as_link(source, "it contains a token or credential of this job")
+            left_as_link(source, "it contains a token or credential of this job")
+            return None
         if kind not in INLINED_TYPES:
-            return left_as_link(source, "its content is not a PNG, JPEG, GIF, WebP or SVG image")
+            left_as_link(source, "its content is not a PNG, JPEG, GIF, WebP or SVG image")
+            return None
         budget -= len(data)
         return f"data:{kind};base64,{base64.b64encode(data).decode()}"
 
@@ -150,7 +156,7 @@ def render_page(markdown: str, base_dir: str = ".", title: str = "cml report", b
     """A complete HTML page for ``markdown`` with GitHub-like styling, sanitised, with local images inlined
     from ``base_dir`` when ``boundary`` (default: ``base_dir`` itself) allows."""
     fragment, warnings = inline_images(sanitise(markdown_to_html(markdown)), base_dir, boundary)
-    style = resources.files("cml.report").joinpath("preview.css").read_text(encoding="utf-8")
+    style = STYLE_SHEET.read_text(encoding="utf-8")
     page = (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">\n"
@@ -161,7 +167,8 @@ def render_page(markdown: str, base_dir: str = ".", title: str = "cml report", b
     return Preview(page, warnings)
 
 
-def preview_file(markdown_path, environ: Mapping[str, str] | None = None, allow_outside=()) -> Preview:
+def preview_file(markdown_path: FilePath, environ: Mapping[str, str] | None = None,
+                 allow_outside: Iterable[str] = ()) -> Preview:
     """Render the Markdown file at ``markdown_path`` (at most :data:`MAX_REPORT_BYTES`); images resolve from
     its folder and are inlined from the same folders as publishing allows (``environ`` names the CI workspace)."""
     markdown = decode_text(read_bytes(markdown_path, MAX_REPORT_BYTES, "reports"), markdown_path)

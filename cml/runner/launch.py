@@ -17,16 +17,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from cml.errors import CmlError
+from cml.errors import CmlError, UsageError
 from cml.forges.base import Forge, RunnerRegistration, SelfHostedRunner
 from cml.forges.errors import ForgeError
-from cml.runner.backends.base import DEADLINE_TAG, REPOSITORY_TAG, RUNNER_TAG, CloudBackend, CloudError, Machine
-from cml.runner.spec import MachineSpec
-from cml.runner.startup import StartupSettings, pack_user_data, render_script
+from cml.runner.backends.base import (
+    DEADLINE_TAG,
+    LABELS_TAG,
+    REPOSITORY_TAG,
+    RUNNER_TAG,
+    CloudBackend,
+    CloudError,
+    Machine,
+    MachineState,
+)
+from cml.runner.spec import DEFAULT_SSH_USER, MachineSpec
+from cml.runner.startup import DEFAULT_WORKDIR, StartupSettings, render_script
 from cml.signals import stop_signals
 
-LABELS_TAG = "cml:labels"
 TERMINATE_ATTEMPTS = 3
+#: Machine states from which the runner can no longer come online.
+STOPPED_STATES = (MachineState.STOPPING, MachineState.STOPPED)
 
 
 class LaunchError(CmlError):
@@ -51,10 +61,14 @@ class LaunchOptions:
     reuse: bool = False
     reuse_idle: bool = False
     launch_timeout: int = 600
-    workdir: str = "/opt/cml-runner/work"
-    ssh_user: str = "ubuntu"
+    workdir: str = DEFAULT_WORKDIR
+    ssh_user: str = DEFAULT_SSH_USER
     ssh_public_key: str = ""
     user_script: bytes = b""
+
+    def __post_init__(self) -> None:
+        if self.single and (self.reuse or self.reuse_idle):
+            raise UsageError("--single cannot be combined with --reuse or --reuse-idle", parameter="single")
 
 
 @dataclass(frozen=True)
@@ -63,10 +77,6 @@ class LaunchResult:
 
     runner: SelfHostedRunner
     machine: Machine | None = None
-
-    @property
-    def reused(self) -> bool:
-        return self.machine is None
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,7 @@ class Cleanup:
         return clauses
 
 
-def _interrupt(number, _frame) -> None:
+def _interrupt(number: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(number).name)
 
 
@@ -98,7 +108,7 @@ class RunnerLauncher:
 
     def __init__(self, forge: Forge, backend: CloudBackend, warn: Callable[[str], None],
                  poll_interval: float = 5.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.forge = forge
         self.backend = backend
         self.warn = warn
@@ -130,14 +140,15 @@ class RunnerLauncher:
         if reused is not None:
             return LaunchResult(reused)
         prepared = self.backend.prepare(spec)
-        pack_user_data(render_script(self._settings(options, spec, None)))  # a too-large script fails before any change
+        # A script too large even without the registration material fails here, before any change.
+        self.backend.pack_startup_script(render_script(self._settings(options, spec, None)))
         registration: RunnerRegistration | None = None
         machine: Machine | None = None
         try:
             with stop_signals(_interrupt):
                 registration = self.forge.register_runner(options.name, options.labels, ephemeral=options.single,
-                                                          architecture=prepared.details.get("architecture", "x86_64"))
-                user_data = pack_user_data(render_script(self._settings(options, spec, registration)))
+                                                          architecture=prepared.architecture)
+                user_data = self.backend.pack_startup_script(render_script(self._settings(options, spec, registration)))
                 machine = self.backend.start(prepared, user_data, self._tags(options, spec), token=uuid.uuid4().hex)
                 runner = self._wait_until_online(options, registration, machine)
             return LaunchResult(runner, machine)
@@ -159,7 +170,7 @@ class RunnerLauncher:
         if options.max_runtime:
             ends = datetime.now(timezone.utc) + timedelta(seconds=options.max_runtime)
             deadline = ends.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {"Name": options.name, **spec.tags, RUNNER_TAG: options.name,
+        return {**spec.tags, RUNNER_TAG: options.name,
                 REPOSITORY_TAG: f"{self.forge.name}:{self.forge.repository}",
                 LABELS_TAG: ",".join(options.labels), DEADLINE_TAG: deadline}
 
@@ -177,25 +188,27 @@ class RunnerLauncher:
             if runner is not None and runner.online:
                 return runner
             current = self.backend.describe(machine.id)
-            if current is None or not current.live or current.state in ("stopping", "stopped"):
-                state = current.state if current else "gone"
+            if current is None or not current.live or current.state in STOPPED_STATES:
+                state = current.state.value if current else "gone"
                 reason = f" ({current.state_reason})" if current and current.state_reason else ""
                 raise LaunchError(f"machine {machine.id} is {state}{reason} before runner {options.name} came "
-                                  f"online; its console output (aws ec2 get-console-output --instance-id "
-                                  f"{machine.id}) and /opt/cml-runner/cml-runner.log say why")
+                                  f"online; its console output ({self.backend.console_hint(machine.id)}) and "
+                                  f"/opt/cml-runner/cml-runner.log say why")
             remaining = deadline - self.clock()
             if remaining <= 0:
                 raise LaunchError(f"runner {options.name} did not come online within {options.launch_timeout} s "
-                                  f"(--launch-timeout); machine {machine.id} is {current.state}")
+                                  f"(--launch-timeout); machine {machine.id} is {current.state.value}")
             self.sleep(min(delay, remaining))
             delay = min(delay * 2, self.poll_interval)
 
     def remove(self, name: str, registration: RunnerRegistration | None, machine: Machine | None) -> Cleanup:
         """Terminate ``machine`` and remove the runner's registration, shielded from further Ctrl-C;
         returns what was removed and what could not be."""
-        terminated, unregistered, left = [], False, []
+        terminated: list[str] = []
+        left: list[str] = []
+        unregistered = False
 
-        def refuse(number, _frame):
+        def refuse(number: int, _frame: object) -> None:
             self.warn("still removing the machine and the runner registration; wait a moment")
 
         with stop_signals(refuse):
@@ -204,7 +217,7 @@ class RunnerLauncher:
                 # A start whose answer was lost may still have started machines: find them by their tag.
                 machines = self._machines_named(name)
             for candidate in machines:
-                failure = None
+                failure: CloudError | None = None
                 for attempt in range(TERMINATE_ATTEMPTS):
                     try:
                         self.backend.terminate([candidate.id])
@@ -237,12 +250,16 @@ class RunnerLauncher:
 
     @staticmethod
     def _failure(error: BaseException, name: str, cleanup: Cleanup) -> CmlError:
+        kind: type[LaunchError] = LaunchError
+        if isinstance(error, UsageError):
+            # Still a bad value: keep naming its parameter, so the command line shows the option.
+            return UsageError("; ".join([error.detail, *cleanup.report(name)]), parameter=error.parameter)
         if isinstance(error, KeyboardInterrupt):
             message, kind = "interrupted", LaunchInterrupted
         elif isinstance(error, CmlError):
-            message, kind = str(error), LaunchError
+            message = str(error)
         else:
-            message, kind = f"unexpected {type(error).__name__}: {error}", LaunchError
+            message = f"unexpected {type(error).__name__}: {error}"
         return kind("; ".join([message, *cleanup.report(name)]))
 
 
@@ -265,7 +282,9 @@ def stop_runners(backend: CloudBackend, forge: Forge | None, names: list[str] | 
     A name whose machine the cloud still lists as terminated counts as found. A name with no machine at all
     is ``missing``: its registration is removed only with ``forget_registrations`` (the machine may run in
     another region or cloud, and removing its registration would leave it running unnoticed), else ``kept``."""
-    terminated, gone, missing = [], [], []
+    terminated: list[Machine] = []
+    gone: list[Machine] = []
+    missing: list[str] = []
     if names is None:
         terminated = backend.machines()
     else:
@@ -276,7 +295,8 @@ def stop_runners(backend: CloudBackend, forge: Forge | None, names: list[str] | 
             gone += [] if live else found
             missing += [] if found else [name]
     backend.terminate([m.id for m in terminated])
-    removed, kept = [], []
+    removed: list[str] = []
+    kept: list[str] = []
     if forge is not None:
         wanted = {m.name for m in terminated + gone} | (set(missing) if forget_registrations else set())
         for runner in forge.runners():
@@ -298,11 +318,11 @@ def _age(launched: datetime | None, now: datetime) -> str:
     return f"{minutes // 1440}d {minutes // 60 % 24}h" if minutes >= 1440 else f"{minutes // 60}h {minutes % 60:02d}m"
 
 
-def describe_machines(machines: list[Machine]) -> list[dict]:
+def describe_machines(machines: list[Machine]) -> list[dict[str, str]]:
     """One row per machine for ``cml runner list``."""
     now = datetime.now(timezone.utc)
     return [{"name": m.name, "instance": m.id, "type": m.instance_type, "market": "spot" if m.spot else "on-demand",
-             "state": m.state, "up": _age(m.launched_at, now) if m.live else "",
+             "state": m.state.value, "up": _age(m.launched_at, now) if m.live else "",
              "launched": m.launched_at.strftime("%Y-%m-%dT%H:%M:%SZ") if m.launched_at else "",
              "max runtime ends": m.tags.get(DEADLINE_TAG, ""), "repository": m.tags.get(REPOSITORY_TAG, "")}
             for m in machines]

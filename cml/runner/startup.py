@@ -1,4 +1,4 @@
-"""The machine's startup script (``startup.sh``) with its settings, packed as EC2 user data.
+"""The machine's startup script (``startup.sh``) with its settings, packed as cloud-init user data.
 
 The settings are shell assignments placed at the top of the script; every value is
 quoted with :func:`shlex.quote`. They hold only short-lived registration material
@@ -16,8 +16,6 @@ from importlib import resources
 
 from cml.errors import UsageError
 
-#: EC2 refuses user data above 16 KB (before base64); cloud-init unpacks gzip by itself.
-USER_DATA_LIMIT = 16 * 1024
 GITHUB_RUNNER_RELEASES = "https://github.com/actions/runner/releases"
 GITLAB_RUNNER_DOWNLOADS = "https://gitlab-runner-downloads.s3.amazonaws.com/latest/binaries"
 DEFAULT_WORKDIR = "/opt/cml-runner/work"
@@ -46,6 +44,7 @@ class StartupSettings:
         "CML_GITHUB_RUNNER_RELEASES": GITHUB_RUNNER_RELEASES, "CML_GITLAB_RUNNER_DOWNLOADS": GITLAB_RUNNER_DOWNLOADS})
 
     def variables(self) -> dict[str, str]:
+        """The script's settings as shell variables, by name."""
         values = {
             "CML_FORGE": self.forge, "CML_RUNNER_NAME": self.name, "CML_RUNNER_LABELS": ",".join(self.labels),
             "CML_RUNNER_URL": self.url, "CML_RUNNER_IDLE_TIMEOUT": str(self.idle_timeout),
@@ -62,6 +61,7 @@ class StartupSettings:
 
 
 def script_template() -> str:
+    """``startup.sh`` as shipped, with ``# @SETTINGS@`` where the settings go."""
     return resources.files("cml.runner").joinpath("startup.sh").read_text(encoding="utf-8")
 
 
@@ -71,18 +71,19 @@ def render_script(settings: StartupSettings) -> str:
     return script_template().replace("# @SETTINGS@", "# Settings written by cml runner launch.\n" + block, 1)
 
 
-def pack_user_data(script: str) -> bytes:
-    """``script`` as EC2 user data: as it is when it fits in 16 KB, else gzip-compressed.
+def pack_user_data(script: str, limit: int, service: str) -> bytes:
+    """``script`` as cloud-init user data: as it is when it fits in ``limit`` bytes, else gzip-compressed
+    (cloud-init unpacks gzip by itself).
 
-    Raises :class:`UsageError` (naming ``--cloud-startup-script``, the only part that can
-    grow) when even the compressed script is too large.
+    Raises :class:`UsageError` (naming ``cloud_startup_script``, the only part that can grow) when even the
+    compressed script is over ``service``'s limit.
     """
     data = script.encode()
-    if len(data) <= USER_DATA_LIMIT:
+    if len(data) <= limit:
         return data
     packed = gzip.compress(data, compresslevel=9, mtime=0)
-    if len(packed) > USER_DATA_LIMIT:
-        raise UsageError(f"the machine's startup script is {len(packed):,} bytes compressed, over EC2's "
-                         f"{USER_DATA_LIMIT:,}-byte user-data limit; shorten it or have it download the rest",
-                         parameter="--cloud-startup-script")
+    if len(packed) > limit:
+        raise UsageError(f"the machine's startup script is {len(packed):,} bytes compressed, over {service}'s "
+                         f"{limit:,}-byte user-data limit; shorten it or have it download the rest",
+                         parameter="cloud_startup_script")
     return packed

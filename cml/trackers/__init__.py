@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from collections.abc import Sequence
 
 from cml.errors import CmlError
 
@@ -23,8 +24,8 @@ class History:
     """One metric's values by step."""
 
     name: str
-    steps: list[float]
-    values: list[float]
+    steps: Sequence[float]
+    values: Sequence[float]
 
 
 @dataclass

@@ -9,16 +9,27 @@ from __future__ import annotations
 import glob
 import json
 import os
+from typing import Any
 
 from cml.errors import InputError
-from cml.report.data import MAX_TABLE_BYTES, TABLE_FILES, check_tree, nesting_error, read_input
+from cml.git import Revision
+from cml.report.data import (
+    MAX_TABLE_BYTES,
+    TABLE_FILES,
+    check_tree,
+    flatten,
+    load_metrics,
+    load_table,
+    nesting_error,
+    read_input,
+)
 from cml.trackers import History, RunData, TrackerError, coerce_param
 
 
 class FolderReader:
     """Files of one folder, from the working tree or (with ``revision``, a :class:`cml.git.Revision`) from git."""
 
-    def __init__(self, folder: str, revision=None):
+    def __init__(self, folder: str, revision: Revision | None = None):
         self.folder = os.fspath(folder)
         self.revision = revision
         self._files: list[str] | None = None
@@ -51,7 +62,8 @@ class FolderReader:
     def exists(self) -> bool:
         return bool(self.names()) if self.revision is not None else os.path.isdir(self.folder)
 
-    def json(self, name: str, required: bool = True):
+    def json(self, name: str, required: bool = True) -> Any:
+        """The parsed JSON file ``name``; ``None`` when it is missing and not ``required``."""
         data = self.read(name)
         if data is None:
             if required:
@@ -78,8 +90,6 @@ def _missing_folder(reader: FolderReader, kind: str) -> TrackerError:
 def sacred_run(reader: FolderReader) -> RunData:
     """A run folder of Sacred's ``FileStorageObserver``: params from ``config.json``, metric histories from
     ``metrics.json`` (last values as metrics) and a numeric ``result`` from ``run.json``."""
-    from cml.report.data import flatten
-
     if not reader.exists():
         raise _missing_folder(reader, "Sacred run")
     config = reader.json("config.json")
@@ -111,8 +121,6 @@ DVCLIVE_HISTORIES = "plots/metrics/"
 
 def dvclive_run(reader: FolderReader) -> RunData:
     """dvclive's output folder: ``metrics.json``, ``params.yaml`` and the ``plots/metrics/**.tsv`` histories."""
-    from cml.report.data import flatten, load_metrics, load_table
-
     if not reader.exists():
         raise _missing_folder(reader, "dvclive output")
     data = reader.read("metrics.json")

@@ -12,7 +12,8 @@ import os
 import re
 from collections.abc import Mapping
 
-from cml.forges.errors import ForgeError, ForgeUnavailableError
+from cml.errors import ServiceError, ServiceUnavailableError
+from cml.fileio import write_atomic
 from cml.http import HttpPolicy, JsonApi
 from cml.secrets import register_secret
 from cml.trackers import History, RunData, TrackerError, coerce_param
@@ -53,7 +54,7 @@ class MlflowServer:
     def _json(self, method: str, path: str, action: str, **kwargs) -> dict:
         try:
             return self.api.json(method, f"/api/2.0/mlflow/{path}", action, **kwargs) or {}
-        except ForgeError as error:
+        except ServiceError as error:
             raise TrackerError(f"MLflow at {self.uri}: {action} failed: {_reason(error)}") from None
 
     def run(self, run_id: str) -> RunData:
@@ -107,19 +108,17 @@ class MlflowServer:
         """``GET artifacts/list``, recursively: the run's artifact files under ``path``."""
         document = self._json("GET", "artifacts/list", f"listing the artifacts of run {run_id}",
                               params={"run_id": run_id, **({"path": path} if path else {})})
-        files = []
+        files: list[str] = []
         for entry in document.get("files", []):
             files.extend(self.artifacts(run_id, entry["path"]) if entry.get("is_dir") else [entry["path"]])
         return files
 
     def download_artifact(self, run_id: str, path: str, destination: str) -> str:
         """``GET /get-artifact``: one artifact file written under ``destination``; returns the local path."""
-        from cml.fileio import write_atomic
-
         action = f"downloading artifact {path} of run {run_id}"
         try:
             response = self.api.request("GET", "/get-artifact", action, params={"run_uuid": run_id, "path": path})
-        except ForgeError as error:
+        except ServiceError as error:
             raise TrackerError(f"MLflow at {self.uri}: {action} failed: {_reason(error)}") from None
         target = os.path.join(destination, *path.split("/"))
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
@@ -127,12 +126,12 @@ class MlflowServer:
         return target
 
 
-def _reason(error: ForgeError) -> str:
+def _reason(error: ServiceError) -> str:
     """The server's own message from a policy error, without the forge-specific advice."""
     text = str(error)
     answered = re.search(r"\((\d{3}) (.*)\)", text)
     if answered:
         return f"{answered[2]} (HTTP {answered[1]})"
-    if isinstance(error, ForgeUnavailableError):
+    if isinstance(error, ServiceUnavailableError):
         return "the server does not answer; check MLFLOW_TRACKING_URI and that the server is running"
     return text

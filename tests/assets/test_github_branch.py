@@ -1,6 +1,8 @@
 """Publishing on GitHub: files committed to the cml-assets branch through the Git Data API of the fake,
 which writes real git objects into a bare repository the tests inspect with git."""
 
+from pathlib import Path
+
 import requests
 
 from tests.assets.conftest import CONFUSION, LOCAL, content_name, expected_report, png
@@ -101,7 +103,7 @@ def test_with_strict_a_token_without_contents_write_gets_a_clear_error_and_nothi
 def test_no_publish_posts_the_report_as_written(actions, github, report_folder, run_cli):
     assert run_cli("comment", "create", "report.md", "--no-publish").exit_code == 0
     (comment,) = github.comments_on(number=7)
-    assert comment["body"].startswith(open("report.md").read().rstrip())
+    assert comment["body"].startswith(Path("report.md").read_text().rstrip())
     assert not any("/git/" in r.path for r in github.server.requests)
 
 

@@ -23,7 +23,7 @@ def bitbucket_env(server, token, **extra):
 
 def gitea_env(server, tmp_path, **extra):
     event = tmp_path / "event.json"
-    event.write_text('{"pull_request": {"number": 2, "head": {"sha": "%s"}}}' % SHA)
+    event.write_text(f'{{"pull_request": {{"number": 2, "head": {{"sha": "{SHA}"}}}}}}')
     return {"CI": "true", "GITHUB_ACTIONS": "true", "GITEA_ACTIONS": "true", "GITHUB_API_URL": f"{server.url}/api/v1",
             "GITHUB_SERVER_URL": "https://gitea.test", "GITHUB_REPOSITORY": "ml/models", "GITHUB_SHA": SHA,
             "GITHUB_EVENT_PATH": str(event), "GITHUB_RUN_ID": "9", "GITEA_TOKEN": "gitea-token-123",

@@ -12,6 +12,8 @@ registration material found there (or never, or power off at once).
 
 from __future__ import annotations
 
+import contextlib
+
 import base64
 import gzip
 import json
@@ -170,10 +172,8 @@ class MachineFleet:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
+            with contextlib.suppress(Exception):  # moto may be between states; look again
                 self._boot_new()
-            except Exception:  # moto may be between states; look again
-                pass
             time.sleep(0.05)
 
     def _boot_new(self) -> None:

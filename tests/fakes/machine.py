@@ -38,6 +38,7 @@ from pathlib import Path
 
 from cml.runner.startup import StartupSettings, render_script
 from tests.fakes.server import Request, write_response
+import contextlib
 
 RUNNER_VERSION = "2.999.0"
 RELEASES = "/actions/runner/releases"
@@ -399,10 +400,8 @@ class Machine:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         for pid in self.runner_pids():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.internet.close()
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -21,7 +21,7 @@ class OpenAPIDescription:
             multi = {self._resolve(p)["name"] for operation in item.values() if isinstance(operation, dict)
                      for p in operation.get("parameters", []) if self._resolve(p).get("x-multi-segment")}
             pattern = re.compile("^" + re.sub(
-                r"\\\{([^}]+)\\\}", lambda m: ".+" if m[1] in multi else "[^/]+", re.escape(template)) + "$")
+                r"\\\{([^}]+)\\\}", lambda m, multi=multi: ".+" if m[1] in multi else "[^/]+", re.escape(template)) + "$")
             self.routes.append((pattern, template, item))
         from jsonschema import Draft4Validator
         from referencing import Registry, Resource

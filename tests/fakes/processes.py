@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import requests
+import contextlib
 
 #: How long a server may take to answer its health URL: MLflow took 84 s on a 2-core machine running two other
 #: test runs and two CPU-bound processes.
@@ -72,10 +73,8 @@ def _signal(members: frozenset[tuple[int, int]], number: int) -> None:
     table = _processes()
     for pid, start in members:
         if pid in table and table[pid][2] == start:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, number)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def stop_tree(process: subprocess.Popen, grace_seconds: float = 5.0) -> None:

@@ -168,7 +168,7 @@ def test_github_app_installation_token_updates_its_own_comment(actions, github, 
     github.add_token(app_token, "my-app[bot]")
     monkeypatch.setenv("REPO_TOKEN", app_token)
     github.add_comment(7, "actions report\n\n[//]: # (cml-report label= sha=abc)\n", "github-actions[bot]")
-    for run in range(3):
+    for _attempt in range(3):
         result = run_cli("comment", "update", "report.md")
         assert result.exit_code == 0, result.stderr
     mine = [c for c in github.comments_on(number=7) if c["user"]["login"] == "my-app[bot]"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cml.forges.errors import ForgeAuthError, ForgeRateLimitError, ForgeUnavailableError
+from cml.forges.errors import FORGE_ERRORS, ForgeAuthError, ForgeRateLimitError, ForgeUnavailableError
 from cml.http import HttpFailure, HttpPolicy, call_with_retries, retry_delay
 
 POLICY = HttpPolicy(timeout=5, attempts=4, max_total_wait=30, backoff=1)
@@ -38,7 +38,7 @@ def run(failures, policy=POLICY):
 
     try:
         return call_with_retries(operation, lambda e: e if isinstance(e, HttpFailure) else None, policy, "Forge",
-                                 "doing it", sleep=sleeps.append), sleeps
+                                 "doing it", sleep=sleeps.append, errors=FORGE_ERRORS), sleeps
     except Exception as error:  # noqa: BLE001
         return error, sleeps
 
@@ -85,7 +85,7 @@ def test_a_create_is_repeated_only_when_it_certainly_did_not_arrive():
 
         try:
             return call_with_retries(operation, lambda e: e, POLICY, "Forge", "creating", sleep=lambda s: None,
-                                     creates=True), len(calls)
+                                     creates=True, errors=FORGE_ERRORS), len(calls)
         except ForgeOutcomeUnknownError as error:
             return str(error), len(calls)
 
@@ -122,7 +122,68 @@ def test_an_operation_never_outlasts_the_maximum_wait():
 
 
 def test_server_text_in_errors_is_cut():
-    from cml.http import MAX_ERROR_CHARACTERS, to_forge_error
+    from cml.http import MAX_ERROR_CHARACTERS, service_error
 
-    message = str(to_forge_error(HttpFailure(422, {}, "x" * 10**6 + "\n" * 1000), "Forge", "doing it"))
+    message = str(service_error(HttpFailure(422, {}, "x" * 10**6 + "\n" * 1000), "Forge", "doing it"))
     assert len(message) < MAX_ERROR_CHARACTERS + 100 and "\n" not in message
+
+
+# -- the policy session: the same rules, applied once per client in its ``send`` ------------------------------
+
+
+class Echo:
+    """Answers every request with 201 and the JSON ``{"id": 1}``."""
+
+    def handle(self, request):
+        from tests.fakes.server import Response
+
+        return Response(201, {"id": 1})
+
+
+def session_for(server, errors, **policy):
+    from cml.http import policy_session
+
+    return policy_session(server.url, HttpPolicy(**{"timeout": 5, "attempts": 3, "backoff": 0, **policy}),
+                          service="Server", errors=errors, sleep=lambda seconds: None)
+
+
+def test_the_session_retries_transient_failures_itself():
+    from tests.fakes.server import FakeForgeServer
+
+    with FakeForgeServer(Echo()) as server:
+        server.fail("GET", r"/thing$", status=503, times=2)
+        response = session_for(server, FORGE_ERRORS).get(f"{server.url}/thing")
+        assert response.status_code == 201 and server.count("GET") == 3
+
+
+def test_the_session_names_the_operation_and_raises_its_error_family():
+    from cml.errors import ServiceNotFoundError
+    from cml.forges.errors import ForgeError, ForgeNotFoundError
+    from cml.http import SERVICE_ERRORS, operation
+    from tests.fakes.server import FakeForgeServer
+
+    with FakeForgeServer(Echo()) as server:
+        server.fail("GET", r"/thing$", status=404, body={"message": "Not Found"}, times=2)
+        with operation("reading the thing"), pytest.raises(ForgeNotFoundError) as forge_error:
+            session_for(server, FORGE_ERRORS).get(f"{server.url}/thing")
+        with operation("reading the thing"), pytest.raises(ServiceNotFoundError) as plain_error:
+            session_for(server, SERVICE_ERRORS).get(f"{server.url}/thing")
+    assert str(forge_error.value).startswith("Server: reading the thing: not found (404 Not Found)")
+    assert str(plain_error.value) == str(forge_error.value) and not isinstance(plain_error.value, ForgeError)
+    assert server.count("GET") == 2  # a 404 is not retried
+
+
+def test_the_session_does_not_repeat_a_post_whose_outcome_is_unknown():
+    from cml.forges.errors import ForgeOutcomeUnknownError
+    from cml.http import operation
+    from tests.fakes.server import FakeForgeServer
+
+    with FakeForgeServer(Echo()) as server:
+        server.fail("POST", r"/things$", status=502, times=1)
+        with operation("creating a thing"), pytest.raises(ForgeOutcomeUnknownError):
+            session_for(server, FORGE_ERRORS).post(f"{server.url}/things", json={})
+        assert server.count("POST") == 1
+        server.fail("POST", r"/things$", status=429, headers={"Retry-After": "0"}, times=1)
+        with operation("creating a thing"):
+            assert session_for(server, FORGE_ERRORS).post(f"{server.url}/things", json={}).status_code == 201
+        assert server.count("POST") == 3  # a refused (429) request was not processed: it is sent again

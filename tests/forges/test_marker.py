@@ -1,6 +1,6 @@
 """The invisible report marker, and iterative/cml's watermark."""
 
-from cml.forges.marker import Marker, legacy_title, strip_marker
+from cml.actions.marker import Marker, legacy_title, strip_marker
 from cml.report.preview import markdown_to_html
 
 

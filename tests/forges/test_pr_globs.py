@@ -44,14 +44,14 @@ def test_no_changed_file_matching_is_a_warning_not_silence(clone, github, run_cl
     (["{solo}"], "", [":(top,glob){solo}"]),
 ])
 def test_globs_become_top_relative_git_pathspecs(patterns, prefix, expected):
-    from cml.forges.pulls import glob_pathspecs
+    from cml.actions.pulls import glob_pathspecs
 
     assert glob_pathspecs(patterns, prefix) == expected
 
 
 def test_a_glob_outside_the_repository_is_refused():
     from cml.errors import UsageError
-    from cml.forges.pulls import glob_pathspecs
+    from cml.actions.pulls import glob_pathspecs
 
     with pytest.raises(UsageError, match=r"\.\./x is outside the repository"):
         glob_pathspecs(["../x"], "")

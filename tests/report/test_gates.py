@@ -38,7 +38,8 @@ def test_explicit_and_unambiguous_short_rules_parse(text, kind, pattern, op, thr
 def test_a_short_rule_that_could_mean_value_or_change_is_refused_with_both_spellings(text, pattern, op, number):
     with pytest.raises(UsageError) as error:
         GateRule.parse(text)
-    assert str(error.value) == (
+    assert error.value.parameter == "fail_on"
+    assert str(error.value.naming("--fail-on")) == (  # as the command line names it
         f"--fail-on: rule '{text}' could mean the value or the change; write value({pattern}){op}{number} for the "
         f"value, or change({pattern}){op}{number} for the change"
     )

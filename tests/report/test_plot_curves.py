@@ -41,7 +41,7 @@ def test_one_score_column_of_more_classes_needs_the_class_it_scores():
     assert positive_label(["a", "b", "c"], "b") == "b"
     with pytest.raises(CmlError, match="^3 classes need one score column per class .*or name the positive class "
                                        "with --pos-label$"):
-        positive_label(["a", "b", "c"], option="--pos-label")
+        positive_label(["a", "b", "c"], parameter="--pos-label")
 
 
 def test_a_pos_label_that_is_not_a_label_lists_the_labels():
@@ -110,7 +110,7 @@ def test_score_globs_match_columns_in_file_order():
     assert single.tolist() == [0.5] * 4
     with pytest.raises(CmlError) as error:
         scores_from_table(data, y_score=["score_*"])
-    assert str(error.value) == ("--y-score: 'score_*' matches no column of p.csv; its columns are: "
+    assert str(error.value.naming("--y-score")) == ("--y-score: 'score_*' matches no column of p.csv; its columns are: "
                                 "y_true, prob_fish, other, prob_cat, prob_dog")
     with pytest.raises(CmlError, match="'prob_\\*=x' names one class but 'prob_\\*' matches 3 columns"):
         scores_from_table(data, y_score=["prob_*=x"])

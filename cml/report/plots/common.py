@@ -28,11 +28,6 @@ class Plot:
     title: str
     details: dict = field(default_factory=dict, compare=False)
 
-    @property
-    def markdown(self) -> str:
-        """``![title](path)`` with the path as given."""
-        return image_markdown(self.title, self.path)
-
     def markdown_in(self, report: str | os.PathLike | None = None) -> str:
         """``![title](path)`` for the Markdown file ``report``: the path relative to its folder (as given
         without ``report``)."""
@@ -51,15 +46,15 @@ class Series:
     color_key: str | None = None
 
 
-def check_output(path) -> str:
-    """Validate an output path's extension before any work is done."""
+def check_output(path: str | os.PathLike, parameter: str = "output") -> str:
+    """Validate an output path's extension before any work is done; the error names ``parameter``."""
     path = os.fspath(path)
     if os.path.splitext(path)[1].lower() not in SAVE_FORMATS:
-        raise UsageError(f"'{path}' must end in .png, .svg or .pdf", parameter="--output")
+        raise UsageError(f"'{path}' must end in .png, .svg or .pdf", parameter=parameter)
     return path
 
 
-def new_figure(width: float, height: float):
+def new_figure(width: float, height: float) -> Any:
     """A matplotlib Figure on the Agg canvas (no pyplot, no global state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -69,7 +64,7 @@ def new_figure(width: float, height: float):
     return figure
 
 
-def save_figure(figure, path: str, title: str, **details) -> Plot:
+def save_figure(figure: Any, path: str, title: str, **details: Any) -> Plot:
     """Save ``figure`` atomically in the format its extension names."""
     path = check_output(path)
     file_format = SAVE_FORMATS[os.path.splitext(path)[1].lower()]
@@ -81,7 +76,7 @@ def save_figure(figure, path: str, title: str, **details) -> Plot:
     return Plot(path=path, title=title, details=details)
 
 
-def numeric_array(table: Table, name: str, option: str | None = None):
+def numeric_array(table: Table, name: str, option: str | None = None) -> Any:
     """Column ``name`` as a float array; empty cells become NaN, other text is an error."""
     import numpy as np
 
@@ -97,7 +92,7 @@ def numeric_array(table: Table, name: str, option: str | None = None):
             raise InputError(table.path, f"column '{name}' is not numeric") from None
 
 
-def downsample(x, y, max_points: int = MAX_DRAWN_POINTS):
+def downsample(x: Any, y: Any, max_points: int = MAX_DRAWN_POINTS) -> tuple[Any, Any]:
     """Thin a curve for drawing while keeping each bucket's minimum and maximum.
 
     Lines drawn from the result look the same as the full data at plot
@@ -145,7 +140,7 @@ def literal(text: Any, most: int = MAX_DRAWN_TEXT) -> str:
     return text.replace("$", r"\$")
 
 
-def legend_if_useful(axes, entries: Sequence[tuple[Any, str]], most: int = 15, **kwargs) -> None:
+def legend_if_useful(axes: Any, entries: Sequence[tuple[Any, str]], most: int = 15, **kwargs) -> None:
     """A legend of ``(artist, label)`` entries when there are at most ``most`` of them.
 
     Labels are passed explicitly, so a label from data that starts with ``_`` is shown too

@@ -6,14 +6,16 @@ Pairs are counted sparsely (memory grows with the samples, not with the square o
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 from collections.abc import Sequence
 
 from cml.errors import UsageError
 from cml.report.classification import folding_note, most_frequent, other_label, prepare_labels
 from cml.report.plots.common import MAX_TICK_TEXT, Plot, check_output, literal, new_figure, save_figure, thin_ticks
 
-NORMALIZATIONS = ("true", "pred", "all")
+#: Fractions of each actual class (``true``), of each predicted class (``pred``) or of all samples (``all``).
+Normalization = Literal["true", "pred", "all"]
+NORMALIZATIONS: tuple[Normalization, ...] = get_args(Normalization)
 ANNOTATE_UP_TO = 30
 #: Classes a confusion matrix draws one by one; the others share one "other" row and column.
 MAX_PLOTTED_CLASSES = 1000
@@ -36,7 +38,7 @@ def count_matrix(
     import numpy as np
 
     if max_classes < 1:
-        raise UsageError("must be 1 or more", parameter="--max-classes")
+        raise UsageError("must be 1 or more", parameter="max_classes")
     y_true, y_pred, labels = prepare_labels(y_true, y_pred, labels)
     index = {label: position for position, label in enumerate(labels)}
     size = len(labels)
@@ -62,14 +64,14 @@ def count_matrix(
     return ConfusionCounts(labels, matrix.astype(np.int64).reshape(size, size), classes, folded, correct)
 
 
-def normalize_matrix(counts, normalize: str | None):
+def normalize_matrix(counts: Any, normalize: Normalization | None) -> Any:
     """Divide by row sums (``true``), column sums (``pred``) or the total (``all``)."""
     import numpy as np
 
     if normalize is None:
         return counts
     if normalize not in NORMALIZATIONS:
-        raise UsageError(f"'{normalize}' is not one of {', '.join(NORMALIZATIONS)}", parameter="--normalize")
+        raise UsageError(f"'{normalize}' is not one of {', '.join(NORMALIZATIONS)}", parameter="normalize")
     counts = counts.astype(float)
     if normalize == "true":
         totals = counts.sum(axis=1, keepdims=True)
@@ -86,7 +88,7 @@ def confusion_matrix(
     y_pred: Sequence,
     output: str = "confusion_matrix.png",
     labels: Sequence[str] | None = None,
-    normalize: str | None = None,
+    normalize: Normalization | None = None,
     title: str = "Confusion matrix",
     max_classes: int = MAX_PLOTTED_CLASSES,
 ) -> Plot:

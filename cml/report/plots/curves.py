@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any, Literal, Union
 from collections.abc import Mapping, Sequence
 
 from cml.errors import InputError, UsageError
@@ -19,9 +20,16 @@ from cml.report.plots.common import (
     save_figure,
 )
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 SCORE_COLUMNS = ("score", "y_score", "prob", "probability", "proba", "prediction_score")
 SCORE_PREFIXES = ("score_", "prob_", "proba_", "probability_", "y_score_")
-POINT_COLUMNS = {"roc": ("fpr", "tpr"), "pr": ("precision", "recall")}
+#: The curves drawn from a table: ROC or precision-recall.
+CurveKind = Literal["roc", "pr"]
+POINT_COLUMNS: dict[CurveKind, tuple[str, str]] = {"roc": ("fpr", "tpr"), "pr": ("precision", "recall")}
+#: One array of scores (a binary problem), or ``{label: scores}`` (one-vs-rest).
+Scores = Union["ArrayLike", Mapping[Any, "ArrayLike"]]
 
 #: The binary label sets whose positive class goes without saying, as in scikit-learn.
 _STANDARD_BINARY = ({"0", "1"}, {"-1", "1"}, {"false", "true"})
@@ -38,27 +46,30 @@ def _standard_value(label: str) -> str | None:
     return {0.0: "0", 1.0: "1", -1.0: "-1"}.get(number)
 
 
-def positive_label(labels: Sequence[str], pos_label=None, option: str = "pos_label", source: str = "") -> str:
+def positive_label(labels: Sequence[str], pos_label: Any = None, parameter: str = "pos_label", source: str = "",
+                   advice: str | None = None) -> str:
     """The positive class of one score column: ``pos_label``, which must be one of ``labels``, else ``1`` or
     ``true`` when the labels are 0/1, -1/1 or false/true; any other labels need ``pos_label``.
 
-    ``option`` and ``source`` (a file) name what the error messages point at.
+    ``parameter`` names ``pos_label`` in errors, ``source`` (a file) where the labels came from, and ``advice``
+    (default ``parameter``) how a message tells to pass it.
     """
+    advice = advice or parameter
     distinct = sorted(set(labels), key=natural_sort_key)
     if pos_label is not None:
         if str(pos_label) not in distinct:
             where = f" in {source}" if source else ""
             raise UsageError(f"'{pos_label}' is not a label of y_true{where}; its labels are "
-                             f"{listed(distinct, quote=True) or 'none'}", parameter=option)
+                             f"{listed(distinct, quote=True) or 'none'}", parameter=parameter)
         return str(pos_label)
     if len(distinct) > 2:
-        raise UsageError(f"{len(distinct)} classes need one score column per class (one-vs-rest); give --y-score "
-                         f"once per class, or name the positive class with {option}")
+        raise UsageError(f"{len(distinct)} classes need one score column per class (one-vs-rest); give scores "
+                         f"for each class, or name the positive class with {advice}")
     values = [_standard_value(label) for label in distinct]
     standard = set(values)
     if None in standard or len(standard) < len(values) or not any(standard <= known for known in _STANDARD_BINARY):
         where = f"{source}: " if source else ""
-        raise UsageError(f"{where}y_true takes values {listed(distinct, quote=True)}; pass {option} with one of them")
+        raise UsageError(f"{where}y_true takes values {listed(distinct, quote=True)}; pass {advice} with one of them")
     for label, value in zip(distinct, values):
         if value in ("1", "true"):
             return label
@@ -66,22 +77,22 @@ def positive_label(labels: Sequence[str], pos_label=None, option: str = "pos_lab
     return "true" if standard == {"false"} else "1"
 
 
-def _one_vs_rest(y_true: Sequence, scores, pos_label=None) -> list[tuple[str, object, object]]:
+def _one_vs_rest(y_true: Sequence, scores: Scores, pos_label: Any = None) -> list[tuple[str, Any, Any]]:
     """(label, is-positive array, scores array) for each curve to draw."""
     import numpy as np
 
     truth = np.asarray([str(v) for v in y_true])
     if isinstance(scores, Mapping):
         if not scores:
-            raise UsageError("no score columns given", parameter="--y-score")
+            raise UsageError("no score columns given", parameter="scores")
         if pos_label is not None:
             if str(pos_label) not in map(str, scores):
                 raise UsageError(f"'{pos_label}' is not one of the classes with scores: "
                                  f"{listed(scores, quote=True)}", parameter="pos_label")
             scores = {label: values for label, values in scores.items() if str(label) == str(pos_label)}
         curves = []
-        for label, values in scores.items():
-            values = np.asarray(values, dtype=float)
+        for label, class_scores in scores.items():
+            values = np.asarray(class_scores, dtype=float)
             if len(values) != len(truth):
                 raise UsageError(f"{len(values)} scores for class '{label}' but {len(truth)} labels")
             curves.append((str(label), truth == str(label), values))
@@ -114,10 +125,10 @@ def _check_scores(values, label: str) -> None:
 
 def roc_curve(
     y_true: Sequence,
-    scores,
+    scores: Scores,
     output: str = "roc.png",
     title: str = "ROC curve",
-    pos_label=None,
+    pos_label: Any = None,
 ) -> Plot:
     """Draw ROC curves: binary from one score array, one-vs-rest from ``{label: scores}``.
 
@@ -148,25 +159,28 @@ def roc_curve(
     return save_figure(figure, output, title, auc=areas)
 
 
-def roc_curve_from_points(fpr, tpr, output: str = "roc.png", title: str = "ROC curve", label: str = "model") -> Plot:
+def roc_curve_from_points(fpr: ArrayLike, tpr: ArrayLike, output: str = "roc.png",
+                          title: str = "ROC curve", label: str = "model") -> Plot:
     """Draw a ROC curve from precomputed points (dvclive's ``roc.json``)."""
     import numpy as np
 
     check_output(output)
-    order = np.lexsort((np.asarray(tpr, dtype=float), np.asarray(fpr, dtype=float)))
-    fpr = np.asarray(fpr, dtype=float)[order]
-    tpr = np.asarray(tpr, dtype=float)[order]
-    area = float(np.trapezoid(tpr, fpr)) if hasattr(np, "trapezoid") else float(np.trapz(tpr, fpr))
+    false_positive_rates = np.asarray(fpr, dtype=float)
+    true_positive_rates = np.asarray(tpr, dtype=float)
+    order = np.lexsort((true_positive_rates, false_positive_rates))
+    x_sorted, y_sorted = false_positive_rates[order], true_positive_rates[order]
+    area = float(np.sum(np.diff(x_sorted) * (y_sorted[1:] + y_sorted[:-1]) / 2))  # the trapezoidal rule
     figure, axes = _curve_figure(title, "False positive rate", "True positive rate")
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
-    x, y = downsample(fpr, tpr)
+    x, y = downsample(x_sorted, y_sorted)
     line, = axes.plot(x, y, linewidth=1.5)
     legend_if_useful(axes, [(line, f"{label} (AUC = {area:.3f})")], loc="lower right")
     return save_figure(figure, output, title, auc={label: area})
 
 
 def pr_curve(
-    y_true: Sequence, scores, output: str = "pr.png", title: str = "Precision-recall curve", pos_label=None
+    y_true: Sequence, scores: Scores, output: str = "pr.png", title: str = "Precision-recall curve",
+    pos_label: Any = None,
 ) -> Plot:
     """Draw precision-recall curves with average precision (AP) in the legend (``pos_label`` as for
     :func:`roc_curve`)."""
@@ -191,19 +205,20 @@ def pr_curve(
 
 
 def pr_curve_from_points(
-    precision, recall, output: str = "pr.png", title: str = "Precision-recall curve", label: str = "model"
+    precision: ArrayLike, recall: ArrayLike, output: str = "pr.png",
+    title: str = "Precision-recall curve", label: str = "model",
 ) -> Plot:
     """Draw a precision-recall curve from precomputed points (dvclive's ``precision_recall.json``)."""
     import numpy as np
 
     check_output(output)
-    recall = np.asarray(recall, dtype=float)
-    precision = np.asarray(precision, dtype=float)
-    order = np.argsort(recall, kind="stable")
-    recall, precision = recall[order], precision[order]
-    average = float(np.sum(np.diff(recall, prepend=0.0) * precision))
+    recalls = np.asarray(recall, dtype=float)
+    precisions = np.asarray(precision, dtype=float)
+    order = np.argsort(recalls, kind="stable")
+    recalls, precisions = recalls[order], precisions[order]
+    average = float(np.sum(np.diff(recalls, prepend=0.0) * precisions))
     figure, axes = _curve_figure(title, "Recall", "Precision")
-    x, y = downsample(recall, precision)
+    x, y = downsample(recalls, precisions)
     line, = axes.plot(x, y, linewidth=1.5, drawstyle="steps-post")
     legend_if_useful(axes, [(line, f"{label} (AP = {average:.3f})")], loc="lower left")
     return save_figure(figure, output, title, average_precision={label: average})
@@ -233,10 +248,10 @@ def _expand_score_columns(table: Table, truth_column: str, specs: Sequence[str])
         if not matches:
             known = listed(table.columns)
             raise UsageError(f"'{pattern}' matches no column of {table.path}; its columns are: {known}",
-                             parameter="--y-score")
+                             parameter="y_score")
         if label and len(matches) > 1:
             raise UsageError(f"'{spec}' names one class but '{pattern}' matches {len(matches)} columns "
-                             f"({listed(matches, most=5)})", parameter="--y-score")
+                             f"({listed(matches, most=5)})", parameter="y_score")
         for column in matches:
             chosen.setdefault(column, label)
     return list(chosen.items())
@@ -256,7 +271,7 @@ def _per_class_columns(table: Table, truth_column: str, labels: set[str]) -> lis
     return sorted(((column, label) for label, column in found.items()), key=lambda pair: order[pair[0]])
 
 
-def scores_from_table(table: Table, y_true: str | None = None, y_score: Sequence[str] = ()):
+def scores_from_table(table: Table, y_true: str | None = None, y_score: Sequence[str] = ()) -> tuple[list[str], Any]:
     """Actual labels and scores of ``table``: one array (binary) or ``{label: array}`` (one-vs-rest).
 
     ``y_score`` items are ``COLUMN``, ``COLUMN=LABEL`` or globs (``prob_*``); a column named after a class,
@@ -286,14 +301,14 @@ def scores_from_table(table: Table, y_true: str | None = None, y_score: Sequence
         label = label or _score_label(column, distinct) or column
         if label in columns:
             raise UsageError(f"columns '{columns[label]}' and '{column}' are both scores for class '{label}'; "
-                             "give one of them", parameter="--y-score")
+                             "give one of them", parameter="y_score")
         columns[label] = column
         scores[label] = numeric_array(table, column, "--y-score")
     return truth, scores
 
 
 def curve_from_table(
-    kind: str, table: Table, output: str, title: str, y_true: str | None = None, y_score: Sequence[str] = (),
+    kind: CurveKind, table: Table, output: str, title: str, y_true: str | None = None, y_score: Sequence[str] = (),
     pos_label: str | None = None,
 ) -> Plot:
     """Draw a ``roc`` or ``pr`` curve from a table of points (dvclive) or of labels and scores
@@ -303,15 +318,16 @@ def curve_from_table(
     if not y_score and not y_true and first in table.data and second in table.data:
         if pos_label is not None:
             raise UsageError(f"{table.path} holds computed points ({first}/{second}), which have no classes",
-                             parameter="--pos-label")
+                             parameter="pos_label")
         draw_points = roc_curve_from_points if kind == "roc" else pr_curve_from_points
         return draw_points(numeric_array(table, first), numeric_array(table, second), output, title)
     truth, scores = scores_from_table(table, y_true, y_score)
     if isinstance(scores, Mapping):
         if pos_label is not None and pos_label not in scores:
             raise UsageError(f"'{pos_label}' is not one of the classes with scores: {listed(scores, quote=True)}",
-                             parameter="--pos-label")
+                             parameter="pos_label")
     else:
-        pos_label = positive_label(truth, pos_label, "--pos-label", table.path)
+        # The advice names the option, as this function's other messages name --y-true and --y-score.
+        pos_label = positive_label(truth, pos_label, source=table.path, advice="--pos-label")
     draw = roc_curve if kind == "roc" else pr_curve
     return draw(truth, scores, output, title, pos_label)

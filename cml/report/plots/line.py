@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 from collections.abc import Sequence
 
 from cml.errors import InputError, UsageError
+from cml.git import Revision
 from cml.report.data import Table, listed, load_table
+from cml.report.metrics import pattern_matches
 from cml.report.plots.common import (
     MAX_DRAWN_POINTS,
     Plot,
@@ -20,6 +23,7 @@ from cml.report.plots.common import (
     numeric_array,
     save_figure,
 )
+from cml.report.runs import TrackedRun
 
 X_CANDIDATES = ("step", "epoch", "iteration", "x")
 
@@ -72,8 +76,8 @@ def series_names(paths: Sequence[str]) -> list[str]:
     return [os.path.relpath(stem, common) if stem != common else os.path.basename(stem) for stem in stems]
 
 
-def x_values(table: Table, x: str | None = None):
-    """The x column (``step``, ``epoch``… by default, else the row number) and its name."""
+def x_values(table: Table, x: str | None = None) -> tuple[str, Any]:
+    """The name of the x column (``step``, ``epoch``… by default, else the row number) and its values."""
     import numpy as np
 
     if x:
@@ -84,10 +88,10 @@ def x_values(table: Table, x: str | None = None):
     return "row", np.arange(len(table), dtype=float)
 
 
-def y_columns(table: Table, x_name: str, ys: Sequence[str] = ()) -> dict:
-    """The named y columns, or every numeric column but x and dvclive's ``timestamp``, as float arrays."""
-    if ys:
-        return {name: numeric_array(table, name, "-y") for name in ys}
+def y_columns(table: Table, x_name: str, y: Sequence[str] = ()) -> dict[str, Any]:
+    """The y columns named in ``y``, or every numeric column but x and dvclive's ``timestamp``, as float arrays."""
+    if y:
+        return {name: numeric_array(table, name, "-y") for name in y}
     found = {}
     for name in table.columns:
         if name in (x_name, "timestamp"):
@@ -111,9 +115,10 @@ class Curves:
     missing_at_revision: list[str] = field(default_factory=list)
 
 
-def curves_from_files(files: Sequence[str], x: str | None = None, ys: Sequence[str] = (), revision=None) -> Curves:
-    """Series for each y column of each file, plus the same files at ``revision`` (a
-    :class:`cml.git.Revision`) as dashed lines of the same colour."""
+def curves_from_files(files: Sequence[str], x: str | None = None, y: Sequence[str] = (),
+                      revision: Revision | None = None) -> Curves:
+    """Series for each ``y`` column (default: every numeric one) of each file, plus the same files at ``revision``
+    as dashed lines of the same colour."""
     names = series_names(files)
     base_files = revision.read_files(files) if revision else {}
     series: list[Series] = []
@@ -121,58 +126,59 @@ def curves_from_files(files: Sequence[str], x: str | None = None, ys: Sequence[s
     x_name = "step"
     for path, name in zip(files, names):
         head = load_table(path)
-        base = None
+        base, base_name = None, ""
         if revision:
+            base_name = revision.name
             data = base_files[os.fspath(path)]
             if data is None:
                 missing.append(path)
             else:
-                base = load_table(path, data, label=f"{path} (at {revision.name})")
+                base = load_table(path, data, label=f"{path} (at {base_name})")
         x_name, head_x = x_values(head, x)
         base_x = None
-        columns = y_columns(head, x_name, ys)
+        columns = y_columns(head, x_name, y)
         for column, values in columns.items():
             label = column if len(files) == 1 else name if len(columns) == 1 else f"{name}: {column}"
             series.append(Series(label, head_x, values, color_key=label))
             if base is not None and column in base.data:
                 if base_x is None:
                     base_x = x_values(base, x)[1]
-                series.append(Series(f"{label} ({revision.name})", base_x, numeric_array(base, column, "-y"),
+                series.append(Series(f"{label} ({base_name})", base_x, numeric_array(base, column, "-y"),
                                      dashed=True, color_key=label))
     return Curves(series, names, x_name, missing)
 
 
-#: Without ``-y``, a run with more histories than this asks which to draw (each may be a request).
+#: Without ``y``, a run with more histories than this asks which to draw (each may be a request).
 MAX_DEFAULT_HISTORIES = 20
 
 
-def pick_histories(run, ys: Sequence[str]) -> list[str]:
-    """The history names of ``run`` that ``ys`` (names or globs, matched like metric patterns) select."""
-    from cml.report.metrics import pattern_matches
-
-    if not ys:
+def pick_histories(run: TrackedRun, y: Sequence[str]) -> list[str]:
+    """The history names of ``run`` that ``y`` (names or globs, matched like metric patterns) select."""
+    if not y:
         if len(run.history_names) > MAX_DEFAULT_HISTORIES:
             raise UsageError(f"{run.label} has {len(run.history_names)} metric histories; name the ones to plot "
-                             f"with -y (for example -y loss,val_loss)", parameter="-y")
+                             f"(for example loss,val_loss)", parameter="y")
         if not run.history_names:
             raise UsageError(f"{run.label} has no metric histories to plot")
         return list(run.history_names)
-    chosen = []
-    for pattern in ys:
+    chosen: list[str] = []
+    for pattern in y:
         matches = [n for n in run.history_names if n == pattern or pattern_matches(pattern, run.label, n)]
         if not matches:
             known = listed(run.history_names)
-            raise UsageError(f"{run.label} has no metric history '{pattern}'; it has: {known or 'none'}", parameter="-y")
+            raise UsageError(f"{run.label} has no metric history '{pattern}'; it has: {known or 'none'}", parameter="y")
         chosen.extend(m for m in matches if m not in chosen)
     return chosen
 
 
-def curves_from_runs(head, ys: Sequence[str] = (), base=None, base_name: str = "base") -> Curves:
-    """Series for the chosen metric histories of a tracked run, plus ``base``'s as dashed lines."""
+def curves_from_runs(head: TrackedRun, y: Sequence[str] = (), base: TrackedRun | None = None,
+                     base_name: str = "base") -> Curves:
+    """Series for the metric histories of a tracked run that ``y`` picks (default: all), plus ``base``'s as
+    dashed lines."""
     import numpy as np
 
     series: list[Series] = []
-    for name in pick_histories(head, ys):
+    for name in pick_histories(head, y):
         history = head.history(name)
         series.append(Series(name, np.asarray(history.steps, dtype=float), np.asarray(history.values, dtype=float),
                              color_key=name))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass
-from typing import Callable
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
+from cml.actions.connection import Connection, Note, log_note
+from cml.ci import RepositoryContext
 from cml.errors import CmlError, GitError, UsageError
 from cml.forges.base import Forge, PullRequest
-from cml.ci import RepositoryContext
 from cml.workspace import Workspace, http_auth_environment
 
 DEFAULT_USER_NAME = "cml[bot]"
@@ -26,10 +27,20 @@ BRANCH_VARIABLES = ("GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "C
                     "GITHUB_REF_NAME")
 MAX_SUFFIX = 20
 
+MergeMethod = Literal["merge", "rebase", "squash"]
+
+
+@dataclass(frozen=True)
+class Committer:
+    """The name and e-mail address of the commits cml makes."""
+
+    name: str = DEFAULT_USER_NAME
+    email: str = DEFAULT_USER_EMAIL
+
 
 @dataclass(frozen=True)
 class PullRequestOptions:
-    """The ``cml pr create`` options, with iterative/cml's defaults filled in by :func:`open_pull_request`."""
+    """What :func:`open_pull_request` commits and opens, with iterative/cml's defaults filled in when it runs."""
 
     paths: Sequence[str] = ()
     remote: str = "origin"
@@ -38,18 +49,60 @@ class PullRequestOptions:
     title: str | None = None
     body: str | None = None
     message: str | None = None
-    user_name: str = DEFAULT_USER_NAME
-    user_email: str = DEFAULT_USER_EMAIL
+    committer: Committer = field(default_factory=Committer)
     skip_ci: bool = False
-    merge_method: str | None = None
+    merge_method: MergeMethod | None = None
     force_new: bool = False
 
 
 @dataclass(frozen=True)
 class PullRequestResult:
+    """The pull request (``None`` when there was nothing to commit), whether it was opened now, a sentence saying
+    what happened, and what the forge calls a pull request (``Merge Request`` on GitLab)."""
+
     pull: PullRequest | None
     created: bool
     note: str
+    term: str = "Pull Request"
+
+    @property
+    def url(self) -> str | None:
+        """The pull request's web address."""
+        return self.pull.url if self.pull else None
+
+
+def open_pull_request(
+    paths: Sequence[str] = (),
+    *,
+    title: str | None = None,
+    body: str | None = None,
+    branch: str | None = None,
+    target_branch: str | None = None,
+    message: str | None = None,
+    merge_method: MergeMethod | None = None,
+    skip_ci: bool = False,
+    force_new: bool = False,
+    remote: str = "origin",
+    committer: Committer | None = None,
+    cwd: str | None = None,
+    connection: Connection | None = None,
+    note: Note | None = None,
+) -> PullRequestResult:
+    """Commit ``paths`` (paths or globs, relative to ``cwd``; every change when empty) onto HEAD in a new branch,
+    push it to ``remote`` and open a pull request into ``target_branch`` (by default the CI's branch, else the
+    current one); running it again finds the same branch and pull request. The user's branch, index and files are
+    not touched, and nothing is force-pushed.
+
+    ``branch`` defaults to ``<target>-cml-pr-<short sha>``; when it holds other changes, ``force_new`` picks a
+    suffixed one. ``merge_method`` turns on auto-merge (or merges now where the forge has none). ``skip_ci`` adds
+    ``[skip ci]`` to the commit message (always added when neither ``message`` nor ``merge_method`` is given).
+    Notes go to ``note`` (by default the ``cml`` logger).
+    """
+    connection = connection or Connection()
+    options = PullRequestOptions(paths, remote, branch, target_branch, title, body, message, committer or Committer(),
+                                 skip_ci, merge_method, force_new)
+    context, forge = connection.open()
+    return commit_and_open(options, forge, context, connection.env, note or log_note, cwd)
 
 
 def ci_branch(environ: Mapping[str, str]) -> str | None:
@@ -59,12 +112,12 @@ def ci_branch(environ: Mapping[str, str]) -> str | None:
     return next((environ[name] for name in BRANCH_VARIABLES if environ.get(name)), None)
 
 
-def open_pull_request(
+def commit_and_open(
     options: PullRequestOptions,
     forge: Forge,
     context: RepositoryContext,
     environ: Mapping[str, str],
-    note: Callable[[str], None],
+    note: Note,
     cwd: str | None = None,
 ) -> PullRequestResult:
     """Commit ``options.paths`` (every change when empty) onto HEAD in a new branch, push it and open a
@@ -75,10 +128,10 @@ def open_pull_request(
     target = options.target_branch or ci_branch(environ) or workspace.current_branch()
     if not target:
         raise UsageError("HEAD is detached and the CI names no branch; pass --target-branch BRANCH",
-                         parameter="--target-branch")
+                         parameter="target_branch")
     if workspace.remote_branch_head(options.remote, target) is None:
         raise UsageError(f"branch '{target}' does not exist on {options.remote}; pass an existing --target-branch",
-                         parameter="--target-branch")
+                         parameter="target_branch")
 
     prefix = _prefix(workspace, cwd)
     here = os.path.realpath(cwd or os.getcwd())
@@ -87,7 +140,8 @@ def open_pull_request(
     changed = workspace.changed_paths(pathspecs)
     if not changed:
         matched = f"no changed file matches {' '.join(options.paths)}" if options.paths else "no changed files"
-        return PullRequestResult(None, False, f"{matched}; nothing to commit, no pull request opened")
+        return PullRequestResult(None, False, f"{matched}; nothing to commit, no pull request opened",
+                                 forge.pull_request_term)
 
     head = workspace.git("rev-parse", "HEAD")
     short = head[:8]
@@ -95,8 +149,9 @@ def open_pull_request(
     message = options.message or f"CML PR for {short}"
     if options.skip_ci or (not options.message and not merge):
         message += " [skip ci]"  # a commit made by CI must not start the same CI again
-    identity = {"GIT_AUTHOR_NAME": options.user_name, "GIT_AUTHOR_EMAIL": options.user_email,
-                "GIT_COMMITTER_NAME": options.user_name, "GIT_COMMITTER_EMAIL": options.user_email}
+    committer = options.committer
+    identity = {"GIT_AUTHOR_NAME": committer.name, "GIT_AUTHOR_EMAIL": committer.email,
+                "GIT_COMMITTER_NAME": committer.name, "GIT_COMMITTER_EMAIL": committer.email}
     commit = workspace.commit_paths(changed, message, identity)
     tree = workspace.tree_of(commit)
 
@@ -113,7 +168,7 @@ def open_pull_request(
         if pull is None:
             repository_url = (context.server_url or "").rstrip("/") + f"/{context.repository}"
             title = options.title or f"CML PR for {target} {short}"
-            if options.skip_ci and forge.name == "gitlab":
+            if options.skip_ci and forge.skip_ci_in_title:
                 title += " [skip ci]"
             body = options.body or f"Automated commits for {repository_url}/commit/{head} created by CML."
             pull = forge.open_pull_request(source, target, title, body)
@@ -125,12 +180,12 @@ def open_pull_request(
     if merge:
         outcome = forge.merge_pull_request(pull, merge)
         result_note += "; it merges when its checks pass" if outcome == "auto-merge" else "; merged"
-    return PullRequestResult(pull, created, result_note)
+    return PullRequestResult(pull, created, result_note, forge.pull_request_term)
 
 
 def expand_braces(pattern: str) -> list[str]:
     """``a.{json,yaml}`` → ``a.json``, ``a.yaml`` (nested too), as globby does; git's globs have no braces."""
-    depth, start = 0, None
+    depth, start = 0, 0
     commas: list[int] = []
     for index, character in enumerate(pattern):
         if character == "{":

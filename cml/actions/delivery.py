@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, Literal, Union
 
+from cml.actions.marker import Marker, neutralise
+from cml.ci import RepositoryContext
 from cml.errors import InputError, UsageError
 from cml.fileio import MAX_REPORT_BYTES, decode_text, read_bytes
 from cml.forges.base import Comment, Forge, Target
-from cml.ci import RepositoryContext
 from cml.forges.errors import ForgeNotFoundError
+from cml.forges.registry import forge_class
 from cml.http import create_once
-from cml.forges.marker import Marker, neutralise
-from cml.secrets import refuse_secrets
 from cml.report.truncate import truncate_markdown
+from cml.secrets import refuse_secrets
 from cml.signals import stop_signals
 
 #: Room kept below each forge's limit: limits are counted differently (code points,
@@ -34,16 +36,16 @@ def parse_target(spec: str) -> Target | str:
     kind, _, ref = text.partition("/")
     kind = kind.lower()
     if kind in ("pr", "issue") and ref.isdigit() and int(ref) > 0:
-        return Target(kind, ref)
+        return Target("pr" if kind == "pr" else "issue", ref)
     if kind == "commit" and ref and all(c in "0123456789abcdefABCDEF" for c in ref):
         return Target("commit", ref)
     raise UsageError(f'unsupported comment target "{spec}"; use auto, pr, commit, pr/N, issue/N or commit/SHA',
-                     parameter="--target")
+                     parameter="target")
 
 
 def resolve_target(spec: str, forge: Forge, context: RepositoryContext) -> Target:
-    """Resolve ``--target``: the CI's pull request, else an open PR containing the commit, else
-    (``auto`` only) the commit itself."""
+    """Resolve a comment target (``auto``, ``pr``, ``commit``, ``pr/N``, ``issue/N``, ``commit/SHA``): for ``auto``
+    and ``pr`` the CI's pull request, else an open PR containing the commit, else (``auto`` only) the commit."""
     parsed = parse_target(spec)
     if isinstance(parsed, Target):
         return parsed
@@ -51,13 +53,13 @@ def resolve_target(spec: str, forge: Forge, context: RepositoryContext) -> Targe
         return Target("pr", str(context.pull_request))
     if not context.sha:
         raise UsageError(f"no pull request or commit of {context.repository} is known here (a CI's apply to its own "
-                         "repository only); pass --target pr/N, issue/N or commit/SHA", parameter="--target")
+                         "repository only); pass --target pr/N, issue/N or commit/SHA", parameter="target")
     if parsed in ("auto", "pr"):
         pulls = forge.pull_requests_for_commit(context.sha)
         if pulls:
             return Target("pr", str(pulls[0]))
         if parsed == "pr":
-            raise UsageError(f'PR for commit sha "{context.sha}" not found', parameter="--target")
+            raise UsageError(f'PR for commit sha "{context.sha}" not found', parameter="target")
     return Target("commit", context.sha)
 
 
@@ -66,8 +68,18 @@ class Delivery:
     """What happened: the comment, whether it was created or updated, and whether the report was cut."""
 
     comment: Comment
-    action: str
+    action: Literal["created", "updated"]
     truncated: bool
+
+    @property
+    def url(self) -> str:
+        """The comment's web address."""
+        return self.comment.url
+
+    @property
+    def created(self) -> bool:
+        """Whether a new comment was posted (else an earlier one was edited)."""
+        return self.action == "created"
 
 
 #: A sentence saying where the full report is, or a function that makes one from the full report
@@ -109,10 +121,8 @@ def _create(forge: Forge, target: Target, body: str, marker: Marker | None) -> C
 
 
 def _delete_quietly(forge: Forge, target: Target, comment: Comment) -> None:
-    try:
+    with contextlib.suppress(ForgeNotFoundError):  # another job removed it first
         forge.delete_comment(target, comment)
-    except ForgeNotFoundError:
-        pass  # another job removed it first
 
 
 def _keep_oldest(forge: Forge, target: Target, reports: list[Comment], body: str,
@@ -146,15 +156,15 @@ def deliver(
     if update and target.kind == "commit" and not forge.edits_commit_comments:
         warn(f"{forge.name} cannot edit commit comments through its API; posting a new comment")
         update = False
-    updating = update and marker is not None
+    label = marker if update else None  # the marker whose earlier reports are updated; none: post a new one
     # Only comments whose author is known to be the token's user are ever edited or deleted.
-    owner = forge.viewer() if updating else None
-    if owner is not None:
-        existing = _reports_by(forge, target, marker, owner)
+    owner = forge.viewer() if label is not None else None
+    if label is not None and owner is not None:
+        existing = _reports_by(forge, target, label, owner)
         if existing:
             return Delivery(_keep_oldest(forge, target, existing, body), "updated", truncated)
     created = _create(forge, target, body, marker)
-    if not updating:
+    if label is None:
         return Delivery(created, "created", truncated)
     # Where the forge would not say who the token is, the answer to the creation does.
     owner = owner or created.author
@@ -162,7 +172,7 @@ def deliver(
         warn(f"cannot tell which {forge.label} user the token belongs to, so no earlier report can be known to be "
              f"this job's; posted a new one instead of updating")
         return Delivery(created, "created", truncated)
-    reports = _reports_by(forge, target, marker, owner)
+    reports = _reports_by(forge, target, label, owner)
     kept = _keep_oldest(forge, target, reports, body, ours=created) if reports else created
     return Delivery(kept, "created" if kept is created else "updated", truncated)
 
@@ -186,17 +196,17 @@ def append_step_summary(report: str, path: str) -> bool:
 
 
 def job_summary_link(context: RepositoryContext) -> str:
-    """A sentence linking to the GitHub Actions run whose summary holds the full report."""
-    url = context.actions_run_url
+    """A sentence linking to the CI run whose summary holds the full report (GitHub Actions)."""
+    url = forge_class(context.driver).run_url(context)
     return f"The full report is in the [job summary]({url})." if url else ""
 
 
 class ReportPoster:
     """Posts one report to one target, then keeps that same comment current on later calls.
 
-    The first :meth:`post` runs :func:`deliver` (marker, ``--update``, races,
+    The first :meth:`post` runs :func:`deliver` (marker, update, races,
     size limit) and appends the report to the job summary; later calls edit the
-    comment it produced, as ``--watch`` needs.
+    comment it produced, as watching a report needs.
     """
 
     def __init__(self, forge: Forge, target: Target, marker: Marker | None, update: bool,
@@ -212,16 +222,18 @@ class ReportPoster:
         self.origin = origin
         self.comment: Comment | None = None
 
-    def post(self, report: str) -> Comment:
+    def post(self, report: str) -> Delivery:
+        """Post ``report`` (the first time) or edit the comment posted before to show it."""
         if self.comment is None:
-            self.comment = deliver(self.forge, self.target, report, self.marker, self.update, self.warn, self.hint,
-                                   self.origin).comment
+            delivery = deliver(self.forge, self.target, report, self.marker, self.update, self.warn, self.hint,
+                               self.origin)
             if self.summary_path:
                 append_step_summary(report, self.summary_path)
         else:
-            body, _ = comment_body(report, self.forge, self.marker, self.hint, self.origin)
-            self.comment = self.forge.update_comment(self.target, self.comment, body)
-        return self.comment
+            body, truncated = comment_body(report, self.forge, self.marker, self.hint, self.origin)
+            delivery = Delivery(self.forge.update_comment(self.target, self.comment, body), "updated", truncated)
+        self.comment = delivery.comment
+        return delivery
 
 
 def watch_file(path: str, on_change: Callable[[str], None], warn: Callable[[str], None], interval: float = 1.0,
