@@ -7,7 +7,8 @@ import click
 from cml.actions import Connection, publish as publish_file
 from cml.actions.assets import markdown_reference
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, forge_options, pass_app, publish_options
+from cml.cli.forge_options import forge_options, publish_options
+from cml.cli.options import CmlGroup, pass_app
 from cml.fileio import write_atomic
 
 __all__ = ["command", "markdown_reference"]

@@ -6,7 +6,8 @@ import click
 
 from cml.actions import Connection, FileOptions, create_check
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, forge_options, pass_app, publish_options
+from cml.cli.forge_options import forge_options, publish_options
+from cml.cli.options import CmlGroup, pass_app
 from cml.forges.base import CHECK_STATUSES, CONCLUSIONS
 
 

@@ -9,7 +9,8 @@ import click
 from cml.actions import CommentOptions, Connection, Delivery, FileOptions, post_report, watch_report
 from cml.assets.backends import PublishSettings
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, forge_options, pass_app, publish_options
+from cml.cli.forge_options import forge_options, publish_options
+from cml.cli.options import CmlGroup, pass_app
 from cml.errors import UsageError
 
 

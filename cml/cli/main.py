@@ -6,12 +6,12 @@ quality gate exits 2. Every option can be set from ``CML_<COMMAND>_<OPTION>``.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from cml import __version__
-from cml.cli import asset, check, comment, demo, metrics, mlflow, params, plot, pr, repo, report, runner, table, workflow
 from cml.cli.app import Application
 from cml.cli.options import CmlCommand, CmlGroup, log_option, verbose_option
 from cml.errors import CmlError, QualityGateFailed
@@ -32,8 +32,45 @@ LEGACY_PREFIXES = {"comment": "CML_SEND_COMMENT", "asset": "CML_PUBLISH", "check
                    "workflow": "CML_RERUN_WORKFLOW", "repo": "CML_CI"}
 
 
+#: Every command under ``cml``: its module, the click object in it, and its one-line help. A command's module is
+#: imported only when the command runs, so ``cml --help`` and each command start without loading the others
+#: (tests/cli/test_main.py checks these summaries against the commands' own help).
+COMMANDS = {
+    "asset": ("cml.cli.asset", "command", "Publish files where reviewers can see them."),
+    "check": ("cml.cli.check", "command", "Attach reports to commits as checks."),
+    "ci": ("cml.cli.repo", "ci", "Same as `cml repo prepare` (iterative/cml's name)."),
+    "comment": ("cml.cli.comment", "command", "Post reports as pull-request, issue or commit comments."),
+    "demo": ("cml.cli.demo", "command",
+             "Train a small classifier on bundled data and write a full report into DIRECTORY."),
+    "metrics": ("cml.cli.metrics", "command",
+                "Show and compare metrics files (JSON, YAML, TOML, CSV/TSV last row). Files over 32 MiB (CSV/TSV: "
+                "256 MiB), nested over 100 levels, with over 100 YAML aliases or over 100,000 keys and values are "
+                "refused."),
+    "mlflow": ("cml.cli.mlflow", "command",
+               "MLflow runs' artifacts (metrics and params: cml metrics/params/plot line --mlflow-run)."),
+    "params": ("cml.cli.params", "command",
+               "Show and compare parameters (params.yaml and the params files dvc.yaml names). Files over 32 MiB "
+               "(CSV/TSV: 256 MiB), nested over 100 levels, with over 100 YAML aliases or over 100,000 keys and "
+               "values are refused."),
+    "plot": ("cml.cli.plot", "command",
+             "Draw confusion matrices, ROC and precision-recall curves, and training curves."),
+    "pr": ("cml.cli.pr", "command", "Open pull requests with the files a CI job produced."),
+    "repo": ("cml.cli.repo", "command", "Prepare the CI's git clone."),
+    "report": ("cml.cli.report", "command", "Work with Markdown reports."),
+    "runner": ("cml.cli.runner", "command",
+               "Self-hosted runners on cloud machines that terminate themselves (AWS EC2)."),
+    "table": ("cml.cli.table", "command",
+              "Turn a CSV, TSV, JSON (records) or JSON-lines FILE of up to 256 MiB into a Markdown table. HTML in "
+              "cells is shown as text, never as markup."),
+    "workflow": ("cml.cli.workflow", "command", "Control CI runs."),
+}
+#: ``cml ci`` reads iterative/cml's variables first, then those of ``cml repo prepare``.
+SPECIAL_PREFIXES = {"ci": ("CML_CI", "CML_REPO_PREPARE", "CML_REPO")}
+
+
 class RootGroup(CmlGroup):
-    """The ``cml`` group; it turns every failure into the one-line error contract."""
+    """The ``cml`` group: it loads each command when it is called, and turns every failure into the one-line
+    error contract."""
 
     def __init__(self, *args, params=None, **kwargs):
         root_options = [log_option(default="info", show_default=True, envvar="CML_LOG", show_envvar=True,
@@ -42,13 +79,40 @@ class RootGroup(CmlGroup):
                         verbose_option(envvar="CML_VERBOSE", show_envvar=True)]
         super().__init__(*args, params=[*(params or []), *root_options], **kwargs)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def load(self, name: str) -> click.Command | None:
+        """The command ``name``, its module imported and its variables' prefixes set on first use."""
+        if name not in self.commands and name in COMMANDS:
+            module, attribute, _ = COMMANDS[name]
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, name)
+            assign_environment_prefixes(command, (_env_name(name),))
+            if name in SPECIAL_PREFIXES:
+                command.environment_prefixes = SPECIAL_PREFIXES[name]
+        return self.commands.get(name)
+
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in LEGACY_COMMANDS and name not in self.commands:
+        if name in LEGACY_COMMANDS and name not in COMMANDS:
             group_name, command = LEGACY_COMMANDS[name]
             ctx.ensure_object(Application).warn(f"cml {name} is deprecated; use cml {group_name} {command}")
-            group = self.commands[group_name]
+            group = self.load(group_name)
             return group.get_command(ctx, command) if isinstance(group, click.Group) else None
-        return super().get_command(ctx, name)
+        return self.load(name)
+
+    def _summary(self, name: str) -> click.Command:
+        return self.commands.get(name) or click.Command(name, help=COMMANDS[name][2])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands with their one-line help from :data:`COMMANDS`, without importing them."""
+        names = [name for name in self.list_commands(ctx) if name in COMMANDS or not self.commands[name].hidden]
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, self._summary(name).get_short_help_str(limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         app = extra.setdefault("obj", Application())
@@ -116,24 +180,16 @@ def _env_name(name: str) -> str:
     return name.upper().replace("-", "_")
 
 
-def assign_environment_prefixes(group: click.Group, path: tuple[str, ...] = ()) -> None:
-    """Set :attr:`CmlCommand.environment_prefixes` on every command under ``group``: ``CML_<GROUP>_<COMMAND>``,
-    ``CML_<GROUP>`` and the legacy command's prefix."""
-    for name, command in group.commands.items():
-        here = (*path, _env_name(name))
-        if isinstance(command, click.Group):
-            assign_environment_prefixes(command, here)
-        elif isinstance(command, CmlCommand):
-            prefixes = ["CML_" + "_".join(here[:length]) for length in range(len(here), 0, -1)]
-            legacy = LEGACY_PREFIXES.get(path[0].lower() if path else "")
-            command.environment_prefixes = tuple(dict.fromkeys(prefixes + ([legacy] if legacy else [])))
-
-
-for module in (metrics, params, table, plot, report, mlflow, comment, check, asset, pr, repo, runner, workflow, demo):
-    cli.add_command(module.command)
-cli.add_command(repo.ci)
-assign_environment_prefixes(cli)
-repo.ci.environment_prefixes = ("CML_CI", "CML_REPO_PREPARE", "CML_REPO")
+def assign_environment_prefixes(command: click.Command, path: tuple[str, ...]) -> None:
+    """Set :attr:`CmlCommand.environment_prefixes` on ``command`` (at ``path`` below ``cml``) and every command under
+    it: ``CML_<GROUP>_<COMMAND>``, ``CML_<GROUP>`` and the legacy command's prefix."""
+    if isinstance(command, click.Group):
+        for name, subcommand in command.commands.items():
+            assign_environment_prefixes(subcommand, (*path, _env_name(name)))
+    elif isinstance(command, CmlCommand):
+        prefixes = ["CML_" + "_".join(path[:length]) for length in range(len(path), 0, -1)]
+        legacy = LEGACY_PREFIXES.get(path[0].lower()) if len(path) > 1 else None
+        command.environment_prefixes = tuple(dict.fromkeys(prefixes + ([legacy] if legacy else [])))
 
 
 def main() -> None:

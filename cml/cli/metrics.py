@@ -9,7 +9,8 @@ import click
 
 from cml.ci import default_base_revision
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option, run_source_options, split_values
+from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option, split_values
+from cml.cli.run_options import run_source_options
 from cml.errors import QualityGateFailed, UsageError
 from cml.report import gates
 from cml.report import metrics as metrics_report

@@ -6,7 +6,8 @@ import click
 
 from cml.cli.app import Application
 from cml.cli.metrics import DOCUMENT_LIMITS, add_show_command, diff_result, no_path_option, print_result
-from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option, run_source_options
+from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option
+from cml.cli.run_options import run_source_options
 from cml.report import metrics as metrics_report
 
 

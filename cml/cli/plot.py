@@ -10,7 +10,8 @@ import click
 
 from cml import git
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, output_option, pass_app, run_source_options, split_values, title_option
+from cml.cli.options import CmlGroup, output_option, pass_app, split_values, title_option
+from cml.cli.run_options import run_source_options
 from cml.errors import UsageError
 from cml.report.classification import folding_note, label_pairs
 from cml.report.data import load_table

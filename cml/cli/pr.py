@@ -7,7 +7,8 @@ import click
 from cml.actions import Committer, Connection, open_pull_request
 from cml.actions.pulls import DEFAULT_USER_EMAIL, DEFAULT_USER_NAME, MergeMethod
 from cml.cli.app import Application
-from cml.cli.options import DefaultCommandGroup, forge_options, pass_app
+from cml.cli.forge_options import forge_options
+from cml.cli.options import DefaultCommandGroup, pass_app
 from cml.errors import UsageError
 
 

@@ -14,15 +14,8 @@ from click.core import ParameterSource
 from tabulate import tabulate
 
 from cml.cli.app import Application
-from cml.cli.options import (
-    CmlCommand,
-    DefaultCommandGroup,
-    Duration,
-    forge_options,
-    open_forge_from_options,
-    output_format_option,
-    pass_app,
-)
+from cml.cli.forge_options import forge_options, open_forge_from_options
+from cml.cli.options import CmlCommand, DefaultCommandGroup, Duration, output_format_option, pass_app
 from cml.errors import CmlError, UsageError
 from cml.forges.base import Forge
 from cml.forges.errors import ForgeConfigurationError

@@ -6,7 +6,8 @@ import click
 
 from cml.actions import Connection, rerun_workflow
 from cml.cli.app import Application
-from cml.cli.options import CmlGroup, forge_options, pass_app
+from cml.cli.forge_options import forge_options
+from cml.cli.options import CmlGroup, pass_app
 
 
 @click.group(cls=CmlGroup, name="workflow")
