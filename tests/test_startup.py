@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-HEAVY = ("matplotlib", "sklearn", "numpy", "scipy", "boto3", "github", "gitlab", "cmarkgfm", "nh3")
+HEAVY = ("matplotlib", "sklearn", "numpy", "scipy", "boto3", "github", "gitlab", "cmarkgfm", "nh3", "kubernetes", "google")
 
 PROBE = """
 import json, sys
