@@ -58,7 +58,8 @@ COMMANDS = {
     "repo": ("cml.cli.repo", "command", "Prepare the CI's git clone."),
     "report": ("cml.cli.report", "command", "Work with Markdown reports."),
     "runner": ("cml.cli.runner", "command",
-               "Self-hosted runners on cloud machines that terminate themselves (AWS EC2)."),
+               "Self-hosted runners on cloud machines that terminate themselves (AWS EC2, Google Cloud Compute "
+               "Engine, Kubernetes)."),
     "table": ("cml.cli.table", "command",
               "Turn a CSV, TSV, JSON (records) or JSON-lines FILE of up to 256 MiB into a Markdown table. HTML in "
               "cells is shown as text, never as markup."),

@@ -55,6 +55,49 @@ class RunnerCommand(CmlCommand):
                     param.envvar = names + [legacy]
 
 
+#: The launch options whose meaning each cloud defines (:attr:`CloudBackend.option_help`).
+CLOUD_DEPENDENT = (REGION_PARAMETER, "cloud_type", "cloud_gpu", "cloud_hdd_size", "cloud_image", "cloud_permission_set")
+CLOUD_DEPENDENT_SUMMARY = "Depends on --cloud: see cml runner launch --cloud NAME --help."
+
+
+def _cloud_named(args: list[str]) -> str | None:
+    """The ``--cloud`` value among the command-line ``args``, if one is there."""
+    for index, arg in enumerate(args):
+        if arg == "--cloud" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--cloud="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+class LaunchCommand(RunnerCommand):
+    """``runner launch``: with ``--cloud NAME --help`` its help gives that cloud's meaning of the cloud-dependent
+    options and that cloud's own options; without ``--cloud`` it lists them once, briefly, so that every cloud's
+    details do not make the help unreadable."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["cml.help_cloud"] = _cloud_named(args)
+        return super().parse_args(ctx, args)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        name = ctx.meta.get("cml.help_cloud")
+        backend = next((backend for cloud, backend in BACKENDS.items() if cloud.value == name), None)
+        own = {option.name for option in backend.options} if backend else set()
+        options = [param for param in self.params if isinstance(param, click.Option)]
+        saved = [(param.help, param.hidden) for param in options]
+        try:  # for this help text only: the reference in docs/ keeps every cloud's details
+            for param in options:
+                if param.name in CLOUD_DEPENDENT:
+                    param.help = (backend.option_help.get(param.name or "", CLOUD_DEPENDENT_SUMMARY) if backend
+                                  else CLOUD_DEPENDENT_SUMMARY)
+                elif param.name in CLOUD_SPECIFIC:
+                    param.hidden = param.name not in own
+            super().format_options(ctx, formatter)
+        finally:
+            for param, (text, hidden) in zip(options, saved):
+                param.help, param.hidden = text, hidden
+
+
 class RunnerGroup(DefaultCommandGroup):
     """``cml runner --cloud aws …`` is ``cml runner launch``."""
 
@@ -79,7 +122,8 @@ def command() -> None:
 
 
 CLOUDS = click.Choice([cloud.value for cloud in Cloud])
-SUPPORTED = " and ".join(BACKENDS)
+_CLOUD_NAMES = [cloud.value for cloud in BACKENDS]
+SUPPORTED = " and ".join(filter(None, (", ".join(_CLOUD_NAMES[:-1]), _CLOUD_NAMES[-1])))
 SUPPORTED_HELP = f"only {SUPPORTED} {'has a backend' if len(BACKENDS) == 1 else 'have backends'}"
 
 
@@ -88,6 +132,10 @@ def cloud_location_options(function: Decorated) -> Decorated:
     function = click.option(REGION_FLAG, metavar="REGION", help=option_help(REGION_PARAMETER))(function)
     return click.option("--cloud", type=CLOUDS, default=DEFAULT_CLOUD.value, show_default=True,
                         help="Cloud the machines run on.")(function)
+
+
+#: Every backend's own launch options, by Python name.
+CLOUD_SPECIFIC = {option.name for option in cloud_options()}
 
 
 def cloud_specific_options(function: Decorated) -> Decorated:
@@ -110,7 +158,7 @@ def _region(app: Application, backend: type[CloudBackend], cloud_region: str | N
                                   parameter=REGION_PARAMETER if source == REGION_FLAG else None)
 
 
-@command.command()
+@command.command(cls=LaunchCommand)
 @click.option("--cloud", type=CLOUDS, help=f"Cloud to start the machine on ({SUPPORTED_HELP}).  [required]")
 @click.option(REGION_FLAG, metavar="REGION", help=option_help(REGION_PARAMETER))
 @click.option("--cloud-type", metavar="TYPE", help=option_help("cloud_type"))
@@ -131,6 +179,9 @@ def _region(app: Application, backend: type[CloudBackend], cloud_region: str | N
               help="Comma-separated runner labels (GitLab: tags).")
 @click.option("--name", envvar=_env("NAME"), show_envvar=True, metavar="NAME",
               help="Runner name  [default: cml-RANDOM]")
+@click.option("--replicas", envvar=_env("REPLICAS"), show_envvar=True, type=click.IntRange(1, 100), default=1,
+              metavar="N", show_default=True, help="Launch this many runners at once, named NAME-1 … NAME-N when more than one; "
+                                      "if any fails, all are removed.")
 @click.option("--idle-timeout", envvar=_env("IDLE_TIMEOUT", legacy=True), show_envvar=True,
               type=Duration(allow_never=True), default="5m", show_default=True,
               help="Power off after this long without a job (never: keep it).")
@@ -154,7 +205,7 @@ def launch(app: Application, cloud: str | None, cloud_region: str | None, cloud_
            cloud_gpu: str | None, cloud_hdd_size: int | None, cloud_image: str | None, cloud_spot: bool,
            cloud_spot_price: float, cloud_spot_fallback: bool, cloud_ssh_private: str | None,
            cloud_permission_set: str | None, cloud_metadata: tuple[str, ...], cloud_startup_script: str | None,
-           labels: str, name: str | None, idle_timeout: int, max_runtime: int, single: bool, reuse: bool,
+           labels: str, name: str | None, replicas: int, idle_timeout: int, max_runtime: int, single: bool, reuse: bool,
            reuse_idle: bool, launch_timeout: int, workdir: str, no_retry: bool, forge_settings: dict[str, Any],
            **cloud_specific: str | None) -> None:
     """Start a cloud machine that registers as a self-hosted runner of the repository and waits for jobs.
@@ -163,18 +214,20 @@ def launch(app: Application, cloud: str | None, cloud_region: str | None, cloud_
     Examples:
       cml runner launch --cloud aws --cloud-region us-west --cloud-type g4dn.xlarge --labels cml-gpu
       cml runner launch --cloud aws --cloud-type m+t4 --cloud-spot --single --labels cml-gpu
+      cml runner launch --cloud kubernetes --cloud-gpu t4 --replicas 2 --single --labels cml-gpu
 
     It powers off, which terminates it, after --idle-timeout without a job, after its job with --single, at
     --max-runtime, or on a spot interruption, unregistering the runner first. If anything fails before the
     runner is online, the machine is terminated and the registration removed. Prints the runner's name and
-    instance id (and sets the runner-name and instance-id step outputs on GitHub Actions).
+    instance id (and sets the runner-name and instance-id step outputs on GitHub Actions; with --replicas,
+    one line per runner and comma-separated outputs). Each cloud's options: --cloud NAME --help.
     """
     backend = backend_class(cloud)
     image = backend.parse_image(cloud_image)
     options = LaunchOptions(
         name=check_name(name or random_name()), labels=parse_labels(labels), idle_timeout=idle_timeout,
         single=single, max_runtime=max_runtime, reuse=reuse, reuse_idle=reuse_idle, launch_timeout=launch_timeout,
-        workdir=workdir, ssh_user=image.user or DEFAULT_SSH_USER,
+        workdir=workdir, replicas=replicas, ssh_user=image.user or DEFAULT_SSH_USER,
         ssh_public_key=ssh_public_key(cloud_ssh_private), user_script=decode_startup_script(cloud_startup_script))
     region = _region(app, backend, cloud_region)
     spec = MachineSpec(
@@ -182,20 +235,26 @@ def launch(app: Application, cloud: str | None, cloud_region: str | None, cloud_
         disk_gb=cloud_hdd_size, spot=cloud_spot, spot_price=cloud_spot_price if cloud_spot_price > 0 else None,
         spot_fallback=cloud_spot_fallback, permission_set=cloud_permission_set,
         tags=backend.parse_tags(cloud_metadata),
-        cloud_options=backend.own_options(cloud_specific))
+        cloud_options=backend.own_options(cloud_specific), max_runtime=max_runtime)
     if not max_runtime:
         app.warn("--max-runtime never: a machine whose runner keeps getting jobs is never stopped by cml")
     _, forge = open_forge_from_options(app, forge_settings)
-    result = RunnerLauncher(forge, backend(region.name, app.environ, app.warn), app.warn).launch(options, spec)
-    if result.machine is None:
-        state = "busy" if result.runner.busy else "idle"
-        app.output(f"reusing runner {result.runner.name} ({state}, labels {','.join(result.runner.labels)})")
-        _set_step_outputs(app, {"runner-name": result.runner.name, "instance-id": ""})
+    launcher = RunnerLauncher(forge, backend(region.name, app.environ, app.warn), app.warn)
+    results = launcher.launch_replicas(options, spec)
+    first = results[0]
+    if first.machine is None:
+        state = "busy" if first.runner.busy else "idle"
+        app.output(f"reusing runner {first.runner.name} ({state}, labels {','.join(first.runner.labels)})")
+        _set_step_outputs(app, {"runner-name": first.runner.name, "instance-id": ""})
         return
-    machine = result.machine
-    market = ", spot" if machine.spot else ""
-    app.output(f"runner {options.name} is online on {machine.id} ({machine.instance_type} in {machine.region}{market})")
-    _set_step_outputs(app, {"runner-name": options.name, "instance-id": machine.id})
+    names, ids = [], []
+    machines = [(name, result.machine) for name, result in zip(options.replica_names(), results) if result.machine]
+    for name, machine in machines:
+        market = ", spot" if machine.spot else ""
+        app.output(f"runner {name} is online on {machine.id} ({machine.instance_type} in {machine.region}{market})")
+        names.append(name)
+        ids.append(machine.id)
+    _set_step_outputs(app, {"runner-name": ",".join(names), "instance-id": ",".join(ids)})
 
 
 def _set_step_outputs(app: Application, outputs: dict[str, str]) -> None:

@@ -2,10 +2,10 @@
 
 :class:`RunnerLauncher` registers the runner with the forge, starts the machine with
 the registration material in its startup script, and waits until the forge shows the
-runner online. Whatever goes wrong after the first request that creates something
+runner online; with ``replicas`` it does so for several runners at once. Whatever goes wrong after the first request that creates something
 (an error from the forge or the cloud, a time-out, Ctrl-C, SIGTERM from a cancelled CI
 job, a bug here), the machine is terminated and the registration removed before the
-error is reported; what could not be removed is named, with the command that removes it.
+error is reported (for every replica); what could not be removed is named, with the command that removes it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import signal
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -30,7 +30,7 @@ from cml.runner.backends.base import (
     Machine,
     MachineState,
 )
-from cml.runner.spec import DEFAULT_SSH_USER, MachineSpec
+from cml.runner.spec import DEFAULT_SSH_USER, MachineSpec, check_name
 from cml.runner.startup import DEFAULT_WORKDIR, StartupSettings, render_script
 from cml.signals import stop_signals
 
@@ -51,7 +51,9 @@ class LaunchInterrupted(LaunchError):
 
 @dataclass(frozen=True)
 class LaunchOptions:
-    """The runner side of ``cml runner launch``: names, labels and the machine's lifetime rules (seconds; 0 = never)."""
+    """The runner side of ``cml runner launch``: names, labels and the machine's lifetime rules (seconds; 0 = never).
+
+    ``replicas`` runners are launched at once, named ``name-1`` … ``name-N`` when there is more than one."""
 
     name: str
     labels: tuple[str, ...]
@@ -65,10 +67,30 @@ class LaunchOptions:
     ssh_user: str = DEFAULT_SSH_USER
     ssh_public_key: str = ""
     user_script: bytes = b""
+    replicas: int = 1
 
     def __post_init__(self) -> None:
         if self.single and (self.reuse or self.reuse_idle):
             raise UsageError("--single cannot be combined with --reuse or --reuse-idle", parameter="single")
+        if self.replicas < 1:
+            raise UsageError(f"{self.replicas} is not a number of runners: launch at least one", parameter="replicas")
+        if self.replicas > 1 and (self.reuse or self.reuse_idle):
+            raise UsageError("reusing a runner launches none: it cannot be combined with more than one replica",
+                             parameter="replicas")
+        for replica in self.replica_names():
+            check_name(replica)
+
+    def replica_names(self) -> list[str]:
+        """The runners' names: ``name`` alone, or ``name-1`` … ``name-N``."""
+        if self.replicas == 1:
+            return [self.name]
+        return [f"{self.name}-{index}" for index in range(1, self.replicas + 1)]
+
+    def replica_options(self) -> list[LaunchOptions]:
+        """One set of options per runner, each for a single replica of its own name."""
+        if self.replicas == 1:
+            return [self]
+        return [replace(self, name=name, replicas=1) for name in self.replica_names()]
 
 
 @dataclass(frozen=True)
@@ -87,13 +109,25 @@ class Cleanup:
     terminated: list[str]
     unregistered: bool
     left: list[str]
+    #: How many runners' registrations were removed (when ``unregistered``).
+    registrations: int = 1
+
+    @classmethod
+    def combined(cls, cleanups: list[Cleanup]) -> Cleanup:
+        """The cleanups of several replicas as one."""
+        removed = sum(1 for cleanup in cleanups if cleanup.unregistered)
+        return cls([machine for cleanup in cleanups for machine in cleanup.terminated], removed > 0,
+                   [item for cleanup in cleanups for item in cleanup.left], max(removed, 1))
 
     def report(self, name: str) -> list[str]:
         """Clauses for the error message that say what happened, and nothing when nothing was there to remove."""
         removed = ["the machine" if len(self.terminated) == 1 else f"{len(self.terminated)} machines"] \
             if self.terminated else []
-        removed += ["the runner registration"] if self.unregistered else []
-        clauses = [f"{' and '.join(removed)} {'were' if len(removed) > 1 else 'was'} removed"] if removed else []
+        registrations = ("the runner registration" if self.registrations == 1
+                         else f"{self.registrations} runner registrations")
+        removed += [registrations] if self.unregistered else []
+        plural = len(removed) > 1 or len(self.terminated) > 1 or (self.unregistered and self.registrations > 1)
+        clauses = [f"{' and '.join(removed)} {'were' if plural else 'was'} removed"] if removed else []
         if self.left:
             clauses.append(f"could not remove {' and '.join(self.left)}: run 'cml runner stop {name}'")
         return clauses
@@ -101,6 +135,16 @@ class Cleanup:
 
 def _interrupt(number: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(number).name)
+
+
+@dataclass
+class _Replica:
+    """One runner of a launch, and what has been created for it so far."""
+
+    options: LaunchOptions
+    registration: RunnerRegistration | None = None
+    machine: Machine | None = None
+    runner: SelfHostedRunner | None = field(default=None, compare=False)
 
 
 class RunnerLauncher:
@@ -136,25 +180,42 @@ class RunnerLauncher:
     def launch(self, options: LaunchOptions, spec: MachineSpec) -> LaunchResult:
         """Reuse a runner if asked and possible; otherwise register one, start its machine and wait until the
         runner is online (at most ``options.launch_timeout`` seconds)."""
-        reused = self.reusable(options)
-        if reused is not None:
-            return LaunchResult(reused)
+        return self.launch_replicas(options, spec)[0]
+
+    def launch_replicas(self, options: LaunchOptions, spec: MachineSpec) -> list[LaunchResult]:
+        """:meth:`launch` for ``options.replicas`` runners at once: every one registered and started, then
+        awaited together. If any fails, all of them are removed."""
+        if options.replicas == 1:
+            reused = self.reusable(options)
+            if reused is not None:
+                return [LaunchResult(reused)]
+        else:
+            taken = {runner.name for runner in self.forge.runners()}
+            for name in options.replica_names():
+                if name in taken:
+                    raise LaunchError(f"runner name {name} is already in use; pass another --name, or remove it "
+                                      f"with: cml runner stop {name}")
         prepared = self.backend.prepare(spec)
         # A script too large even without the registration material fails here, before any change.
         self.backend.pack_startup_script(render_script(self._settings(options, spec, None)))
-        registration: RunnerRegistration | None = None
-        machine: Machine | None = None
+        replicas: list[_Replica] = []
         try:
             with stop_signals(_interrupt):
-                registration = self.forge.register_runner(options.name, options.labels, ephemeral=options.single,
-                                                          architecture=prepared.architecture)
-                user_data = self.backend.pack_startup_script(render_script(self._settings(options, spec, registration)))
-                machine = self.backend.start(prepared, user_data, self._tags(options, spec), token=uuid.uuid4().hex)
-                runner = self._wait_until_online(options, registration, machine)
-            return LaunchResult(runner, machine)
+                for replica_options in options.replica_options():
+                    replica = _Replica(replica_options)
+                    replicas.append(replica)
+                    replica.registration = self.forge.register_runner(
+                        replica_options.name, options.labels, ephemeral=options.single,
+                        architecture=prepared.architecture)
+                    script = render_script(self._settings(replica_options, spec, replica.registration))
+                    replica.machine = self.backend.start(prepared, self.backend.pack_startup_script(script),
+                                                         self._tags(replica_options, spec), token=uuid.uuid4().hex)
+                self._wait_until_online(options, replicas)
+            return [LaunchResult(replica.runner, replica.machine) for replica in replicas if replica.runner]
         except BaseException as error:
-            cleanup = self.remove(options.name, registration, machine)
-            raise self._failure(error, options.name, cleanup) from None
+            cleanup = Cleanup.combined([self.remove(replica.options.name, replica.registration, replica.machine)
+                                        for replica in replicas])
+            raise self._failure(error, " ".join(options.replica_names()), cleanup) from None
 
     def _settings(self, options: LaunchOptions, spec: MachineSpec,
                   registration: RunnerRegistration | None) -> StartupSettings:
@@ -163,7 +224,7 @@ class RunnerLauncher:
             url=registration.url if registration else "", registration=registration.variables if registration else {},
             idle_timeout=options.idle_timeout, single=options.single, max_runtime=options.max_runtime,
             spot=spec.spot, workdir=options.workdir, ssh_user=options.ssh_user,
-            ssh_public_key=options.ssh_public_key, user_script=options.user_script)
+            ssh_public_key=options.ssh_public_key, user_script=options.user_script, hooks=self.backend.machine_hooks)
 
     def _tags(self, options: LaunchOptions, spec: MachineSpec) -> dict[str, str]:
         deadline = "never"
@@ -179,25 +240,38 @@ class RunnerLauncher:
             return self.forge.runner(registration.runner_id)
         return next(iter(self.forge.runners(registration.name)), None)
 
-    def _wait_until_online(self, options: LaunchOptions, registration: RunnerRegistration,
-                           machine: Machine) -> SelfHostedRunner:
+    def _wait_until_online(self, options: LaunchOptions, replicas: list[_Replica]) -> None:
+        """Poll until every replica's runner is online (setting ``replica.runner``); a machine that stops first,
+        or the launch timeout, is a LaunchError."""
         deadline = self.clock() + options.launch_timeout
         delay = min(0.25, self.poll_interval)
         while True:
-            runner = self._find(registration)
-            if runner is not None and runner.online:
-                return runner
-            current = self.backend.describe(machine.id)
-            if current is None or not current.live or current.state in STOPPED_STATES:
-                state = current.state.value if current else "gone"
-                reason = f" ({current.state_reason})" if current and current.state_reason else ""
-                raise LaunchError(f"machine {machine.id} is {state}{reason} before runner {options.name} came "
-                                  f"online; its console output ({self.backend.console_hint(machine.id)}) and "
-                                  f"/opt/cml-runner/cml-runner.log say why")
+            waiting: tuple[_Replica, Machine, Machine] | None = None
+            for replica in replicas:
+                if replica.runner is not None or replica.registration is None or replica.machine is None:
+                    continue
+                name, machine = replica.options.name, replica.machine
+                runner = self._find(replica.registration)
+                if runner is not None and runner.online:
+                    replica.runner = runner
+                    continue
+                current = self.backend.describe(machine.id)
+                if current is None or not current.live or current.state in STOPPED_STATES:
+                    state = current.state.value if current else "gone"
+                    reason = f" ({current.state_reason})" if current and current.state_reason else ""
+                    raise LaunchError(f"machine {machine.id} is {state}{reason} before runner {name} came "
+                                      f"online; its console output ({self.backend.console_hint(machine.id)}) and "
+                                      f"/opt/cml-runner/cml-runner.log say why")
+                waiting = waiting or (replica, machine, current)
+            if waiting is None:
+                return
             remaining = deadline - self.clock()
             if remaining <= 0:
-                raise LaunchError(f"runner {options.name} did not come online within {options.launch_timeout} s "
-                                  f"(--launch-timeout); machine {machine.id} is {current.state.value}")
+                replica, machine, current = waiting
+                reason = f" ({current.state_reason})" if current.state_reason else ""
+                raise LaunchError(f"runner {replica.options.name} did not come online within "
+                                  f"{options.launch_timeout} s (--launch-timeout); machine {machine.id} is "
+                                  f"{current.state.value}{reason}")
             self.sleep(min(delay, remaining))
             delay = min(delay * 2, self.poll_interval)
 
@@ -319,10 +393,14 @@ def _age(launched: datetime | None, now: datetime) -> str:
 
 
 def describe_machines(machines: list[Machine]) -> list[dict[str, str]]:
-    """One row per machine for ``cml runner list``."""
+    """One row per machine for ``cml runner list``; a ``placement`` column only when a machine has one."""
     now = datetime.now(timezone.utc)
-    return [{"name": m.name, "instance": m.id, "type": m.instance_type, "market": "spot" if m.spot else "on-demand",
+    rows = [{"name": m.name, "instance": m.id, "type": m.instance_type, "market": "spot" if m.spot else "on-demand",
              "state": m.state.value, "up": _age(m.launched_at, now) if m.live else "",
              "launched": m.launched_at.strftime("%Y-%m-%dT%H:%M:%SZ") if m.launched_at else "",
              "max runtime ends": m.tags.get(DEADLINE_TAG, ""), "repository": m.tags.get(REPOSITORY_TAG, "")}
             for m in machines]
+    if any(m.placement for m in machines):
+        for row, machine in zip(rows, machines):
+            row["placement"] = machine.placement
+    return rows

@@ -46,7 +46,8 @@ class MachineImage:
 class MachineSpec:
     """Everything a backend needs to start one runner machine.
 
-    ``cloud_options`` holds the backend's own options (see ``CloudBackend.options``) by Python name."""
+    ``cloud_options`` holds the backend's own options (see ``CloudBackend.options``) by Python name;
+    ``max_runtime`` (seconds, 0 = none) is for clouds that end a machine at a deadline themselves."""
 
     region: str
     instance_type: str
@@ -58,6 +59,7 @@ class MachineSpec:
     permission_set: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     cloud_options: Mapping[str, str | None] = field(default_factory=dict)
+    max_runtime: int = 0
 
 
 def parse_labels(labels: str | None) -> tuple[str, ...]:

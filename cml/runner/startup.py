@@ -22,6 +22,29 @@ DEFAULT_WORKDIR = "/opt/cml-runner/work"
 
 
 @dataclass(frozen=True)
+class MachineHooks:
+    """How the startup script ends its machine and learns of a coming interruption, as shell snippets the
+    backend provides (``eval``-ed by the script); an empty one keeps the script's default, meant for a VM that
+    is terminated when it powers off.
+
+    ``power_off`` runs last, with the reason as ``$1`` (default: ``shutdown -P now``, else ``poweroff``);
+    ``safety_net`` runs at start when there is a maximum runtime, with the minutes after which the machine must
+    be gone as ``$1`` (default: ``shutdown -P +$1``; ``:`` when the cloud enforces the maximum runtime itself);
+    ``spot_notice`` runs every poll on a spot machine and succeeds once an interruption is announced (default:
+    the instance metadata service's spot ``instance-action`` at ``$CML_METADATA_URL``, with a session token).
+    """
+
+    power_off: str = ""
+    safety_net: str = ""
+    spot_notice: str = ""
+
+    def variables(self) -> dict[str, str]:
+        """The hooks as the script's settings."""
+        return {"CML_POWER_OFF_COMMAND": self.power_off, "CML_SAFETY_NET_COMMAND": self.safety_net,
+                "CML_SPOT_NOTICE_COMMAND": self.spot_notice}
+
+
+@dataclass(frozen=True)
 class StartupSettings:
     """What the machine needs to run one forge runner and to know when to stop."""
 
@@ -40,6 +63,7 @@ class StartupSettings:
     ssh_user: str = "ubuntu"
     ssh_public_key: str = ""
     user_script: bytes = b""
+    hooks: MachineHooks = field(default_factory=MachineHooks)
     downloads: dict[str, str] = field(default_factory=lambda: {
         "CML_GITHUB_RUNNER_RELEASES": GITHUB_RUNNER_RELEASES, "CML_GITLAB_RUNNER_DOWNLOADS": GITLAB_RUNNER_DOWNLOADS})
 
@@ -55,6 +79,7 @@ class StartupSettings:
             "CML_GITHUB_JITCONFIG": "", "CML_GITHUB_REGISTRATION_TOKEN": "", "CML_GITHUB_REMOVAL_TOKEN": "",
             "CML_GITLAB_RUNNER_TOKEN": "",
         }
+        values.update(self.hooks.variables())
         values.update(self.downloads)
         values.update(self.registration)
         return values

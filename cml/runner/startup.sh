@@ -1,10 +1,11 @@
 #!/bin/bash
-# cml runner: the startup script of a runner machine (its EC2 user data).
+# cml runner: the startup script of a runner machine (its EC2 user data, or a Kubernetes pod's command).
 #
 # It installs the forge's runner, registers it with the short-lived material below, lets it
 # take jobs, and powers the machine off (which terminates it) when the runner has been idle
 # for the idle timeout, after its single job, at the maximum runtime, on a spot interruption
-# notice, or when anything here fails. The runner is unregistered first, every time.
+# notice, or when anything here fails. The runner is unregistered first, every time. How it powers off
+# and hears of an interruption are hooks the cloud's backend may set (CML_*_COMMAND; a pod just exits).
 # An idle shutdown never cuts a job: idleness is counted only while no job runs, and GitHub
 # refuses to remove a runner that has just been given one.
 set -uo pipefail
@@ -47,7 +48,12 @@ architecture() {
 schedule_safety_net() {
   # Powers the machine off even if this script dies: ten minutes after the maximum runtime.
   [ "$CML_RUNNER_MAX_RUNTIME" -gt 0 ] || return 0
-  shutdown -P "+$(((CML_RUNNER_MAX_RUNTIME + 59) / 60 + 10))" "cml runner: maximum runtime" >>"$LOG" 2>&1 ||
+  local minutes=$(((CML_RUNNER_MAX_RUNTIME + 59) / 60 + 10))
+  if [ -n "${CML_SAFETY_NET_COMMAND:-}" ]; then
+    (set -- "$minutes"; eval "$CML_SAFETY_NET_COMMAND") >>"$LOG" 2>&1 || log "could not schedule the safety net"
+    return 0
+  fi
+  shutdown -P "+$minutes" "cml runner: maximum runtime" >>"$LOG" 2>&1 ||
     log "could not schedule the safety-net power-off"
 }
 
@@ -132,6 +138,10 @@ busy() {
 
 spot_interruption_notice() {
   [ "$CML_RUNNER_SPOT" = 1 ] || return 1
+  if [ -n "${CML_SPOT_NOTICE_COMMAND:-}" ]; then
+    (eval "$CML_SPOT_NOTICE_COMMAND") >/dev/null 2>&1
+    return
+  fi
   local token
   token=$(curl -fsS -m 2 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" \
     "$CML_METADATA_URL/latest/api/token" 2>/dev/null) || return 1
@@ -182,6 +192,10 @@ finish() {
     unregister >>"$LOG" || log "could not unregister the runner"
   fi
   log "powering off"
+  if [ -n "${CML_POWER_OFF_COMMAND:-}" ]; then
+    (set -- "cml runner: $1"; eval "$CML_POWER_OFF_COMMAND") >>"$LOG" 2>&1
+    return 0
+  fi
   shutdown -P now "cml runner: $1" >>"$LOG" 2>&1 || poweroff
 }
 

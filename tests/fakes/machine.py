@@ -165,6 +165,8 @@ class FakeInternet:
         self.missing: set[str] = set()  # "github-runner" / "gitlab-runner": the download answers 404
         self.metadata_tokens: list[str | None] = []  # X-aws-ec2-metadata-token of each spot poll
         self.deleted_runner_tokens: list[str] = []
+        # Set to answer as Google's metadata server: paths under /computeMetadata/v1/ -> values.
+        self.gce: dict[str, str] | None = None
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -203,6 +205,14 @@ class FakeInternet:
             in_two_minutes = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120))
             notice = {"action": "terminate", "time": in_two_minutes}
             return 200, {"Content-Type": "application/json"}, json.dumps(notice).encode()
+        if self.gce is not None and path.startswith("/computeMetadata/v1/"):
+            if headers.get("Metadata-Flavor") != "Google":
+                return 403, {}, b"Missing Metadata-Flavor:Google header."
+            value = self.gce.get(path.removeprefix("/computeMetadata/v1/").rstrip("/"))
+            if value is None:
+                return 404, {}, b"Not Found"
+            content_type = "application/json" if value.startswith("{") else "application/text"
+            return 200, {"Content-Type": content_type, "Metadata-Flavor": "Google"}, value.encode()
         if method == "DELETE" and path == "/api/v4/runners":
             form = Request(method, path, {}, headers, body).files()
             token = form.get("token", (None, None, b""))[2].decode()
@@ -295,14 +305,24 @@ class Machine:
 
     def boot(self, settings: StartupSettings) -> None:
         """Start ``bash startup.sh`` as a normal user: as ``nobody`` when the tests run as root."""
+        self.settings = settings
+        self.boot_script(render_script(settings))
+
+    def boot_script(self, text: str, extra_env: dict[str, str] | None = None) -> None:
+        """Start a rendered startup script (as a cloud hands it over), with ``extra_env`` added to its environment."""
         for command in ("shutdown", "poweroff"):
             assert shutil.which(command, path=self.path) == str(self.bin / command), f"{command} is not stubbed"
-        self.settings = settings
-        script = self.root / "startup.sh"
-        script.write_text(render_script(settings))
+        self.process = self.start_script(text, "startup.sh", extra_env)
+
+    def start_script(self, text: str, file_name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start ``bash file_name`` (holding ``text``) in the sandbox, as :meth:`boot` does, in a session of its own;
+        its output goes to ``stdout``/``stderr`` in the sandbox."""
+        script = self.root / file_name
+        script.write_text(text)
         env = {"PATH": self.path, "HOME": str(self.root / "user-home"), "LANG": "C.UTF-8",
                "CML_RUNNER_HOME": str(self.home), "CML_POLL_SECONDS": str(self.poll_seconds),
-               "CML_STOP_GRACE_SECONDS": str(self.stop_grace_seconds), "CML_METADATA_URL": self.internet.url}
+               "CML_STOP_GRACE_SECONDS": str(self.stop_grace_seconds), "CML_METADATA_URL": self.internet.url,
+               **(extra_env or {})}
         user = {}
         if os.geteuid() == 0:
             nobody = pwd.getpwnam("nobody")
@@ -310,9 +330,9 @@ class Machine:
                 for name in (folder, *(os.path.join(folder, f) for f in files)):
                     os.chown(name, nobody.pw_uid, nobody.pw_gid)
             user = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
-        with open(self.root / "stdout", "wb") as out, open(self.root / "stderr", "wb") as err:
-            self.process = subprocess.Popen(["bash", str(script)], cwd=self.root, env=env, stdin=subprocess.DEVNULL,
-                                            stdout=out, stderr=err, start_new_session=True, **user)
+        with open(self.root / "stdout", "ab") as out, open(self.root / "stderr", "ab") as err:
+            return subprocess.Popen(["bash", str(script)], cwd=self.root, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=err, start_new_session=True, **user)
 
     def touch(self, name: str) -> None:
         (self.control / name).touch()
@@ -394,6 +414,15 @@ class Machine:
         return "\n".join([
             "--- events", *self.timeline(), "--- cml-runner.log", self.log, "--- runner.log", self.runner_log,
             "--- stdout", read("stdout"), "--- stderr", read("stderr")])
+
+    def halt(self) -> None:
+        """Kill the script and its runners, as a VM that is deleted; the sandbox stays for the test to read."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        for pid in self.runner_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:

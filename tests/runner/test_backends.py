@@ -13,6 +13,8 @@ from cml.errors import UsageError
 from cml.runner.backends import BACKENDS, Cloud, backend_class, cloud_options, option_help
 from cml.runner.backends.aws import AwsBackend, AwsImage
 from cml.runner.backends.base import CloudBackend
+from cml.runner.backends.gcp import GcpBackend
+from cml.runner.backends.kubernetes import KubernetesBackend
 from cml.runner.spec import Region
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,18 +74,25 @@ def test_every_backend_implements_the_interface(cloud, backend):
 
 def test_backends_are_chosen_by_cloud_name():
     assert backend_class("aws") is AwsBackend
-    for cloud, message in ((None, "required: cml runner starts runners on cloud machines (--cloud aws)"),
-                           (Cloud.GCP.value, "no 'gcp' backend (iterative/cml's Terraform backend for it"),
-                           ("moon", "no 'moon' backend; available: aws")):
+    assert backend_class("gcp") is GcpBackend
+    assert backend_class("kubernetes") is KubernetesBackend
+    for cloud, message in ((None, "required: cml runner starts runners on cloud machines (--cloud aws"),
+                           (Cloud.AZURE.value, "no 'azure' backend (iterative/cml's Terraform backend for it"),
+                           ("moon", "no 'moon' backend; available: aws, gcp, kubernetes")):
         with pytest.raises(UsageError) as raised:
             backend_class(cloud)
         assert raised.value.parameter == "cloud" and raised.value.detail.startswith(message)
 
 
 def test_cloud_options_and_help_come_from_the_backends():
-    assert [option.name for option in cloud_options()] == ["cloud_aws_key_name", "cloud_aws_security_group",
-                                                           "cloud_aws_subnet"]
-    assert option_help("cloud_type") == AwsBackend.option_help["cloud_type"]
+    assert [option.name for option in cloud_options()] == [
+        "cloud_aws_key_name", "cloud_aws_security_group", "cloud_aws_subnet",
+        "cloud_gcp_project", "cloud_gcp_network", "cloud_gcp_subnet",
+        "cloud_kubernetes_namespace", "cloud_kubernetes_context", "cloud_kubernetes_node_selector",
+        "cloud_kubernetes_toleration", "cloud_kubernetes_image"]
+    help_text = option_help("cloud_type")
+    for backend in BACKENDS.values():
+        assert f"{backend.name}: {backend.option_help['cloud_type']}" in help_text
 
 
 def test_region_resolution_is_the_backends():

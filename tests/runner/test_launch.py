@@ -158,7 +158,7 @@ def test_images_by_owner_pattern_and_id(github_runners, cloud, fleet, run_cli):
     (["--cloud-image", "ami-0123456789abcdef0"], "--cloud-image: no image ami-0123456789abcdef0 in us-west-1"),
     (["--cloud-image", "amazon::nothing-like-this-*"], "--cloud-image: no x86_64 image named 'nothing-like-this-*'"),
     (["--cloud-hdd-size", "10"], "--cloud-hdd-size: 10 GB is smaller than the image's 15 GB root volume"),
-    (["--cloud", "gcp"], "--cloud: no 'gcp' backend"),
+    (["--cloud", "azure"], "--cloud: no 'azure' backend"),
     (["--idle-timeout", "soon"], "'soon' is not a duration"),
     (["--labels", "a b"], "--labels: 'a b' is not a runner label"),
     (["--name", "bad name"], "--name: 'bad name' is not a runner name"),

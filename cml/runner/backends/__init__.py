@@ -12,6 +12,8 @@ from typing import Callable
 from cml.errors import UsageError
 from cml.runner.backends.aws import AwsBackend
 from cml.runner.backends.base import CloudBackend, CloudOption
+from cml.runner.backends.gcp import GcpBackend
+from cml.runner.backends.kubernetes import KubernetesBackend
 
 
 class Cloud(str, Enum):
@@ -26,7 +28,8 @@ class Cloud(str, Enum):
         return self.value
 
 
-BACKENDS: dict[Cloud, type[CloudBackend]] = {Cloud.AWS: AwsBackend}
+BACKENDS: dict[Cloud, type[CloudBackend]] = {Cloud.AWS: AwsBackend, Cloud.GCP: GcpBackend,
+                                               Cloud.KUBERNETES: KubernetesBackend}
 #: Where ``list`` and ``stop`` look when not told.
 DEFAULT_CLOUD = Cloud.AWS
 
@@ -65,7 +68,7 @@ def option_help(name: str) -> str:
     texts = {cloud: backend.option_help[name] for cloud, backend in BACKENDS.items() if name in backend.option_help}
     if len(texts) == 1:
         return next(iter(texts.values()))
-    return "; ".join(f"{cloud}: {text}" for cloud, text in texts.items())
+    return "; ".join(f"{cloud}: {text.rstrip('.')}" for cloud, text in texts.items())
 
 
 def titles() -> str:

@@ -17,7 +17,7 @@ from typing import Any, Callable, ClassVar
 
 from cml.errors import CmlError, UsageError
 from cml.runner.spec import MachineImage, MachineSpec, Region
-from cml.runner.startup import pack_user_data
+from cml.runner.startup import MachineHooks, pack_user_data
 
 #: The tag (label) that marks a machine as started by ``cml runner``; its value is the runner name.
 RUNNER_TAG = "cml:runner"
@@ -56,7 +56,8 @@ class CapacityError(CloudError):
 
 @dataclass(frozen=True)
 class Machine:
-    """One machine a backend started."""
+    """One machine a backend started; ``placement`` says where in the region it runs, when the cloud picks that
+    (a Kubernetes node)."""
 
     id: str
     name: str
@@ -67,6 +68,7 @@ class Machine:
     launched_at: datetime | None = None
     tags: dict[str, str] = field(default_factory=dict)
     state_reason: str = ""
+    placement: str = ""
 
     @property
     def live(self) -> bool:
@@ -123,6 +125,9 @@ class CloudBackend(abc.ABC):
     #: Help for the shared options whose values mean something different on each cloud, by Python name
     #: (``cloud_region``, ``cloud_type``, ``cloud_gpu``, ``cloud_hdd_size``, ``cloud_image``, ``cloud_permission_set``).
     option_help: ClassVar[Mapping[str, str]] = {}
+    #: How the startup script powers this cloud's machine off and hears of a spot interruption (empty hooks:
+    #: ``shutdown`` on a VM that terminates when powered off, and the instance metadata service).
+    machine_hooks: ClassVar[MachineHooks] = MachineHooks()
 
     @abc.abstractmethod
     def __init__(self, region: str, environ: Mapping[str, str], warn: Callable[[str], None]):
