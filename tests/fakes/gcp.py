@@ -44,7 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.machine import DOWNLOADS, RELEASES, Machine
+from tests.fakes.machine import Machine, sandboxed
 from tests.fakes.server import LoopbackServer, write_response
 
 PROJECT = "cml-test-project"
@@ -1082,18 +1082,11 @@ def script_settings(script: str) -> dict[str, str]:
     return settings
 
 
-def sandboxed(script: str, machine: Machine, compute_url: str) -> str:
+def sandboxed_on_gce(script: str, machine: Machine, compute_url: str) -> str:
     """``script`` as the sandbox runs it: downloads and the work folder inside ``machine``'s sandbox, and Google's
     hosts (metadata server, Compute API) on loopback, as DNS, TLS and disks would have it on a VM. Everything
     else stays as the instance's metadata holds it."""
-    replacements = {"CML_GITHUB_RUNNER_RELEASES": machine.internet.url + RELEASES,
-                    "CML_GITLAB_RUNNER_DOWNLOADS": machine.internet.url + DOWNLOADS,
-                    "CML_RUNNER_WORKDIR": machine.workdir}
-    lines = []
-    for line in script.splitlines():
-        name = line.split("=", 1)[0]
-        lines.append(f"{name}={shlex.quote(replacements[name])}" if name in replacements and "=" in line else line)
-    text = "\n".join(lines) + "\n"
+    text = sandboxed(script, machine)
     for host, local in (("https://compute.googleapis.com", compute_url), ("https://www.googleapis.com", compute_url),
                         ("http://metadata.google.internal", machine.internet.url),
                         ("http://169.254.169.254", machine.internet.url)):
@@ -1170,7 +1163,7 @@ class GcpFleet:
         self.machines[instance["name"]] = machine
         token = self.fake.issue_vm_token(instance["name"])
         machine.internet.gce = self._metadata(instance, token)
-        machine.boot_script(sandboxed(script, machine, self.server.url), extra_env=self.environment(machine))
+        machine.boot_script(sandboxed_on_gce(script, machine, self.server.url), extra_env=self.environment(machine))
 
     def environment(self, machine: Machine) -> dict[str, str]:
         """What the sandbox's scripts find in their environment besides :class:`Machine`'s own: where the metadata
@@ -1186,7 +1179,7 @@ class GcpFleet:
         here), then the VM stops (``TERMINATED``) unless that script deleted it."""
         script = metadata_value(instance, "shutdown-script")
         if script:
-            process = machine.start_script(sandboxed(script, machine, self.server.url), "shutdown-script.sh",
+            process = machine.start_script(sandboxed_on_gce(script, machine, self.server.url), "shutdown-script.sh",
                                            self.environment(machine))
             try:
                 process.wait(30)

@@ -33,7 +33,6 @@ import json
 import os
 import re
 import secrets
-import shlex
 import signal
 import threading
 import time
@@ -45,7 +44,7 @@ from pathlib import Path
 import kubernetes_validate
 
 from tests.fakes.ec2 import read_settings
-from tests.fakes.machine import DOWNLOADS, RELEASES, Machine
+from tests.fakes.machine import Machine, sandboxed
 from tests.fakes.server import FakeForgeServer, Request, Response
 
 #: The Kubernetes version whose schemas created objects must satisfy.
@@ -813,18 +812,6 @@ class FakeKubernetes:
             with self._lock:
                 if machine in self.machines.values():
                     bring_online(store, settings)
-
-
-def sandboxed(script: str, machine: Machine) -> str:
-    """``script`` with its downloads and work folder inside ``machine``'s sandbox; everything else as sent."""
-    replacements = {"CML_GITHUB_RUNNER_RELEASES": machine.internet.url + RELEASES,
-                    "CML_GITLAB_RUNNER_DOWNLOADS": machine.internet.url + DOWNLOADS,
-                    "CML_RUNNER_WORKDIR": machine.workdir}
-    lines = []
-    for line in script.splitlines():
-        name = line.split("=", 1)[0]
-        lines.append(f"{name}={shlex.quote(replacements[name])}" if name in replacements and "=" in line else line)
-    return "\n".join(lines) + "\n"
 
 
 def bring_online(store, settings: dict[str, str]) -> None:

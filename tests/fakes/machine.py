@@ -21,10 +21,12 @@ a test can check that no secret ever reached a command line.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import subprocess
@@ -38,7 +40,6 @@ from pathlib import Path
 
 from cml.runner.startup import StartupSettings, render_script
 from tests.fakes.server import Request, write_response
-import contextlib
 
 RUNNER_VERSION = "2.999.0"
 RELEASES = "/actions/runner/releases"
@@ -237,6 +238,18 @@ class FakeInternet:
                 pass
 
         return Handler
+
+
+def sandboxed(script: str, machine: Machine) -> str:
+    """``script`` with its downloads and work folder inside ``machine``'s sandbox; everything else as sent."""
+    replacements = {"CML_GITHUB_RUNNER_RELEASES": machine.internet.url + RELEASES,
+                    "CML_GITLAB_RUNNER_DOWNLOADS": machine.internet.url + DOWNLOADS,
+                    "CML_RUNNER_WORKDIR": machine.workdir}
+    lines = []
+    for line in script.splitlines():
+        name = line.split("=", 1)[0]
+        lines.append(f"{name}={shlex.quote(replacements[name])}" if name in replacements and "=" in line else line)
+    return "\n".join(lines) + "\n"
 
 
 class Machine:
