@@ -204,10 +204,15 @@ class MachineFleet:
             store.configure(settings["CML_GITHUB_REGISTRATION_TOKEN"], settings["CML_RUNNER_NAME"], [])
             store.named(settings["CML_RUNNER_NAME"])["status"] = "offline"
             return
-        if settings.get("CML_GITHUB_JITCONFIG"):
-            store.connect_jit(settings["CML_GITHUB_JITCONFIG"])
-        elif settings.get("CML_GITHUB_REGISTRATION_TOKEN"):
-            store.configure(settings["CML_GITHUB_REGISTRATION_TOKEN"], settings["CML_RUNNER_NAME"],
-                            settings["CML_RUNNER_LABELS"].split(","))
-        elif settings.get("CML_GITLAB_RUNNER_TOKEN"):
-            store.connect_token(settings["CML_GITLAB_RUNNER_TOKEN"])
+        bring_online(store, settings)
+
+
+def bring_online(store, settings: dict[str, str]) -> None:
+    """What a booted machine's runner does with its registration material: connect to the forge."""
+    if settings.get("CML_GITHUB_JITCONFIG"):
+        store.connect_jit(settings["CML_GITHUB_JITCONFIG"])
+    elif settings.get("CML_GITHUB_REGISTRATION_TOKEN"):
+        store.configure(settings["CML_GITHUB_REGISTRATION_TOKEN"], settings["CML_RUNNER_NAME"],
+                        settings["CML_RUNNER_LABELS"].split(","))
+    elif settings.get("CML_GITLAB_RUNNER_TOKEN"):
+        store.connect_token(settings["CML_GITLAB_RUNNER_TOKEN"])

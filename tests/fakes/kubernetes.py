@@ -43,7 +43,7 @@ from pathlib import Path
 
 import kubernetes_validate
 
-from tests.fakes.ec2 import read_settings
+from tests.fakes.ec2 import bring_online, read_settings
 from tests.fakes.machine import Machine, sandboxed
 from tests.fakes.server import FakeForgeServer, Request, Response
 
@@ -813,16 +813,6 @@ class FakeKubernetes:
                 if machine in self.machines.values():
                     bring_online(store, settings)
 
-
-def bring_online(store, settings: dict[str, str]) -> None:
-    """What the runner does with its registration material on the forge: connect (as MachineFleet does)."""
-    if settings.get("CML_GITHUB_JITCONFIG"):
-        store.connect_jit(settings["CML_GITHUB_JITCONFIG"])
-    elif settings.get("CML_GITHUB_REGISTRATION_TOKEN"):
-        store.configure(settings["CML_GITHUB_REGISTRATION_TOKEN"], settings["CML_RUNNER_NAME"],
-                        settings["CML_RUNNER_LABELS"].split(","))
-    elif settings.get("CML_GITLAB_RUNNER_TOKEN"):
-        store.connect_token(settings["CML_GITLAB_RUNNER_TOKEN"])
 
 
 def write_kubeconfig(path: Path, url: str, token: str = BEARER_TOKEN, namespace: str = "ci",
