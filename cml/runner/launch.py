@@ -388,7 +388,8 @@ def stop_runners(backend: CloudBackend, forge: Forge | None, names: list[str] | 
 def _age(launched: datetime | None, now: datetime) -> str:
     if launched is None:
         return ""
-    minutes = int((now - launched).total_seconds() // 60)
+    # a cloud's clock a little ahead of this machine's is not a negative age
+    minutes = max(0, int((now - launched).total_seconds() // 60))
     return f"{minutes // 1440}d {minutes // 60 % 24}h" if minutes >= 1440 else f"{minutes // 60}h {minutes % 60:02d}m"
 
 

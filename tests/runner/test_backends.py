@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,10 @@ import pytest
 from cml.errors import UsageError
 from cml.runner.backends import BACKENDS, Cloud, backend_class, cloud_options, option_help
 from cml.runner.backends.aws import AwsBackend, AwsImage
-from cml.runner.backends.base import CloudBackend
+from cml.runner.backends.base import CloudBackend, Machine, MachineState
 from cml.runner.backends.gcp import GcpBackend
 from cml.runner.backends.kubernetes import KubernetesBackend
+from cml.runner.launch import describe_machines
 from cml.runner.spec import Region
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,3 +139,10 @@ def test_a_backend_takes_only_its_own_options():
     with pytest.raises(UsageError) as raised:
         AwsBackend.own_options({**given, "cloud_gcp_network": "default"})
     assert raised.value.parameter == "cloud_gcp_network"
+
+
+def test_a_machine_launched_by_a_clock_a_little_ahead_is_listed_as_just_up():
+    ahead = datetime.now(timezone.utc) + timedelta(seconds=90)
+    machine = Machine("job-1", "cml-a", MachineState.RUNNING, "m", "ns", launched_at=ahead, placement="node node-1")
+    [row] = describe_machines([machine])
+    assert row["up"] == "0h 00m" and row["placement"] == "node node-1"
