@@ -40,9 +40,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+import requests
 
 from tests.fakes.machine import Machine, sandboxed
 from tests.fakes.server import LoopbackServer, write_response
@@ -953,9 +955,7 @@ class ComputeServer(LoopbackServer):
 
             do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _serve
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.start_serving(Handler, poll_interval=0.05)
         self.ticker = threading.Thread(target=self._tick, daemon=True)
 
     def __enter__(self):
@@ -965,8 +965,6 @@ class ComputeServer(LoopbackServer):
         deadline = time.monotonic() + 30
         while True:  # ready when it answers
             try:
-                import requests
-
                 requests.get(self.url + "/ready", timeout=2)
                 return self
             except OSError:

@@ -438,12 +438,7 @@ class Machine:
                 os.killpg(pid, signal.SIGKILL)
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        for pid in self.runner_pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+        self.halt()
         self.internet.close()
         shutil.rmtree(self.root, ignore_errors=True)
 

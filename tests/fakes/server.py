@@ -105,10 +105,11 @@ def write_response(handler: BaseHTTPRequestHandler, status: int, headers: dict, 
 class LoopbackServer:
     """A threaded HTTP server on 127.0.0.1 and a free port, started and stopped as a context manager."""
 
-    def start_serving(self, handler) -> None:
+    def start_serving(self, handler, poll_interval: float = 0.5) -> None:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": poll_interval},
+                                       daemon=True)
 
     @property
     def url(self) -> str:
