@@ -24,19 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-CML = [sys.executable, "-m", "cml"]
+from dvc_plots import dvc_plot_rows
+from history import history_rows
+from measure import CML, print_rows, timed
+from report_create import report_create_rows
 
 
-def timed(command: list[str], cwd: Path, repeat: int) -> float:
-    """Median wall time of ``command`` over ``repeat`` runs; a failing run aborts the benchmark."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-        times.append(time.perf_counter() - started)
-        if completed.returncode != 0:
-            raise SystemExit(f"{' '.join(command)} failed:\n{completed.stderr}")
-    return statistics.median(times)
 
 
 def git(*args: str, cwd: Path) -> None:
@@ -363,15 +356,29 @@ def tracker_runs(root: Path) -> list[tuple[str, str, float, float | None]]:
     return rows
 
 
+def report_runs(root: Path, repeat: int) -> list[tuple[str, str, float, float | None]]:
+    """Issue 17's report features, each paired with its peer: metric history over 100 commits, ``plot dvc`` on 10
+    definitions, ``report create`` end to end."""
+    rows = history_rows(root, repeat)
+    rows += dvc_plot_rows(root, repeat)
+    rows += report_create_rows(root, repeat)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (median is reported)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
-    parser.add_argument("--only", choices=["hostile"], help="run only these cases (hostile: attacker-built inputs)")
+    parser.add_argument("--only", choices=["hostile", "reports"],
+                        help="run only these cases (hostile: attacker-built inputs; reports: metric history, "
+                             "plot dvc and report create)")
     options = parser.parse_args()
     if options.only == "hostile":
         with tempfile.TemporaryDirectory() as folder:
-            return _print(hostile_runs(Path(folder), options.repeat), options.json)
+            return print_rows(hostile_runs(Path(folder), options.repeat), options.json)
+    if options.only == "reports":
+        with tempfile.TemporaryDirectory() as folder:
+            return print_rows(report_runs(Path(folder), options.repeat), options.json)
 
     rows: list[tuple[str, str, float, float | None]] = []
     with tempfile.TemporaryDirectory() as folder:
@@ -399,20 +406,8 @@ def main() -> None:
         rows.extend((case, "", seconds, None) for case, seconds in runner_runs(root))
         rows.extend(tracker_runs(root))
         rows.extend(hostile_runs(root, slow))
-    _print(rows, options.json)
-
-
-def _print(rows: list[tuple[str, str, float, float | None]], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps([{"case": c, "peer": p, "cml_seconds": round(t, 3),
-                           "peer_seconds": None if d is None else round(d, 3)} for c, p, t, d in rows], indent=2))
-        return
-    print("| case | cml (s) | peer | peer (s) | peer / cml |")
-    print("|:--|--:|:--|--:|--:|")
-    for case, peer, seconds, peer_seconds in rows:
-        ratio = f"{peer_seconds / seconds:.2f}×" if peer_seconds else ""
-        peer_text = f"{peer_seconds:.3f}" if peer_seconds else ("not installed" if peer else "")
-        print(f"| {case} | {seconds:.3f} | {peer} | {peer_text} | {ratio} |")
+        rows.extend(report_runs(root, slow))
+    print_rows(rows, options.json)
 
 
 if __name__ == "__main__":

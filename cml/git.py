@@ -7,12 +7,15 @@ subcommand (and, for a refused token, the host that refused it). One ``git cat-f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
+import tempfile
+import threading
 from dataclasses import dataclass
 from typing import Literal, overload
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from cml.errors import GitError
@@ -168,3 +171,189 @@ def resolve(revision: str, cwd: FilePath | None = None) -> Revision:
         clone = "this shallow clone" if shallow == "true" else "this clone"
         raise GitError(f"revision '{revision}' is not in {clone}; {fetch_hint(revision)}")
     return Revision(name=revision, sha=sha, toplevel=os.path.realpath(toplevel), cwd=cwd)
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A commit object as :class:`ObjectReader` reads it: its parents (first parent first), committer time and
+    subject line."""
+
+    sha: str
+    parents: tuple[str, ...]
+    timestamp: int
+    subject: str
+
+    @classmethod
+    def parse(cls, sha: str, body: bytes) -> Commit:
+        """Parse the raw body of commit ``sha`` (headers, a blank line, the message)."""
+        headers, _, message = body.partition(b"\n\n")
+        parents: list[str] = []
+        timestamp = 0
+        for line in headers.split(b"\n"):
+            key, _, value = line.partition(b" ")
+            if key == b"parent":
+                parents.append(value.decode("ascii", errors="replace"))
+            elif key == b"committer":
+                # "Name <email> 1700000000 +0000": the name may hold anything but the last two fields are fixed.
+                fields = value.rsplit(b" ", 2)
+                timestamp = int(fields[1]) if len(fields) == 3 and fields[1].isdigit() else 0
+        subject = message.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+        return cls(sha, tuple(parents), timestamp, subject)
+
+
+@dataclass(frozen=True)
+class GitObject:
+    """An object read by :class:`ObjectReader`; ``data`` is ``None`` when it was larger than the caller allowed
+    (its bytes were skipped, never held in memory)."""
+
+    sha: str
+    kind: str
+    size: int
+    data: bytes | None
+
+
+#: Requests up to this many bytes are written before their answers are read; longer ones by a thread, so that
+#: writing never waits for git while git waits for its answers to be read.
+_REQUEST_CHUNK = 4000
+
+
+class ObjectReader:
+    """Objects read from a single ``git cat-file --batch`` process, as many requests at a time as the caller has.
+
+    Unlike :meth:`Revision.read_files`, which sends one batch of names, a caller can decide what to ask next
+    from what it read (a branch's commits, then their files, then the files their ``dvc.yaml`` names), so
+    walking a whole history costs one git process however many commits and files it reads. Use it as a
+    context manager.
+    """
+
+    def __init__(self, cwd: FilePath | None = None):
+        self.cwd = os.path.realpath(cwd or os.getcwd())
+        self._relative: dict[str, str] = {}
+        # A file, not a pipe, so git never blocks on what it reports; closed with the process in close().
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            self._process = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.cwd, stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=self._errors)
+        except OSError as error:
+            self._errors.close()
+            if error.filename == "git":
+                raise GitError("git is not installed or not on PATH; install git") from None
+            raise GitError(f"{self.cwd}: {error.strerror}") from None
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the git process (a request still being written fails quietly)."""
+        process = self._process
+        if process.stdout and not process.stdout.closed:
+            process.stdout.close()  # first: git, blocked on answers nobody reads, ends
+        if process.stdin and not process.stdin.closed:
+            with contextlib.suppress(OSError):  # git may have ended already
+                process.stdin.close()
+        process.wait()
+        self._errors.close()
+
+    def _failed(self) -> GitError:
+        code = self._process.wait()
+        self._errors.seek(0)
+        stderr = self._errors.read().decode(errors="replace")
+        return GitError(redact(_failure(["cat-file"], stderr, code, self.cwd)))
+
+    def read(self, name: str, max_bytes: int | None = None) -> GitObject | None:
+        """The object ``name`` (``REV``, ``REV^{commit}``, ``REV:path``) or ``None`` when git has no such object;
+        the bytes of one over ``max_bytes`` are skipped (``data`` is ``None``)."""
+        return list(self.stream([name], [max_bytes]))[0]
+
+    def stream(self, names: Sequence[str], max_bytes: Sequence[int | None] | None = None) -> Iterator[GitObject | None]:
+        """:meth:`read` for each of ``names`` (``max_bytes`` holds one limit per name), all asked for at once and
+        yielded in order as git answers, so that only one answer at a time is held. Read it to the end (or
+        :meth:`close` the reader) before asking for more."""
+        requests = []
+        for name in names:
+            if "\n" in name:  # it would end its request early and shift every answer after it
+                raise GitError(f"{name!r}: a revision or file name with a line break cannot be read from git; "
+                               "rename it")
+            requests.append(os.fsencode(name) + b"\n")
+        limits: list[int | None] = list(max_bytes) if max_bytes is not None else [None] * len(requests)
+        return self._answers(b"".join(requests), limits)
+
+    def _answers(self, requests: bytes, limits: list[int | None]) -> Iterator[GitObject | None]:
+        writer = None
+        if len(requests) <= _REQUEST_CHUNK:
+            self._write(requests)
+        else:
+            writer = threading.Thread(target=self._write, args=(requests,), daemon=True)
+            writer.start()
+        finished = not limits
+        try:
+            for position, limit in enumerate(limits):
+                answer = self._receive(limit)
+                finished = position == len(limits) - 1  # every answer read: the reader may take new requests
+                yield answer
+        finally:
+            if writer is not None:
+                if not finished:  # git may be blocked writing answers that will not be read
+                    self.close()
+                writer.join()
+
+    def _write(self, requests: bytes) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        # A git that ended (or a reader closed early) leaves its answers short, which _receive reports.
+        with contextlib.suppress(OSError, ValueError):
+            stdin.write(requests)
+            stdin.flush()
+
+    def _receive(self, max_bytes: int | None) -> GitObject | None:
+        stdout = self._process.stdout
+        assert stdout is not None
+        header = stdout.readline()
+        if not header.endswith(b"\n"):
+            raise self._failed()
+        if header.endswith((b" missing\n", b" ambiguous\n")):
+            return None
+        sha, kind, size_text = header.split()
+        size = int(size_text)
+        if max_bytes is not None and size > max_bytes:
+            remaining = size + 1
+            while remaining:
+                chunk = stdout.read(min(remaining, 1 << 20))
+                if not chunk:
+                    raise self._failed()
+                remaining -= len(chunk)
+            return GitObject(sha.decode(), kind.decode(), size, None)
+        data = stdout.read(size + 1)
+        if len(data) != size + 1:
+            raise self._failed()
+        return GitObject(sha.decode(), kind.decode(), size, data[:-1])
+
+    def commit(self, revision: str) -> Commit | None:
+        """The commit ``revision`` names (a tag is peeled), or ``None`` when the clone does not have it."""
+        found = self.read(f"{revision}^{{commit}}")
+        if found is None or found.data is None:
+            return None
+        return Commit.parse(found.sha, found.data)
+
+    def file_name(self, commit: str, path: FilePath) -> str:
+        """The name :meth:`read` takes for ``path`` (relative to ``cwd`` or absolute) at ``commit``."""
+        path = os.fspath(path)
+        relative = self._relative.get(path)
+        if relative is None:  # the folder's links resolved as in cwd, not the file's own (git stores a link as is)
+            folder, name = os.path.split(os.path.join(self.cwd, path))
+            relative = os.path.relpath(os.path.join(os.path.realpath(folder), name), self.cwd).replace(os.sep, "/")
+            self._relative[path] = relative
+        return f"{commit}:./{relative}"
+
+    def file_at(self, commit: str, path: FilePath, max_bytes: int | None = None) -> GitObject | None:
+        """The blob of ``path`` (relative to ``cwd`` or absolute) at ``commit``; ``None`` when it is not a file
+        there."""
+        return blob_or_none(self.read(self.file_name(commit, path), max_bytes))
+
+
+def blob_or_none(found: GitObject | None) -> GitObject | None:
+    """``found`` when it is a file's contents (not a folder's tree or a submodule's commit), else ``None``."""
+    return found if found is not None and found.kind == "blob" else None

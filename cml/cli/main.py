@@ -41,7 +41,7 @@ COMMANDS = {
     "ci": ("cml.cli.repo", "ci", "Same as `cml repo prepare` (iterative/cml's name)."),
     "comment": ("cml.cli.comment", "command", "Post reports as pull-request, issue or commit comments."),
     "demo": ("cml.cli.demo", "command",
-             "Train a small classifier on bundled data and write a full report into DIRECTORY."),
+             "Build a small ML project with git history in DIRECTORY and write its full report (cml report create)."),
     "metrics": ("cml.cli.metrics", "command",
                 "Show and compare metrics files (JSON, YAML, TOML, CSV/TSV last row). Files over 32 MiB (CSV/TSV: "
                 "256 MiB), nested over 100 levels, with over 100 YAML aliases or over 100,000 keys and values are "
@@ -53,7 +53,7 @@ COMMANDS = {
                "(CSV/TSV: 256 MiB), nested over 100 levels, with over 100 YAML aliases or over 100,000 keys and "
                "values are refused."),
     "plot": ("cml.cli.plot", "command",
-             "Draw confusion matrices, ROC and precision-recall curves, and training curves."),
+             "Draw confusion matrices, ROC and precision-recall curves, training curves, and dvc.yaml's plots."),
     "pr": ("cml.cli.pr", "command", "Open pull requests with the files a CI job produced."),
     "repo": ("cml.cli.repo", "command", "Prepare the CI's git clone."),
     "report": ("cml.cli.report", "command", "Work with Markdown reports."),

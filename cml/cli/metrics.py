@@ -1,4 +1,4 @@
-"""``cml metrics show|diff|classification``."""
+"""``cml metrics show|diff|history|classification``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_
 from cml.cli.run_options import run_source_options
 from cml.errors import QualityGateFailed, UsageError
 from cml.report import gates
+from cml.report import history as history_report
 from cml.report import metrics as metrics_report
 from cml.report.classification import MAX_TABLE_CLASSES, ClassificationReport, folding_note, label_pairs
 from cml.report.data import (
@@ -26,6 +27,7 @@ from cml.report.data import (
 )
 from cml.report.markdown import OutputFormat
 from cml.report.metrics import DirectionRules, MetricsDiff
+from cml.report.plots.common import check_output
 
 if TYPE_CHECKING:  # the trackers are imported when a command reads a run, not at start-up
     from cml.trackers.sources import RunSource
@@ -125,12 +127,15 @@ add_show_command(command, "metrics", "Show metrics; with no FILE, those named in
                    "value, 'change(accuracy)<-0.01' the change, 'change(loss)>5%' the relative change; PATTERN may "
                    "be a glob. Short forms only for a change: 'loss>5%', 'accuracy<-0.01'. A removed, NaN or "
                    "non-numeric metric fails the rule; the verdicts follow the table.")
+@click.option("--history", type=click.IntRange(1, history_report.MAX_COUNT), metavar="N",
+              help="Add a Trend column: each metric's sparkline over the last N commits of REV (first parents), "
+                   "then the head; read from one git process.")
 @output_format_option
 @precision_option(metrics_report.DEFAULT_PRECISION)
 @no_path_option
 @pass_app
 def diff(app: Application, arguments, run_source, head_revision, show_all, higher_is_better, lower_is_better, fail_on,
-         output_format, precision, no_path) -> None:
+         history, output_format, precision, no_path) -> None:
     """Compare metrics with REV (default: the pull request's target branch in CI, else HEAD).
 
     \b
@@ -148,10 +153,19 @@ def diff(app: Application, arguments, run_source, head_revision, show_all, highe
     """
     rules = [gates.GateRule.parse(text) for text in fail_on]
     directions = metrics_report.DirectionRules(split_values(higher_is_better), split_values(lower_is_better))
+    if history and run_source.active:
+        raise UsageError("the history is read from git's metrics files, not from a run source", parameter="history")
     result = diff_result(app, arguments, head_revision, run_source, "metrics", directions)
+    trends = None
+    if history:
+        revision, files = split_revision(arguments)
+        trends, notes = history_report.diff_history(result, history, revision or default_base_revision(app.environ),
+                                                    files)
+        for note in notes:
+            app.warn(f"--history: {note}")
     checked = gates.check(rules, result, precision)
-    print_result(app, metrics_report.render_diff(result, output_format, precision, show_all, not no_path, checked),
-                 output_format)
+    print_result(app, metrics_report.render_diff(result, output_format, precision, show_all, not no_path, checked,
+                                                 history=trends), output_format)
     for gate in checked:
         for metric in gate.checks:
             if metric.verdict == gates.NOT_CHECKED:
@@ -159,6 +173,58 @@ def diff(app: Application, arguments, run_source, head_revision, show_all, highe
     failures = gates.failures(checked)
     if failures:
         raise QualityGateFailed(failures)
+
+
+@command.command()
+@click.argument("metrics", nargs=-1, metavar="[METRIC]...")
+@click.option("-n", "--commits", "count", type=click.IntRange(1, history_report.MAX_COUNT),
+              default=history_report.DEFAULT_COUNT, show_default=True, metavar="N",
+              help="Read the last N commits of REV (first parents: a merged branch counts as its merge commit).")
+@click.option("--rev", "base", metavar="REV", help="The branch whose history is read  [default: the pull request's "
+              "target branch in CI, else HEAD]")
+@click.option("-f", "--file", "files", multiple=True, metavar="FILE",
+              help="Metrics file to follow (repeatable)  [default: those dvc.yaml names at each commit, else "
+                   "dvclive/metrics.json or metrics.json]")
+@click.option("-o", "--output", metavar="IMAGE",
+              help="Also draw the trends (a panel per metric) into this image (.png, .svg or .pdf) and print its "
+                   "Markdown line after the table.")
+@click.option("--title", default="Metric history", show_default=True, help="Plot title, also the image's alt text.")
+@click.option("--report", metavar="REPORT.md", type=click.Path(dir_okay=False),
+              envvar=["CML_METRICS_HISTORY_REPORT", "CML_REPORT"],
+              help="The Markdown file this output is appended to; the image link is printed relative to its folder.")
+@click.option("--max-rows", type=click.IntRange(min=1), default=history_report.MAX_ROWS, show_default=True,
+              metavar="N", help="Show at most N metrics in the table (JSON has them all).")
+@output_format_option
+@precision_option(metrics_report.DEFAULT_PRECISION)
+@pass_app
+def history(app: Application, metrics, count, base, files, output, title, report, max_rows, output_format,
+            precision) -> None:
+    """Show how metrics moved over the last commits of a branch: first, last, change, range and a sparkline.
+
+    \b
+    Examples:
+      cml metrics history --md >> report.md
+      cml metrics history -n 50 accuracy 'val_*' -o plots/history.png --report report.md >> report.md
+
+    METRIC is a name or glob (default: every numeric metric). Each commit's files are
+    read straight from git, without a checkout, by one git process for all commits; the
+    working tree is the last point. Commits without the files are skipped and counted.
+    In a shallow CI clone, fetch the history first (fetch-depth: 0 in actions/checkout).
+    """
+    if output:
+        check_output(output)
+    result = history_report.metric_history(count, metrics, files or None, base or default_base_revision(app.environ))
+    if output_format != "json" and len(result.series) > max_rows:
+        app.warn(f"the table shows {max_rows} of {len(result.series)} metrics; name the metrics to show (METRIC…) "
+                 "or raise --max-rows")
+    print_result(app, history_report.render_history(result, output_format, precision, max_rows), output_format)
+    if output:
+        plot = history_report.history_plot(result, output, title)
+        if plot.details["metrics"] > plot.details["panels"]:
+            app.warn(f"{output} draws the first {plot.details['panels']} of {plot.details['metrics']} metrics; name "
+                     "the metrics to draw (METRIC…)")
+        if output_format != "json":
+            app.markdown(plot.markdown_in(report))
 
 
 @command.command()

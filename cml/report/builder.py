@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any, Union
 from collections.abc import Mapping, Sequence
 
-from cml.ci import default_base_revision
+from cml import git
+from cml.ci import default_base_revision, detect
 from cml.errors import QualityGateFailed, UsageError
 from cml.fileio import write_atomic
-from cml.report import gates, metrics as metrics_module
+from cml.report import gates, metrics as metrics_module, standard as standard_report
+from cml.report import history as history_module
 from cml.report.classification import ClassificationReport
 from cml.report.data import Table, flatten, load_table, table_from_records
 from cml.report.markdown import OutputFormat, image_markdown, link_target
@@ -19,7 +22,8 @@ from cml.report.plots import Plot, Series, confusion_matrix, line_plot, pr_curve
 from cml.report.plots.common import check_output
 from cml.report.plots.confusion import Normalization
 from cml.report.plots.curves import Scores
-from cml.report.plots.line import curves_from_runs
+from cml.report.plots.dvc import render_dvc_plots
+from cml.report.plots.line import curves_from_runs, curves_title, metric_names, metrics_label
 from cml.report.preview import render_page
 from cml.report.runs import TrackedRun
 from cml.report.table import render_table
@@ -96,28 +100,39 @@ class Report:
         lower_is_better: Sequence[str] = (),
         show_all: bool = False,
         fail_on: Sequence[str] = (),
+        history: int | None = None,
     ) -> Report:
         """Add a direction-aware diff: files at git ``rev`` vs the working tree, or ``base`` vs ``head`` mappings.
 
         ``fail_on`` rules (``value(accuracy)<0.9``, ``change(accuracy)<-0.01``, ``loss>5%``) are
         listed with their verdicts after the table; failures are collected in
         :attr:`gate_failures`, and :meth:`write` raises on them after writing.
+        ``history=N`` adds a Trend column: each metric's sparkline over the last N commits of ``rev``, then
+        the head (a diff of files at git revisions only).
         """
         rules = metrics_module.DirectionRules(tuple(higher_is_better), tuple(lower_is_better))
         parsed = [gates.GateRule.parse(rule) for rule in fail_on]
         if base is not None or head is not None:
+            if history is not None:
+                raise UsageError("a history is read from git: compare files at a revision (rev), not mappings",
+                                 parameter="history")
             result = metrics_module.diff_values(base or {}, head or {}, "", base_label, head_label, rules)
             show_path = False
         else:
-            result = metrics_module.diff_revisions(rev or default_base_revision(), files, head_rev, "metrics", rules)
+            base_revision = rev or default_base_revision()
+            result = metrics_module.diff_revisions(base_revision, files, head_rev, "metrics", rules)
             show_path = True
+            if history is not None:
+                trends, _ = history_module.diff_history(result, history, base_revision, files)
+                return self._diff_with_gates(result, parsed, show_all, show_path, trends)
         return self._diff_with_gates(result, parsed, show_all, show_path)
 
     def _diff_with_gates(self, result: metrics_module.MetricsDiff, rules: Sequence[gates.GateRule], show_all: bool,
-                         show_path: bool) -> Report:
+                         show_path: bool, trends: Mapping[tuple[str, str], Sequence[Any]] | None = None) -> Report:
         checked = gates.check(rules, result, self.precision)
         self.gate_failures.extend(gates.failures(checked))
-        return self.text(metrics_module.render_diff(result, "md", self.precision, show_all, show_path, checked))
+        return self.text(metrics_module.render_diff(result, "md", self.precision, show_all, show_path, checked,
+                                                    history=trends))
 
     def check_gates(self) -> None:
         """Raise :class:`cml.errors.QualityGateFailed` if any ``fail_on`` rule failed."""
@@ -133,6 +148,23 @@ class Report:
         """Add a diff of parameters (``params.yaml`` and dvc.yaml's params) against git ``rev``."""
         result = metrics_module.diff_revisions(rev or default_base_revision(), files, kind="params")
         return self.text(metrics_module.render_diff(result, "md", self.precision, show_all))
+
+    def history(self, count: int = history_module.DEFAULT_COUNT, metrics: Sequence[str] = (), rev: str | None = None,
+                filename: str | None = None, files: Sequence[str] | None = None,
+                max_rows: int | None = history_module.MAX_ROWS) -> Report:
+        """Add each metric's history over the last ``count`` commits of ``rev`` (default: the pull request's
+        target branch in CI, else ``HEAD``) and the working tree: first, last, change, range and a sparkline.
+
+        ``metrics`` are names or globs (default: every numeric metric), ``files`` the metrics files (default:
+        dvc.yaml's, dvclive's or ``metrics.json``). With ``filename``, a plot of the trends (a panel per metric)
+        is written there in :attr:`output_dir` and added after the table.
+        """
+        path = self._plot_path(filename, "Metric history") if filename is not None else None
+        result = history_module.metric_history(count, metrics, files, rev or default_base_revision())
+        self.text(history_module.render_history(result, "md", self.precision, max_rows))
+        if path is None:
+            return self
+        return self._add_plot(history_module.history_plot(result, path))
 
     def table(
         self,
@@ -180,49 +212,137 @@ class Report:
         normalize: Normalization | None = None,
         title: str = "Confusion matrix",
         filename: str | None = None,
+        *,
+        base_true: Sequence | None = None,
+        base_pred: Sequence | None = None,
+        base_label: str = "base",
     ) -> Report:
-        """Add a confusion matrix (``normalize``: ``true``, ``pred`` or ``all``)."""
-        path = self._plot_path(filename, title)
-        return self._add_plot(confusion_matrix(y_true, y_pred, path, labels, normalize, title))
+        """Add a confusion matrix (``normalize``: ``true``, ``pred`` or ``all``); correct predictions blue,
+        confusions orange, each on its own scale.
 
-    def roc(self, y_true: Sequence, scores: Scores, title: str = "ROC curve", filename: str | None = None,
-            pos_label: Any = None) -> Report:
-        """Add ROC curves: ``scores`` is one array (binary) or ``{label: scores}`` (one-vs-rest).
+        With ``base_true`` and ``base_pred`` (the base branch's actual and predicted labels, named
+        ``base_label``), a change view: the matrix beside head − base, red where the head got worse and blue
+        where better (fractions of each actual class when the sample counts differ).
+        """
+        if (base_true is None) != (base_pred is None):
+            raise UsageError("give base_pred too (or neither)" if base_pred is None else "give base_true too (or neither)",
+                             parameter="base_pred" if base_pred is None else "base_true")
+        base = (base_true, base_pred) if base_true is not None and base_pred is not None else None
+        path = self._plot_path(filename, title)
+        try:
+            plot = confusion_matrix(y_true, y_pred, path, labels, normalize, title, base=base, base_label=base_label)
+        except UsageError as error:
+            if error.parameter != "base":
+                raise
+            raise error.naming("base_true") from error.__cause__  # the plot takes both sides as one pair
+        return self._add_plot(plot)
+
+    def roc(
+        self, y_true: Sequence, scores: Scores, title: str = "ROC curve", filename: str | None = None,
+        pos_label: Any = None, *, base_true: Sequence | None = None, base_scores: Scores | None = None,
+        base_label: str = "base",
+    ) -> Report:
+        """Add ROC curves: ``scores`` is one array (binary) or ``{label: scores}`` (one-vs-rest), with a macro
+        average for several classes.
 
         A binary problem whose labels are not 0/1, -1/1 or false/true needs ``pos_label``, the positive class.
+        ``base_true`` and ``base_scores`` (the base branch's model on its data) are drawn dashed, named
+        ``base_label``: one class's curve, or the macro average of several, with each class's base AUC in the legend.
         """
-        return self._add_plot(roc_curve(y_true, scores, self._plot_path(filename, title), title, pos_label))
+        base = self._curve_base(base_true, base_scores)
+        path = self._plot_path(filename, title)
+        try:
+            return self._add_plot(roc_curve(y_true, scores, path, title, pos_label, base, base_label))
+        except UsageError as error:
+            if error.parameter != "base":
+                raise
+            raise error.naming("base_scores") from error.__cause__
+
+    @staticmethod
+    def _curve_base(base_true: Sequence | None, base_scores: Scores | None) -> tuple[Sequence, Scores] | None:
+        if (base_true is None) != (base_scores is None):
+            missing = "base_scores" if base_scores is None else "base_true"
+            raise UsageError("give base_true and base_scores together", parameter=missing)
+        return None if base_true is None or base_scores is None else (base_true, base_scores)
 
     def precision_recall(
         self, y_true: Sequence, scores: Scores, title: str = "Precision-recall curve", filename: str | None = None,
-        pos_label: Any = None,
+        pos_label: Any = None, *, base_true: Sequence | None = None, base_scores: Scores | None = None,
+        base_label: str = "base",
     ) -> Report:
-        """Add precision-recall curves with average precision in the legend (``pos_label`` as for :meth:`roc`)."""
-        return self._add_plot(pr_curve(y_true, scores, self._plot_path(filename, title), title, pos_label))
+        """Add precision-recall curves with average precision in the legend and the chance line (the positive
+        rate); ``pos_label`` and the base as for :meth:`roc`."""
+        base = self._curve_base(base_true, base_scores)
+        path = self._plot_path(filename, title)
+        try:
+            return self._add_plot(pr_curve(y_true, scores, path, title, pos_label, base, base_label))
+        except UsageError as error:
+            if error.parameter != "base":
+                raise
+            raise error.naming("base_scores") from error.__cause__
 
     def line(
         self,
         y: Mapping[str, Sequence[float]] | Sequence[float],
         x: Sequence[float] | None = None,
-        title: str = "Training curves",
+        title: str | None = None,
         filename: str | None = None,
         x_label: str = "step",
-        y_label: str = "",
+        y_label: str | None = None,
         log_y: bool = False,
     ) -> Report:
-        """Add a line plot of one series or ``{name: values}``, against ``x`` or the index."""
-        named = dict(y) if isinstance(y, Mapping) else {y_label or "value": y}
+        """Add a line plot of one series or ``{name: values}``, against ``x`` or the index.
+
+        The title and y label default to what the names say: ``{"loss": …, "val_loss": …}`` is titled
+        ``loss, val_loss`` with ``loss`` on the y axis; one unnamed series is titled "Training curves" (or its
+        ``y_label``). ``""`` draws no title or label. The x ticks are whole numbers for ``step``/``epoch``…
+        or whole x values.
+        """
+        if isinstance(y, Mapping):
+            named = {str(label): values for label, values in y.items()}
+        else:
+            named = {y_label or "value": y}
         series = []
         for label, values in named.items():
             values = list(values)
             xs = list(x) if x is not None else list(range(len(values)))
-            series.append(Series(label, xs, values))
-        path = self._plot_path(filename, title)
+            metric = label if isinstance(y, Mapping) or y_label else None
+            series.append(Series(label, xs, values, metric=metric))
+        metrics = metric_names(series)
+        if title is None:
+            title = curves_title(metrics) or "Training curves"
+        if y_label is None:
+            y_label = metrics_label(metrics)
+        path = self._plot_path(filename, title or "Training curves")
         return self._add_plot(line_plot(series, path, title, x_label, y_label, log_y))
 
     def image(self, path: str | os.PathLike, title: str = "") -> Report:
         """Add an existing image file."""
         self._blocks.append(_Image(os.path.abspath(os.fspath(path)), title))
+        return self
+
+    def image_paths(self) -> list[str]:
+        """The absolute paths of the report's images, in the order they appear."""
+        return [block.path for block in self._blocks if isinstance(block, _Image)]
+
+    def dvc_plots(self, rev: str | None = None, targets: Sequence[str] = (), *, compare: bool = True,
+                  cwd: str | os.PathLike | None = None) -> Report:
+        """Add every plot ``dvc.yaml`` (in ``cwd``, default the current folder) defines, drawn as PNG images into
+        ``<output_dir>/dvc_plots`` with the same plots at git ``rev`` overlaid; ``targets`` (plot ids, files or
+        folders) picks some.
+
+        ``rev`` defaults to the CI's base branch in CI and to no comparison outside it (``compare=False``: never).
+        Each image's alt text is its plot's title. What could not be drawn or compared (a file missing at ``rev``,
+        an unknown template) is reported with :func:`warnings.warn`.
+        """
+        base = rev or (detect().base_revision if compare else None)
+        revision = git.resolve(base, cwd) if base and compare else None
+        plots = render_dvc_plots(os.path.join(self.output_dir, "dvc_plots"), revision=revision, targets=targets,
+                                 cwd=cwd)
+        for message in plots.warnings:
+            warnings.warn(message, stacklevel=2)
+        for plot in plots.plots:
+            self._add_plot(plot)
         return self
 
     # -- tracked runs (cml.trackers: MLflow, Sacred, dvclive) ------------------------------------
@@ -254,7 +374,43 @@ class Report:
             if error.parameter != "y":
                 raise
             raise error.naming("metrics") from error.__cause__  # curves_from_runs calls the names y
-        return self._add_plot(line_plot(curves.series, self._plot_path(filename, title), title, "step", "", log_y))
+        return self._add_plot(line_plot(curves.series, self._plot_path(filename, title), title, "step", None, log_y))
+
+    # -- the standard report (cml report create) ------------------------------------------------------------
+
+    #: What :meth:`standard` left out and why, and its blocks' warnings, one line each (empty for other reports).
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def standard(
+        cls,
+        output_dir: str | os.PathLike = ".",
+        *,
+        rev: str | None = None,
+        config: str | os.PathLike | standard_report.ReportSettings | None = None,
+        cwd: str | os.PathLike | None = None,
+    ) -> Report:
+        """The report ``cml report create`` writes: every block the project in ``cwd`` has inputs for.
+
+        Blocks, in this order unless the settings choose: ``metrics`` (diff against ``rev`` with the
+        ``fail_on`` gates), ``params``, ``plots`` (dvc.yaml's plots, else dvclive's training curves),
+        ``confusion``, ``roc`` and ``pr`` (from ``predictions.csv``/``.tsv``/``.json`` or dvclive's sklearn
+        plots), and ``history``. Settings come from ``config`` (a file, or
+        :class:`~cml.report.standard.ReportSettings`), else ``[tool.cml.report]`` in ``pyproject.toml`` or
+        ``report:`` in ``cml.yaml``; ``rev`` defaults to theirs, else the CI's base branch (``HEAD`` outside CI).
+        Images go into ``output_dir``; :attr:`notes` says which blocks were left out and why. Failed gates
+        raise when the report is written, as with :meth:`metrics_diff`::
+
+            Report.standard("report_plots").write("report.md")
+        """
+        if isinstance(config, standard_report.ReportSettings):
+            settings = config
+        else:
+            settings = standard_report.load_settings(config, cwd)
+        report = cls(output_dir)
+        base = rev or settings.rev or default_base_revision()
+        report.notes = tuple(standard_report.assemble(report, settings, base, cwd))
+        return report
 
     def markdown(self, relative_to: str | os.PathLike | None = None) -> str:
         """The report as Markdown, image paths relative to the folder ``relative_to``."""

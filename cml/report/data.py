@@ -12,17 +12,21 @@ document may nest deeper than :data:`MAX_NESTING` or, for metrics and params, ho
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import io
 import json
 import math
 import operator
 import os
+import re
 from dataclasses import dataclass, field
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
-from cml.errors import InputError
+from cml.errors import CmlError, InputError
+from cml.git import Revision
 from cml.fileio import FilePath, decode_text, read_bytes, too_large
 
 try:
@@ -120,9 +124,24 @@ def check_tree(document: Any, path: FilePath, max_values: int | None = None) -> 
             raise _too_many_values(path, max_values)
 
 
+@contextlib.contextmanager
+def deep_parsing() -> Iterator[None]:
+    """No garbage collection while a parser may recurse to the interpreter's limit on hostile nesting: a
+    collection there runs other objects' finalizers with no stack left, which fail noisily on stderr
+    ("Exception ignored in…") before the one-line error."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def parse_json(text: str, path: FilePath) -> Any:
     try:
-        return json.loads(text)
+        with deep_parsing():
+            return json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(path, f"invalid JSON: {error.msg}", line=error.lineno, column=error.colno) from None
     except RecursionError:
@@ -181,7 +200,8 @@ def parse_toml(text: str, path: FilePath) -> Any:
     if tomllib is None:
         raise InputError(path, "reading TOML needs Python 3.11 or newer; use JSON or YAML")
     try:
-        return tomllib.loads(text)
+        with deep_parsing():
+            return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InputError(path, f"invalid TOML: {error}") from None
     except RecursionError:
@@ -418,7 +438,8 @@ def parse_table(data: bytes, path: FilePath, label: str | None = None) -> Table:
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 try:
-                    records.append(json.loads(line))
+                    with deep_parsing():
+                        records.append(json.loads(line))
                 except json.JSONDecodeError as error:
                     raise InputError(path, f"invalid JSON: {error.msg}", line=number, column=error.colno) from None
                 except RecursionError:
@@ -451,12 +472,44 @@ def load_table(path: FilePath, data: bytes | None = None, label: str | None = No
     return parse_table(data, path, label)
 
 
-def natural_sort_key(label: str) -> tuple[int, float, str]:
-    """Sort numbers numerically and text alphabetically (``2`` before ``10``; numbers first)."""
+def load_table_at(path: FilePath, revision: Revision) -> Table | None:
+    """The table ``path`` as it was at git ``revision`` (read from git, no checkout), or ``None`` when the
+    revision lacks the file; messages name it as ``path (at REV)``."""
+    data = revision.read_file(path)
+    if data is None:
+        return None
+    check_size(data, path, MAX_TABLE_BYTES, TABLE_FILES)
+    return parse_table(data, path, f"{os.fspath(path)} (at {revision.name})")
+
+
+def base_table(path: FilePath, revision: Revision) -> tuple[Table | None, str | None]:
+    """``path`` at ``revision`` for a plot to compare with: the table, or ``None`` and why in one line (the file
+    is not there, or cannot be read there). A comparison is never worth failing the plot over: the branch may
+    have added or fixed the file."""
+    try:
+        table = load_table_at(path, revision)
+    except CmlError as error:
+        return None, f"no comparison with {revision.name}: {error}"
+    if table is None:
+        return None, f"{os.fspath(path)} is not at {revision.name}; nothing to compare with"
+    return table, None
+
+
+_DIGIT_RUNS = re.compile(r"([0-9]+)")
+
+
+def natural_sort_key(label: str) -> tuple[Any, ...]:
+    """Sort numbers numerically, then text with its embedded numbers numerically: ``2`` before ``10``,
+    ``class2`` before ``class10``, ``img_9`` before ``img_10``; numbers first, text case-insensitively."""
     try:
         number = float(label)
         if not math.isnan(number):
             return (0, number, label)
     except (TypeError, ValueError):
         pass
-    return (1, 0.0, str(label).lower())
+    text = str(label)
+    # Splitting on digit runs puts text at even positions and numbers at odd ones, so any two keys compare. A
+    # number compares as (digits without leading zeros, those digits): numeric order without int()'s length limit.
+    parts = tuple((len(part.lstrip("0")), part.lstrip("0")) if position % 2 else part
+                  for position, part in enumerate(_DIGIT_RUNS.split(text.lower())))
+    return (1, parts, text)

@@ -34,6 +34,7 @@ from cml.report.markdown import (
     terminal_table,
 )
 from cml.report.runs import TrackedRun
+from cml.report.sparklines import trend_cell
 
 WORKSPACE = "workspace"
 DEFAULT_PRECISION = 5
@@ -378,16 +379,19 @@ def render_diff(
     show_all: bool = False,
     show_path: bool = True,
     gates: Sequence[Any] = (),
+    history: Mapping[tuple[str, str], Sequence[Any]] | None = None,
 ) -> str:
     """Render a diff as Markdown (``md``), JSON (``json``) or a terminal table (``table``).
 
     ``gates`` (:class:`cml.report.gates.GateResult`) follow the table as one line per rule, or
     form the ``"gates"`` list in JSON. JSON keeps every number at full precision.
+    ``history`` (:func:`cml.report.history.diff_history`: each metric's values, oldest first, the head's
+    last) adds a Trend column of sparklines, or a ``"history"`` list to each metric in JSON.
     """
     deltas = result.deltas if show_all else result.changed()
     if output_format == "json":
-        return _diff_json(deltas, gates)
-    table = _diff_table(result, deltas, output_format, precision, show_path)
+        return _diff_json(deltas, gates, history)
+    table = _diff_table(result, deltas, output_format, precision, show_path, history)
     if not gates:
         return table
     if output_format == "md":
@@ -396,7 +400,7 @@ def render_diff(
 
 
 def _diff_table(result: MetricsDiff, deltas: Sequence[MetricDelta], output_format: OutputFormat, precision: int,
-                show_path: bool) -> str:
+                show_path: bool, history: Mapping[tuple[str, str], Sequence[Any]] | None = None) -> str:
     is_metrics = result.kind == "metrics"
     headers = ["Path", "Metric" if is_metrics else "Param", result.base_label, result.head_label, "Change"]
     align: list[Alignment] = ["left", "left", "right", "right", "right"]
@@ -418,7 +422,12 @@ def _diff_table(result: MetricsDiff, deltas: Sequence[MetricDelta], output_forma
             row.append(format_percent(delta.relative_change) if change is not None else MISSING)
             shown = STATUS_WORDS_MD.get(status, status) if output_format == "md" else status
             row.append("" if status == "changed" else shown)
+        if history is not None:
+            row.append(trend_cell(history.get((delta.path, delta.name), ()), output_format))
         rows.append(row)
+    if history is not None:
+        headers.append("Trend")
+        align.append("left")
     if not show_path:
         headers, align, rows = headers[1:], align[1:], [row[1:] for row in rows]
     if not rows:
@@ -437,7 +446,8 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _diff_json(deltas: Sequence[MetricDelta], gates: Sequence[Any] = ()) -> str:
+def _diff_json(deltas: Sequence[MetricDelta], gates: Sequence[Any] = (),
+               history: Mapping[tuple[str, str], Sequence[Any]] | None = None) -> str:
     document: dict[str, Any] = {}
     for delta in deltas:
         entry = {"old": _json_value(delta.base), "new": _json_value(delta.head)}
@@ -448,6 +458,8 @@ def _diff_json(deltas: Sequence[MetricDelta], gates: Sequence[Any] = ()) -> str:
         entry["status"] = delta.status
         if delta.direction:
             entry["direction"] = delta.direction
+        if history is not None:
+            entry["history"] = [_json_value(value) for value in history.get((delta.path, delta.name), ())]
         document.setdefault(delta.path, {})[delta.name] = entry
     if gates:
         document["gates"] = [gate.to_json() for gate in gates]

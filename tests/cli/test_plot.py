@@ -32,7 +32,8 @@ def test_confusion_from_dvclive_json_normalized_svg(repo, run_cli):
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "![Confusion matrix](plots/cm.svg)\n\n"
     svg = (repo.path / "plots/cm.svg").read_text()
-    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and ">1.00<" in svg and ">0.00<" in svg
+    # Issue 17: a normalised matrix leaves empty cells blank rather than writing 0.00.
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and ">1.00<" in svg and ">0.00<" not in svg
 
 
 def test_confusion_with_named_columns_and_numeric_label_order(repo, run_cli):
@@ -157,7 +158,7 @@ def test_line_plot_of_a_million_points_is_fast_and_keeps_spikes(repo, run_cli):
     result = run_cli("plot", "line", "big.csv", "-y", "loss")
     elapsed = time.perf_counter() - started
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "![big](big.png)\n\n"
+    assert result.stdout == "![loss](big.png)\n\n"  # titled by the metric drawn, not by the file
     assert elapsed < 15, f"10^6-point line plot took {elapsed:.1f} s"
     assert_image("big.png")
 

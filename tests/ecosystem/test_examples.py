@@ -158,9 +158,9 @@ def test_sklearn_example(clone, forge):
     run_ci(work, ci_scripts(example, forge.name), forge.env)
 
     (body,) = forge.comments()  # the second run updated the first comment
-    assert "## Metrics" in body and "## Confusion matrix and ROC" in body
+    assert "## Metrics" in body and "## Confusion matrix" in body and "## ROC curve" in body
     assert re.search(r"\| accuracy .*✅ better", body), body
-    assert len(published_images(body)) == 2
+    assert len(published_images(body)) == 3  # the confusion matrix, ROC and precision-recall curves
     if forge.name == "github":
         assert "https://github.test/octo/models/raw/cml-assets/" in body
 

@@ -39,7 +39,7 @@ def test_github_two_jobs(project, github_runners, cloud, fleet):
 
     run_lines(train, project)
     (comment,) = github_runners.comments_on(sha="f" * 40)
-    assert "## Trained on a cloud GPU" in comment["body"] and "| accuracy" in comment["body"]
+    assert "# Trained on a GPU runner" in comment["body"] and "| accuracy" in comment["body"]
 
 
 def test_gitlab_two_jobs(project, gitlab_runners, cloud, fleet, monkeypatch):
@@ -53,4 +53,4 @@ def test_gitlab_two_jobs(project, gitlab_runners, cloud, fleet, monkeypatch):
 
     run_lines(train, project)
     (comment,) = gitlab_runners.store.on("pr", 3)
-    assert "## Trained on a cloud GPU" in comment["body"]
+    assert "# Trained on a GPU runner" in comment["body"]

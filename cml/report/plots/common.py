@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,29 @@ from cml.report.markdown import image_markdown, link_target
 
 SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 MAX_DRAWN_POINTS = 4000
+#: Pixels per inch of every image.
+DPI = 120
+#: GitHub's comment column shows an image at most this many CSS pixels wide and scales wider ones down.
+COMMENT_WIDTH_PIXELS = 880
+#: The widest figure, in inches (1,200 pixels): :func:`new_figure` scales a wider request down, keeping its shape,
+#: so text keeps at least 73% of its size once GitHub scales the image to its comment width.
+MAX_FIGURE_WIDTH = 10.0
+#: The smallest font of titles, axis and tick labels and legends, in points; 9 points at the widest figure show
+#: as 11 CSS pixels in a comment. :func:`save_figure` raises smaller ones to it (text in cells is the plot's own).
+MIN_FONT_SIZE = 9.0
+#: The opaque background of every image, so it reads the same in GitHub's light and dark themes.
+BACKGROUND = "white"
+#: Whether a PNG is stored with a palette of at most 256 colours when that is faithful (flat colours and
+#: antialiasing, as plots are), which makes it about a third of the size; a switch for measuring its cost.
+PALETTE_PNG = True
+#: A palette is faithful when the mean error per channel stays within this (of 255, well under what an eye sees)…
+PALETTE_MEAN_ERROR = 1.0
+#: …and at most one pixel in a thousand is off by more than this in some channel.
+PALETTE_PIXEL_ERROR = 24
+#: A PNG that zlib's default level packs into at most this many bytes is packed again at its best level (10–20%
+#: smaller, in tens of milliseconds); larger ones are noise-like (a thousand classes), where the best level
+#: takes ten times as long as the default for a tenth less.
+OPTIMISE_UP_TO_BYTES = 64 * 1024
 #: Longest text from data (titles, axis labels, legend entries) drawn on a plot; longer text is cut with "…".
 MAX_DRAWN_TEXT = 100
 #: Longest tick label (a class name) drawn.
@@ -37,13 +61,15 @@ class Plot:
 
 @dataclass
 class Series:
-    """One line to draw: ``x`` and ``y`` values, a legend label and a line style."""
+    """One line to draw: ``x`` and ``y`` values, a legend label and a line style; ``metric`` names what ``y``
+    measures (a column or metric name), from which a plot's title and y label are made."""
 
     label: str
     x: Any
     y: Any
     dashed: bool = False
     color_key: str | None = None
+    metric: str | None = None
 
 
 def check_output(path: str | os.PathLike, parameter: str = "output") -> str:
@@ -55,25 +81,116 @@ def check_output(path: str | os.PathLike, parameter: str = "output") -> str:
 
 
 def new_figure(width: float, height: float) -> Any:
-    """A matplotlib Figure on the Agg canvas (no pyplot, no global state)."""
+    """A matplotlib Figure on the Agg canvas (no pyplot, no global state) with an opaque white background.
+
+    A figure wider than :data:`MAX_FIGURE_WIDTH` inches is scaled down to it, its shape kept: an image wider than
+    a comment is shown smaller, text included, so a narrower figure with the same font sizes reads better.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    if width > MAX_FIGURE_WIDTH:
+        width, height = MAX_FIGURE_WIDTH, height * MAX_FIGURE_WIDTH / width
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained", facecolor=BACKGROUND)
     FigureCanvasAgg(figure)
     return figure
 
 
 def save_figure(figure: Any, path: str, title: str, **details: Any) -> Plot:
-    """Save ``figure`` atomically in the format its extension names."""
+    """Save ``figure`` atomically in the format its extension names, on an opaque background with readable fonts.
+
+    A PNG is written by Pillow: without an alpha channel, with a palette when that is faithful
+    (see :data:`PALETTE_PNG`), optimised, and with ``Software: cml`` in its metadata.
+    """
     path = check_output(path)
     file_format = SAVE_FORMATS[os.path.splitext(path)[1].lower()]
     import matplotlib
 
+    _make_readable(figure)
+    if file_format == "png":
+        with atomic_path(path) as temporary:
+            write_png(figure, temporary)
+        return Plot(path=path, title=title, details=details)
     # SVG keeps text as text: smaller files, searchable labels.
     with matplotlib.rc_context({"svg.fonttype": "none"}), atomic_path(path) as temporary:
-        figure.savefig(temporary, format=file_format, metadata={"Software": "cml"} if file_format == "png" else None)
+        figure.savefig(temporary, format=file_format, dpi=figure.dpi, facecolor=figure.get_facecolor(),
+                       transparent=False, metadata=None)
     return Plot(path=path, title=title, details=details)
+
+
+def _make_readable(figure: Any) -> None:
+    """Opaque figure and axes backgrounds; titles, axis labels, tick labels and legends of at least
+    :data:`MIN_FONT_SIZE` points."""
+    from matplotlib.colors import to_rgba
+
+    if to_rgba(figure.get_facecolor())[3] < 1:
+        figure.set_facecolor(BACKGROUND)
+    for axes in figure.axes:
+        if to_rgba(axes.get_facecolor())[3] < 1:
+            axes.set_facecolor(BACKGROUND)
+        texts = [axes.title, axes.xaxis.label, axes.yaxis.label]
+        legend = axes.get_legend()
+        if legend is not None:
+            texts += [*legend.get_texts(), legend.get_title()]
+        for text in texts:
+            if text.get_fontsize() < MIN_FONT_SIZE:
+                text.set_fontsize(MIN_FONT_SIZE)
+        for name, axis in (("x", axes.xaxis), ("y", axes.yaxis)):
+            ticks = axis.get_major_ticks()
+            if ticks and ticks[0].label1.get_fontsize() < MIN_FONT_SIZE:
+                axes.tick_params(axis=name, which="both", labelsize=MIN_FONT_SIZE)
+
+
+def write_png(figure: Any, path: str | os.PathLike) -> None:
+    """Render ``figure`` with Agg and write it to ``path`` as a PNG without alpha: a palette image when
+    :func:`faithful_palette` finds one, else RGB; optimised (zlib's best level) up to :data:`OPTIMISE_UP_TO_BYTES`."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    alpha = rgba[..., 3:4]
+    if (alpha == 255).all():
+        pixels = np.ascontiguousarray(rgba[..., :3])
+    else:  # composed over white, as a viewer shows it, so no theme shows through
+        pixels = (rgba[..., :3] * (alpha / 255.0) + 255.0 * (1 - alpha / 255.0)).round().astype(np.uint8)
+    image = Image.fromarray(pixels, "RGB")
+    if PALETTE_PNG:
+        image = faithful_palette(image, pixels) or image
+    info = PngInfo()
+    info.add_text("Software", "cml")
+    encoded = io.BytesIO()
+    image.save(encoded, format="PNG", compress_level=6, pnginfo=info)
+    if encoded.tell() <= OPTIMISE_UP_TO_BYTES:
+        encoded = io.BytesIO()
+        image.save(encoded, format="PNG", optimize=True, pnginfo=info)
+    with open(path, "wb") as handle:
+        handle.write(encoded.getbuffer())
+
+
+def faithful_palette(image: Any, pixels: Any) -> Any:
+    """``image`` (RGB, whose array is ``pixels``) with an adaptive palette of at most 256 colours and no
+    dithering, or ``None`` when the palette would change it visibly (see :data:`PALETTE_MEAN_ERROR` and
+    :data:`PALETTE_PIXEL_ERROR`, measured on every other row).
+
+    Median cut keeps the flat colours of lines, cells and text exact; what it moves are antialiased edge pixels
+    and, in a colour bar's gradient, neighbouring shades merged into steps of a few levels.
+    """
+    import numpy as np
+    from PIL import Image
+
+    quantised = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    palette = np.asarray(quantised.getpalette() or [], dtype=np.int16).reshape(-1, 3)
+    sampled = pixels[::2]
+    error = np.abs(palette[np.asarray(quantised)[::2]] - sampled)
+    if float(error.mean()) > PALETTE_MEAN_ERROR:
+        return None
+    if np.count_nonzero((error > PALETTE_PIXEL_ERROR).any(axis=2)) * 1000 > sampled.shape[0] * sampled.shape[1]:
+        return None
+    return quantised
 
 
 def numeric_array(table: Table, name: str, option: str | None = None) -> Any:

@@ -1,24 +1,43 @@
-"""Confusion matrices that stay readable, fast and small in memory up to thousands of classes.
+"""Confusion matrices that show the errors, stay fast and small in memory up to thousands of classes, and
+compare with the base branch.
+
+Colours: correct predictions (the diagonal) in blues and confusions (off the diagonal) in oranges, each scaled
+on its own maximum (confusions on a square-root scale), so one confusion beside a thousand correct predictions
+is plainly orange; cells without samples are white, and annotations pick black or white text by the cell's
+luminance. With a base, a second panel draws head − base: cells that got worse (more confusions, fewer correct)
+red, better blue, on a square-root scale centred at 0.
 
 Pairs are counted sparsely (memory grows with the samples, not with the square of the classes); past
-``max_classes``, the most frequent classes are drawn and the rest summed in one "other" row and column.
+``max_classes``, the most frequent classes are drawn and the rest summed in one "other" row and column. When
+cells are smaller than a pixel, each pixel shows the most telling cell under it (a confusion over a correct
+prediction, a regression over an improvement), so no error is scaled away.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal, NamedTuple, get_args
 from collections.abc import Sequence
 
-from cml.errors import UsageError
-from cml.report.classification import folding_note, most_frequent, other_label, prepare_labels
+from cml.errors import InputError, UsageError
+from cml.fileio import FilePath
+from cml.git import Revision
+from cml.report.classification import folding_note, label_pairs, most_frequent, other_label, sorted_labels
+from cml.report.data import Table, base_table, load_table
 from cml.report.plots.common import MAX_TICK_TEXT, Plot, check_output, literal, new_figure, save_figure, thin_ticks
 
 #: Fractions of each actual class (``true``), of each predicted class (``pred``) or of all samples (``all``).
 Normalization = Literal["true", "pred", "all"]
 NORMALIZATIONS: tuple[Normalization, ...] = get_args(Normalization)
+#: Matrices up to this many classes write each cell's value; larger ones are colour only.
 ANNOTATE_UP_TO = 30
 #: Classes a confusion matrix draws one by one; the others share one "other" row and column.
 MAX_PLOTTED_CLASSES = 1000
+#: Where the colour maps start: the smallest value drawn is a clear tint, never near-white (white means none).
+LIGHTEST_TINT = 0.3
+#: Relative luminance below which a cell's text is white (black and white contrast equally there).
+DARK_CELL_LUMINANCE = 0.179
+MINUS = "\u2212"
 
 
 class ConfusionCounts(NamedTuple):
@@ -31,37 +50,103 @@ class ConfusionCounts(NamedTuple):
     correct: int
 
 
+class _Pairs(NamedTuple):
+    rows: Any
+    columns: Any
+    counts: Any
+    correct: int
+
+
+def _head_side(y_true: Sequence, y_pred: Sequence) -> tuple[list[str], list[str]]:
+    actual, predicted = [str(v) for v in y_true], [str(v) for v in y_pred]
+    if len(actual) != len(predicted):
+        raise UsageError(f"y_true has {len(actual)} labels but y_pred has {len(predicted)}")
+    if not actual:
+        raise UsageError("no labels: y_true and y_pred are empty")
+    return actual, predicted
+
+
+def _base_side(base: tuple[Sequence, Sequence]) -> tuple[list[str], list[str]]:
+    if len(base) != 2:
+        raise UsageError("must be a pair: (actual labels, predicted labels)", parameter="base")
+    actual, predicted = [str(v) for v in base[0]], [str(v) for v in base[1]]
+    if len(actual) != len(predicted):
+        raise UsageError(f"has {len(actual)} actual labels but {len(predicted)} predicted", parameter="base")
+    if not actual:
+        raise UsageError("has no labels", parameter="base")
+    return actual, predicted
+
+
+def _count_pairs(actual: list[str], predicted: list[str], index: dict[str, int], parameter: str) -> _Pairs:
+    """Distinct (actual, predicted) positions in ``index`` and how often each occurs."""
+    import numpy as np
+
+    size = len(index)
+    try:
+        rows = np.fromiter((index[label] for label in actual), dtype=np.int64, count=len(actual))
+        columns = np.fromiter((index[label] for label in predicted), dtype=np.int64, count=len(predicted))
+    except KeyError as error:
+        raise UsageError(f"label {error.args[0]!r} is not among the given labels", parameter=parameter) from None
+    pairs, counts = np.unique(rows * size + columns, return_counts=True)
+    rows, columns = np.divmod(pairs, size)
+    return _Pairs(rows, columns, counts, int(counts[rows == columns].sum()))
+
+
+def _fold(sides: Sequence[_Pairs], labels: list[str], max_classes: int) -> tuple[list[str], list[Any]]:
+    """Count matrices of every side over the same classes: all of them, or the ``max_classes`` most frequent
+    over all sides together and one "other" row and column that sums the rest."""
+    import numpy as np
+
+    size = len(labels)
+    folded = max(size - max_classes, 0)
+    if folded:
+        frequency = np.zeros(size)
+        for side in sides:
+            frequency += np.bincount(side.rows, side.counts, size) + np.bincount(side.columns, side.counts, size)
+        kept = most_frequent(frequency.tolist(), max_classes)
+        position = np.full(size, max_classes, dtype=np.int64)
+        position[kept] = np.arange(max_classes)
+        labels = [labels[i] for i in kept] + [other_label(folded)]
+        size = max_classes + 1
+    matrices = []
+    for side in sides:
+        rows, columns = (position[side.rows], position[side.columns]) if folded else (side.rows, side.columns)
+        matrix = np.bincount(rows * size + columns, weights=side.counts, minlength=size * size)
+        matrices.append(matrix.astype(np.int64).reshape(size, size))
+    return labels, matrices
+
+
 def count_matrix(
     y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None, max_classes: int = MAX_PLOTTED_CLASSES
 ) -> ConfusionCounts:
     """Count (actual, predicted) pairs; past ``max_classes`` classes, keep the most frequent and fold the rest."""
-    import numpy as np
+    return count_matrices(y_true, y_pred, None, labels, max_classes)[0]
 
+
+def count_matrices(
+    y_true: Sequence,
+    y_pred: Sequence,
+    base: tuple[Sequence, Sequence] | None = None,
+    labels: Sequence[str] | None = None,
+    max_classes: int = MAX_PLOTTED_CLASSES,
+) -> tuple[ConfusionCounts, ConfusionCounts | None]:
+    """The head's counts and, with ``base`` (actual, predicted), the base's, over the same classes: ``labels``,
+    else every label of either side in natural order, folded the same way on both sides."""
     if max_classes < 1:
         raise UsageError("must be 1 or more", parameter="max_classes")
-    y_true, y_pred, labels = prepare_labels(y_true, y_pred, labels)
-    index = {label: position for position, label in enumerate(labels)}
-    size = len(labels)
-    try:
-        actual = np.fromiter((index[label] for label in y_true), dtype=np.int64, count=len(y_true))
-        predicted = np.fromiter((index[label] for label in y_pred), dtype=np.int64, count=len(y_pred))
-    except KeyError as error:
-        raise UsageError(f"label {error.args[0]!r} is not among the given labels") from None
-    pairs, counts = np.unique(actual * size + predicted, return_counts=True)
-    rows, columns = np.divmod(pairs, size)
-    correct = int(counts[rows == columns].sum())
-    classes = size
-    folded = max(classes - max_classes, 0)
-    if folded:
-        frequency = np.bincount(rows, counts, size) + np.bincount(columns, counts, size)
-        kept = most_frequent(frequency.tolist(), max_classes)
-        position = np.full(size, max_classes, dtype=np.int64)
-        position[kept] = np.arange(max_classes)
-        rows, columns = position[rows], position[columns]
-        labels = [labels[i] for i in kept] + [other_label(folded)]
-        size = max_classes + 1
-    matrix = np.bincount(rows * size + columns, weights=counts, minlength=size * size)
-    return ConfusionCounts(labels, matrix.astype(np.int64).reshape(size, size), classes, folded, correct)
+    sides = [_head_side(y_true, y_pred)]
+    if base is not None:
+        sides.append(_base_side(base))
+    classes = [str(label) for label in labels] if labels is not None else sorted_labels(*(s for pair in sides for s in pair))
+    if not classes:
+        raise UsageError("no labels to draw", parameter="labels")
+    index = {label: position for position, label in enumerate(classes)}
+    pairs = [_count_pairs(actual, predicted, index, "labels" if number == 0 else "base")
+             for number, (actual, predicted) in enumerate(sides)]
+    shown, matrices = _fold(pairs, classes, max_classes)
+    folded = max(len(classes) - max_classes, 0)
+    counted = [ConfusionCounts(shown, matrix, len(classes), folded, side.correct) for side, matrix in zip(pairs, matrices)]
+    return counted[0], counted[1] if base is not None else None
 
 
 def normalize_matrix(counts: Any, normalize: Normalization | None) -> Any:
@@ -83,6 +168,359 @@ def normalize_matrix(counts: Any, normalize: Normalization | None) -> Any:
         return np.where(totals > 0, counts / np.where(totals > 0, totals, 1), 0.0)
 
 
+# -- colours -----------------------------------------------------------------------------------------------------
+
+
+#: Shades per colour map: the blues, oranges and the change view's two sides fit in one 256-colour PNG palette
+#: together with the text and grid, so optimised images keep every shade (see common.write_png).
+COLOUR_LEVELS = 48
+
+
+def _tinted(name: str) -> Any:
+    """Colour map ``name`` from its :data:`LIGHTEST_TINT` on, white below its range (the colour bars' "none")."""
+    import numpy as np
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    colours = colormaps[name](np.linspace(LIGHTEST_TINT, 1.0, COLOUR_LEVELS))
+    return ListedColormap(colours, name=f"cml_{name}").with_extremes(under="white")
+
+
+def _diverging() -> Any:
+    """Blue (better) through white to red (worse), each side starting at a clear tint."""
+    import numpy as np
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    signed = np.linspace(-1.0, 1.0, 2 * COLOUR_LEVELS)
+    distance = LIGHTEST_TINT / 2 + (0.5 - LIGHTEST_TINT / 2) * np.abs(signed)
+    return ListedColormap(colormaps["RdBu_r"](0.5 + np.sign(signed) * distance), name="cml_change")
+
+
+def _square_root_norm(top: float) -> Any:
+    """Signed square-root scale from ``-top`` to ``top``: small changes stay visible beside large ones."""
+    import numpy as np
+    from matplotlib.colors import FuncNorm
+
+    return FuncNorm((lambda v: np.sign(v) * np.sqrt(np.abs(v)), lambda v: np.sign(v) * np.square(v)),
+                    vmin=-top, vmax=top, clip=True)
+
+
+def _plain_top(values: Any, mask: Any, folded: bool) -> float:
+    """The largest of ``values`` where ``mask`` holds, leaving out the "other" row and column when folded
+    (it sums many classes and would wash the others out); falls back to every cell, then to 1."""
+    import numpy as np
+
+    inner = np.where(mask, values, 0)
+    if folded:
+        inner = inner[:-1, :-1]
+    return float(inner.max()) or float(np.where(mask, values, 0).max()) or 1.0
+
+
+def _luminance(rgba: Any) -> Any:
+    """Relative luminance (WCAG) of sRGB colours."""
+    import numpy as np
+
+    channels = rgba[..., :3]
+    linear = np.where(channels <= 0.04045, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
+    return linear @ np.array([0.2126, 0.7152, 0.0722])
+
+
+class _Scale(NamedTuple):
+    """A colour bar: what it measures, its colours, and its ticks (``None``: matplotlib's)."""
+
+    label: str
+    cmap: Any
+    norm: Any
+    extend: str
+    integer: bool
+    ticks: list[float] | None = None
+    magnitude: bool = False
+
+
+def _nice(value: float) -> float:
+    """The 1, 2 or 5 times a power of ten nearest ``value`` (on a log scale)."""
+    exponent = math.floor(math.log10(value))
+    mantissa = value / 10 ** exponent
+    nearest = min((1.0, 2.0, 5.0, 10.0), key=lambda candidate: abs(math.log(mantissa / candidate)))
+    return float(f"{nearest * 10 ** exponent:.1g}")
+
+
+def _square_root_ticks(top: float, integer: bool, steps: Sequence[float] = (1 / 16, 1 / 4, 9 / 16)) -> list[float]:
+    """Round ticks about evenly spaced on a square-root scale from 0 to ``top``, which ends them."""
+    end = float(int(top)) if integer else float(f"{top:.2g}")
+    ticks = [0.0]
+    for fraction in steps:
+        value = math.ceil(top * fraction) if integer and top <= 10 else _nice(top * fraction)
+        if ticks[-1] < value < 0.85 * end:
+            ticks.append(float(value))
+    return ticks + [end] if end > 0 else ticks
+
+
+class _Colouring(NamedTuple):
+    """Cell colours as codes: 0 is white, ``2 + t`` the ``low`` map at ``t`` and ``4 + t`` the ``high`` map at
+    ``t`` (``t`` from 0 to 1). A higher code is a more telling cell (an error over a correct prediction), which
+    is the one a pixel shows when it spans several cells."""
+
+    codes: Any
+    low: Any
+    high: Any
+
+    def rgba(self, codes: Any = None) -> Any:
+        import numpy as np
+
+        codes = self.codes if codes is None else codes
+        rgba = np.ones((*codes.shape, 4))
+        for kind, cmap in ((1, self.low), (2, self.high)):
+            cells = (codes >= 2 * kind) & (codes < 2 * kind + 2)
+            rgba[cells] = cmap(codes[cells] - 2 * kind)
+        return rgba
+
+
+def _unit_interval(norm: Any, values: Any) -> Any:
+    import numpy as np
+
+    return np.clip(np.ma.getdata(norm(values)).astype(float), 0.0, 1.0)
+
+
+def _head_colours(values: Any, counts: Any, normalize: Normalization | None, folded: bool) -> tuple[_Colouring, list[_Scale]]:
+    """Cell colours of a confusion matrix (correct predictions in blues, confusions in oranges) and the colour
+    bars that explain them."""
+    import numpy as np
+    from matplotlib.colors import Normalize, PowerNorm
+
+    diagonal = np.eye(len(values), dtype=bool)
+    filled = counts > 0
+    unit = "fraction" if normalize else "count"
+    diagonal_top = 1.0 if normalize in ("true", "pred") else _plain_top(values, diagonal, folded)
+    error_top = _plain_top(values, ~diagonal, folded)
+    scales = []
+    codes = np.zeros(values.shape)
+    cmaps = []
+    for kind, mask, name, top, norm, label in (
+        (1, diagonal, "Blues", diagonal_top, Normalize(vmin=0, vmax=diagonal_top, clip=True), f"correct ({unit})"),
+        (2, ~diagonal, "Oranges", error_top, PowerNorm(gamma=0.5, vmin=0, vmax=error_top, clip=True),
+         f"confused ({unit})"),
+    ):
+        cmap = _tinted(name)
+        cmaps.append(cmap)
+        cells = mask & filled
+        codes[cells] = 2 * kind + _unit_interval(norm, values[cells])
+        if cells.any():
+            clipped = float(values[cells].max()) > top
+            ticks = _square_root_ticks(top, not normalize) if isinstance(norm, PowerNorm) else None
+            scales.append(_Scale(label, cmap, norm, "both" if clipped else "min", not normalize, ticks))
+    return _Colouring(codes, *cmaps), scales
+
+
+def _change_colours(change: Any, fractions: bool, folded: bool) -> tuple[_Colouring, Any, _Scale]:
+    """Cell colours of head − base by how much worse (red) or better (blue) each cell got; the worse-ness
+    (the change, with the diagonal's sign turned: fewer correct is worse)."""
+    import numpy as np
+
+    diagonal = np.eye(len(change), dtype=bool)
+    worse = np.where(diagonal, -change, change)
+    changed = np.abs(change) > 1e-12
+    top = _plain_top(np.abs(worse), changed, folded)
+    cmap, norm = _diverging(), _square_root_norm(top)
+    strength = np.clip(np.sqrt(np.abs(worse) / top), 0.0, 1.0)
+    codes = np.where(changed, np.where(worse > 0, 4.0, 2.0) + strength, 0.0)
+    colouring = _Colouring(codes, lambda t: cmap(0.5 - 0.5 * t), lambda t: cmap(0.5 + 0.5 * t))
+    clipped = float(np.abs(worse).max()) > top
+    unit = "fraction of the class" if fractions else "count"
+    ticks = _square_root_ticks(top, not fractions, steps=(1 / 4,))
+    scale = _Scale(f"change ({unit}): blue better, red worse", cmap, norm, "both" if clipped else "neither",
+                   not fractions, [-tick for tick in reversed(ticks[1:])] + ticks, magnitude=True)
+    return colouring, np.where(changed, worse, 0.0), scale
+
+
+# -- cell text ---------------------------------------------------------------------------------------------------
+
+
+def cell_texts(values: Any, counts: Any, normalize: Normalization | None) -> list[list[str]]:
+    """What each cell writes: nothing without samples, ``<0.01`` for a fraction that rounds to 0.00."""
+    texts = []
+    for value_row, count_row in zip(values.tolist(), counts.tolist()):
+        row = []
+        for value, count in zip(value_row, count_row):
+            if not count:
+                row.append("")
+            elif normalize:
+                row.append("<0.01" if round(value, 2) == 0 else f"{value:.2f}")
+            else:
+                row.append(str(count))
+        texts.append(row)
+    return texts
+
+
+def change_texts(change: Any, fractions: bool) -> list[list[str]]:
+    """Signed changes (``+3``, ``−2``, ``+0.05``); nothing where a cell did not change, or changed by a fraction
+    that rounds to 0.00 (its colour still shows it)."""
+    texts = []
+    for row in change.tolist():
+        line = []
+        for value in row:
+            magnitude = abs(value)
+            if magnitude <= 1e-12 or (fractions and round(magnitude, 2) == 0):
+                line.append("")
+            else:
+                sign = "+" if value > 0 else MINUS
+                line.append(f"{sign}{magnitude:.2f}" if fractions else f"{sign}{round(magnitude)}")
+        texts.append(line)
+    return texts
+
+
+# -- drawing -----------------------------------------------------------------------------------------------------
+
+#: A change view up to this many classes puts head and change side by side; larger ones stack them, so each
+#: matrix keeps the comment's full width (legible text up to 30 classes, a pixel per cell at 1,000).
+SIDE_BY_SIDE_UP_TO = 12
+#: Inches of one matrix panel beside another, colour bars below (two fill the widest figure).
+SIDE_BY_SIDE_PANEL = 4.7
+#: Inches the colour bars take beside a matrix.
+COLOUR_BARS_WIDTH = 1.6
+
+
+def _panel_side(size: int) -> float:
+    """Inches of a matrix drawn on its own: cells big enough for their text up to 30 classes; with its colour
+    bars it fills the widest figure past that (:data:`cml.report.plots.common.MAX_FIGURE_WIDTH`, 10 inches)."""
+    return min(max(4.5 + 0.4 * size, 5.5), 8.4) if size <= ANNOTATE_UP_TO else 8.4
+
+
+class _Panel(NamedTuple):
+    colouring: _Colouring
+    texts: list[list[str]] | None
+    scales: list[_Scale]
+
+
+def _pooled(codes: Any, pixels: int) -> Any:
+    """``codes`` reduced to ``pixels`` × ``pixels``, each keeping its block's highest code, so a confusion among
+    thousands of cells keeps a pixel of its own colour where scaling the image would drop or blend it away."""
+    import numpy as np
+
+    starts = (np.arange(pixels) * len(codes)) // pixels
+    return np.maximum.reduceat(np.maximum.reduceat(codes, starts, axis=0), starts, axis=1)
+
+
+def _tick_label_inches(labels: Sequence[str]) -> float:
+    """About how much of a panel's width the longest tick label takes (0.6 em a character at ~10 points)."""
+    return 0.075 * min(max(len(label) for label in labels), MAX_TICK_TEXT)
+
+
+def _draw_matrix(figure: Any, axes: Any, side: float, panel: _Panel, labels: list[str], folded: bool,
+                 bars_below: bool, requested_width: float) -> None:
+    """Cells, tick labels, axis names, annotations and colour bars of one matrix."""
+    import numpy as np
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    size = len(labels)
+    # A matrix gets at least ~70% of its panel's side; past that many pixels, cells share pixels.
+    pixels = int(0.7 * side * figure.dpi * min(1.0, figure.get_figwidth() / requested_width))
+    codes = _pooled(panel.colouring.codes, pixels) if size > pixels else panel.colouring.codes
+    axes.imshow(panel.colouring.rgba(codes), interpolation="nearest", aspect="equal",
+                extent=(-0.5, size - 0.5, size - 0.5, -0.5))
+    ticks = thin_ticks(size)
+    if folded and ticks[-1] != size - 1:
+        ticks.append(size - 1)
+    rotate = size > 20 or max(len(label) for label in labels) > 3
+    tick_labels = [literal(labels[i], MAX_TICK_TEXT) for i in ticks]
+    axes.set_xticks(ticks, tick_labels, rotation=45 if rotate else 0, ha="right" if rotate else "center",
+                    rotation_mode="anchor" if rotate else "default")
+    axes.set_yticks(ticks, tick_labels)
+    axes.set_xlabel("Predicted")
+    axes.set_ylabel("Actual")
+    if size <= ANNOTATE_UP_TO:
+        # Thin lines between cells, so white (empty) cells still read as cells.
+        axes.set_xticks(np.arange(size + 1) - 0.5, minor=True)
+        axes.set_yticks(np.arange(size + 1) - 0.5, minor=True)
+        axes.grid(which="minor", color="#d9d9d9", linewidth=0.6)
+        axes.tick_params(which="minor", length=0)
+    if panel.texts is not None:
+        white = _luminance(panel.colouring.rgba()) < DARK_CELL_LUMINANCE
+        # The widest text fits its cell (about 0.6 em a character); the matrix is its panel less the tick labels.
+        widest = max(2, max((len(text) for line in panel.texts for text in line), default=2))
+        matrix_inches = max(0.4 * side, side - _tick_label_inches(labels) - 0.5)
+        font = max(5.0, min(11.0, matrix_inches * 72 / size / (0.62 * widest)))
+        for row, line in enumerate(panel.texts):
+            for column, text in enumerate(line):
+                if text:
+                    axes.text(column, row, text, ha="center", va="center", fontsize=font,
+                              color="white" if white[row, column] else "black")
+    # Below a matrix, its bars hang from it (the default anchors the matrix to their side of its slot, where a
+    # figure title above can overlap the matrix's own).
+    placement = ({"location": "bottom", "shrink": 0.9, "aspect": 25, "panchor": (0.5, 1.0)} if bars_below
+                 else {"shrink": 0.8, "aspect": 30})
+    for scale in panel.scales:
+        bar = figure.colorbar(ScalarMappable(scale.norm, scale.cmap), ax=axes, pad=0.02, extend=scale.extend,
+                              extendfrac=0.04, **placement)
+        bar.set_label(scale.label, fontsize="small")
+        bar.ax.tick_params(labelsize="small")
+        if scale.ticks is not None:
+            bar.set_ticks(scale.ticks)
+            bar.formatter = FuncFormatter(_magnitude_label if scale.magnitude else _plain_label)
+        else:
+            bar.locator = MaxNLocator(nbins=4 if bars_below else 6, integer=scale.integer)
+        bar.update_ticks()
+
+
+def _plain_label(value: float, _position: Any = None) -> str:
+    return f"{value:g}"
+
+
+def _magnitude_label(value: float, _position: Any = None) -> str:
+    """A change's size: both ends of a change bar read as amounts (their colour says better or worse)."""
+    return f"{abs(value):g}"
+
+
+def _fraction_text(fraction: float) -> str:
+    """Three decimals, never rounding a fraction that is not 0 or 1 to ``0.000`` or ``1.000``."""
+    text = f"{fraction:.3f}"
+    if text == "1.000" and fraction < 1:
+        return ">0.999"
+    if text == "0.000" and fraction > 0:
+        return "<0.001"
+    return text
+
+
+def _summary(accuracy: float, samples: int) -> str:
+    return f"accuracy {_fraction_text(accuracy)} · {samples:,} samples"
+
+
+def _recall(counts: Any) -> Any:
+    import numpy as np
+
+    support = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support > 0, np.diagonal(counts) / np.where(support > 0, support, 1), np.nan)
+
+
+def _worsened(head: ConfusionCounts, base: ConfusionCounts, worse: Any, most: int = 5) -> tuple[list, list]:
+    """The classes whose recall fell most (label, base recall, head recall), and the confusions that grew most
+    (actual, predicted, change in the change view's unit); the "other" row and column left out."""
+    import numpy as np
+
+    inner = len(head.labels) - (1 if head.folded else 0)
+    head_recall, base_recall = _recall(head.counts)[:inner], _recall(base.counts)[:inner]
+    with np.errstate(invalid="ignore"):
+        drop = np.where(np.isnan(head_recall) | np.isnan(base_recall), 0.0, base_recall - head_recall)
+    order = [i for i in np.argsort(-drop, kind="stable")[:most].tolist() if drop[i] > 1e-12]
+    classes = [(head.labels[i], float(base_recall[i]), float(head_recall[i])) for i in order]
+    errors = np.where(np.eye(len(worse), dtype=bool), 0.0, worse)[:inner, :inner]
+    flat = np.argsort(-errors, axis=None, kind="stable")[:most]
+    confusions = [(head.labels[r], head.labels[c], float(errors[r, c]))
+                  for r, c in zip(*np.unravel_index(flat, errors.shape)) if errors[r, c] > 1e-12]
+    return classes, confusions
+
+
+def _worse_recall_note(classes: list) -> str:
+    """Which classes' recall fell most, for the change view's title."""
+    if not classes:
+        return "no class lost recall"
+    return "recall fell most for " + ", ".join(
+        f"{literal(label, 24)} ({_fraction_text(base)} → {_fraction_text(head)})" for label, base, head in classes[:3])
+
+
 def confusion_matrix(
     y_true: Sequence,
     y_pred: Sequence,
@@ -91,58 +529,151 @@ def confusion_matrix(
     normalize: Normalization | None = None,
     title: str = "Confusion matrix",
     max_classes: int = MAX_PLOTTED_CLASSES,
+    base: tuple[Sequence, Sequence] | None = None,
+    base_label: str = "base",
 ) -> Plot:
     """Draw the confusion matrix of ``y_true`` against ``y_pred`` into ``output``.
 
-    Up to 30 classes every cell shows its value; past that, cells are colour only
-    (square-root colour scale, so rare confusions stay visible) and tick labels
-    are thinned to about 30 per axis. Past ``max_classes``, the most frequent classes
-    are drawn and the rest summed as "other", which the title says (and ``details["folded"]`` counts).
+    Classes are in natural order (``2`` before ``10``, ``class2`` before ``class10``) unless ``labels`` orders
+    them. Correct predictions are blue and confusions orange, each on its own scale (confusions on a
+    square-root one), so rare confusions show at any size; cells without samples are white. Up to 30 classes
+    cells write their count or fraction (nothing when empty, ``<0.01`` when a fraction rounds to zero) in
+    black or white by the cell's luminance; past that, cells are colour only and tick labels are thinned.
+    Past ``max_classes``, the most frequent classes are drawn and the rest summed as "other", which the title
+    says (and ``details["folded"]`` counts).
+
+    With ``base`` (the base branch's actual and predicted labels), a change view: the head's matrix and
+    head − base over the classes of both sides (folded alike), red where the head got worse (more
+    confusions, fewer correct), blue where better, on a signed square-root scale centred at 0. The change is
+    in the head panel's unit, except that counts become fractions of each actual class (``true``) when the
+    sides have different sample counts, since counts would differ for that reason alone; the panel's title
+    says so. Up to 12 classes the panels are side by side, past that one above the other. ``details`` also
+    holds both accuracies, the change matrix (``change``, in that unit), ``worse_cells`` and
+    ``better_cells``, the classes whose recall fell most (``worsened_classes``) and the confusions that grew
+    most (``worsened_confusions``).
     """
-    from matplotlib.colors import Normalize, PowerNorm
-
     check_output(output)
-    matrix = count_matrix(y_true, y_pred, labels, max_classes)
-    labels, counts = matrix.labels, matrix.counts
-    values = normalize_matrix(counts, normalize)
-    size = len(labels)
-    side = min(max(4.5 + 0.4 * size, 5.5), 12.0) if size <= ANNOTATE_UP_TO else 12.0
-    figure = new_figure(side + 1.2, side)
-    axes = figure.add_subplot()
-    # The colours span the classes drawn one by one; a larger "other" cell takes the darkest colour.
-    top = float((values[:-1, :-1] if matrix.folded else values).max()) or float(values.max()) or 1.0
-    norm = PowerNorm(gamma=0.5, vmin=0, vmax=top) if size > ANNOTATE_UP_TO else Normalize(vmin=0, vmax=top)
-    image = axes.imshow(values, cmap="Blues", norm=norm, interpolation="nearest", aspect="equal")
-    colorbar = figure.colorbar(image, ax=axes, shrink=0.8, label="fraction" if normalize else "count",
-                               extend="max" if float(values.max()) > top else "neither")
-    if not normalize:
-        from matplotlib.ticker import MaxNLocator
-
-        colorbar.locator = MaxNLocator(integer=True)
-        colorbar.update_ticks()
-    ticks = thin_ticks(size)
-    if matrix.folded and ticks[-1] != size - 1:
-        ticks.append(size - 1)
-    rotate = size > 20 or max(len(label) for label in labels) > 3
-    tick_labels = [literal(labels[i], MAX_TICK_TEXT) for i in ticks]
-    axes.set_xticks(ticks, tick_labels, rotation=45 if rotate else 0, ha="right" if rotate else "center")
-    axes.set_yticks(ticks, tick_labels)
-    axes.set_xlabel("Predicted")
-    axes.set_ylabel("Actual")
-    if matrix.folded:
-        note = folding_note(max_classes, matrix.classes, "The matrix")
-        axes.set_title(f"{literal(title)}\n{note}", fontsize="medium")
-    else:
-        axes.set_title(literal(title))
-    if size <= ANNOTATE_UP_TO:
-        threshold = top / 2
-        font = max(6, min(12, 220 // max(size, 1)))
-        for row in range(size):
-            for column in range(size):
-                value = values[row, column]
-                text = f"{value:.2f}" if normalize else str(int(value))
-                axes.text(column, row, text, ha="center", va="center", fontsize=font,
-                          color="white" if value > threshold else "black")
+    if normalize is not None and normalize not in NORMALIZATIONS:
+        raise UsageError(f"'{normalize}' is not one of {', '.join(NORMALIZATIONS)}", parameter="normalize")
+    head, base_counts = count_matrices(y_true, y_pred, base, labels, max_classes)
+    shown, counts, folded = head.labels, head.counts, bool(head.folded)
+    size = len(shown)
     samples = int(counts.sum())
-    return save_figure(figure, output, title, classes=matrix.classes, folded=matrix.folded, samples=samples,
-                       accuracy=matrix.correct / samples)
+    accuracy = head.correct / samples
+    values = normalize_matrix(counts, normalize)
+    colouring, scales = _head_colours(values, counts, normalize, folded)
+    head_panel = _Panel(colouring, cell_texts(values, counts, normalize) if size <= ANNOTATE_UP_TO else None, scales)
+    details: dict[str, Any] = {"classes": head.classes, "folded": head.folded, "samples": samples,
+                               "accuracy": accuracy, "labels": shown, "normalize": normalize,
+                               "annotations": head_panel.texts}
+    note = f"\n{folding_note(max_classes, head.classes, 'The matrix')}" if folded else ""
+    if base_counts is None:
+        side = _panel_side(size)
+        width = side + COLOUR_BARS_WIDTH
+        figure = new_figure(width, side + 0.6 + 0.3 * bool(folded))
+        axes = figure.add_subplot()
+        _draw_matrix(figure, axes, side, head_panel, shown, folded, bars_below=False, requested_width=width)
+        axes.set_title(f"{literal(title)}\n{_summary(accuracy, samples)}{note}", fontsize="medium")
+        panels = {"head": axes}
+    else:
+        base_samples = int(base_counts.counts.sum())
+        base_accuracy = base_counts.correct / base_samples
+        change_normalize = normalize or ("true" if base_samples != samples else None)
+        change = normalize_matrix(counts, change_normalize) - normalize_matrix(base_counts.counts, change_normalize)
+        fractions = change_normalize is not None
+        change_colouring, worse, change_scale = _change_colours(change, fractions, folded)
+        change_panel = _Panel(change_colouring, change_texts(change, fractions) if size <= ANNOTATE_UP_TO else None,
+                              [change_scale])
+        classes, confusions = _worsened(head, base_counts, worse)
+        if size <= SIDE_BY_SIDE_UP_TO:
+            side = SIDE_BY_SIDE_PANEL
+            width = 2 * side + 0.6
+            figure = new_figure(width, side + 2.8 - 0.2 * _tick_label_inches(shown) + 0.3 * bool(folded))
+            head_axes, change_axes = figure.subplots(1, 2)
+        else:
+            side = _panel_side(size)
+            width = side + COLOUR_BARS_WIDTH
+            figure = new_figure(width, 2 * side + 2.2 + 0.3 * bool(folded))
+            head_axes, change_axes = figure.subplots(2, 1)
+        below = size <= SIDE_BY_SIDE_UP_TO
+        _draw_matrix(figure, head_axes, side, head_panel, shown, folded, below, width)
+        _draw_matrix(figure, change_axes, side, change_panel, shown, folded, below, width)
+        head_axes.set_title(f"head\n{_summary(accuracy, samples)}", fontsize="medium")
+        unit = {None: "counts", "true": "row fractions", "pred": "column fractions", "all": "fractions of all"}
+        subtitle = unit[change_normalize]
+        if change_normalize == "true" and normalize is None:
+            subtitle += f": sample counts differ ({base_samples:,} → {samples:,})"
+        change_axes.set_title(f"head {MINUS} {literal(base_label, 40)}\n{subtitle}", fontsize="medium")
+        figure.suptitle(f"{literal(title)}\nChange vs {literal(base_label)}: accuracy {_fraction_text(base_accuracy)} → "
+                        f"{_fraction_text(accuracy)}\n{_worse_recall_note(classes)}{note}", fontsize="large")
+        details.update(base_label=base_label, base_accuracy=base_accuracy, base_samples=base_samples,
+                       change=change, change_normalize=change_normalize, change_annotations=change_panel.texts,
+                       worse_cells=int((worse > 0).sum()), better_cells=int((worse < 0).sum()),
+                       worsened_classes=classes, worsened_confusions=confusions)
+        panels = {"head": head_axes, "change": change_axes}
+    plot = save_figure(figure, output, title, **details)
+    # Where each matrix landed, as fractions of the image from its top-left corner (for checks of the pixels).
+    width, height = figure.bbox.width, figure.bbox.height
+    boxes = {}
+    for name, axes in panels.items():
+        extent = axes.get_window_extent()
+        boxes[name] = (extent.x0 / width, 1 - extent.y1 / height, extent.x1 / width, 1 - extent.y0 / height)
+    plot.details["matrix_boxes"] = boxes
+    return plot
+
+
+def confusion_from_table(
+    table: Table,
+    output: str,
+    *,
+    base_table: Table | None = None,
+    base_label: str = "base",
+    y_true: str | None = None,
+    y_pred: str | None = None,
+    normalize: Normalization | None = None,
+    title: str = "Confusion matrix",
+    max_classes: int = MAX_PLOTTED_CLASSES,
+) -> Plot:
+    """The confusion matrix of a table's actual and predicted columns (``y_true``/``y_pred``, else the usual
+    names: DVC's and dvclive's ``actual``/``predicted``, ``y_true``/``y_pred``…), with the change against
+    ``base_table`` (the same file at the base revision) when given.
+
+    A base table without those columns is not an error (the file's layout may have changed on the branch):
+    the head is drawn alone and ``details["warnings"]`` says why.
+    """
+    check_output(output)
+    actual, predicted = label_pairs(table, y_true, y_pred)
+    warnings = []
+    base = None
+    if base_table is not None:
+        try:
+            base = label_pairs(base_table, y_true, y_pred)
+        except (UsageError, InputError) as error:
+            warnings.append(f"{error}; drawing the head without comparison")
+    plot = confusion_matrix(actual, predicted, output, normalize=normalize, title=title, max_classes=max_classes,
+                            base=base, base_label=base_label)
+    plot.details["warnings"] = warnings
+    return plot
+
+
+def confusion_from_file(
+    path: FilePath,
+    output: str,
+    *,
+    revision: Revision | None = None,
+    y_true: str | None = None,
+    y_pred: str | None = None,
+    normalize: Normalization | None = None,
+    title: str = "Confusion matrix",
+    max_classes: int = MAX_PLOTTED_CLASSES,
+) -> tuple[Plot, list[str]]:
+    """The confusion matrix of the table at ``path``, with its change against the same file at git ``revision``
+    (read from git, no checkout); returns the plot and warnings (one line each) about the comparison, which is
+    left out, never failed, when the file is not at ``revision`` or cannot be read there."""
+    check_output(output)
+    table = load_table(path)
+    base, reason = base_table(path, revision) if revision is not None else (None, None)
+    plot = confusion_from_table(table, output, base_table=base, base_label=revision.name if revision else "base",
+                                y_true=y_true, y_pred=y_pred, normalize=normalize, title=title,
+                                max_classes=max_classes)
+    return plot, ([reason] if reason else []) + plot.details["warnings"]

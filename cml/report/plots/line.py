@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Sequence
@@ -26,35 +27,61 @@ from cml.report.plots.common import (
 from cml.report.runs import TrackedRun
 
 X_CANDIDATES = ("step", "epoch", "iteration", "x")
+#: x columns counted in whole numbers: their ticks are integers.
+INTEGER_X = ("step", "steps", "global_step", "epoch", "epochs", "iteration", "iterations", "iter", "batch", "round",
+             "row")
+#: A title lists the metrics drawn when there are at most this many (and the list is short); else it names the source.
+MAX_TITLE_METRICS = 3
+MAX_TITLE_LENGTH = 60
 
 
 def line_plot(
     series: Sequence[Series],
     output: str = "plot.png",
-    title: str = "",
+    title: str | None = None,
     x_label: str = "step",
-    y_label: str = "",
+    y_label: str | None = None,
     log_y: bool = False,
+    integer_x: bool | None = None,
 ) -> Plot:
     """Draw ``series`` into ``output``; series sharing a ``color_key`` share a colour.
 
-    Each series is thinned to about 4,000 drawn points with every bucket's
-    minimum and maximum kept, so a million-point curve draws in well under a second.
+    Without ``title`` or ``y_label`` (``None``; ``""`` draws none), both come from the series' ``metric`` names:
+    see :func:`curves_title` and :func:`metrics_label`. The x ticks are whole numbers when ``integer_x``, or by
+    default when ``x_label`` is a counter (``step``, ``epoch``, ``iteration``…) or every x value is whole.
+    Each series is thinned to about 4,000 drawn points with every bucket's minimum and maximum kept, so a
+    million-point curve draws in well under a second.
     """
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+
     if not series:
         raise UsageError("nothing to plot: give at least one y column")
     check_output(output)
+    metrics = metric_names(series)
+    if title is None:
+        title = curves_title(metrics)
+    if y_label is None:
+        y_label = metrics_label(metrics)
     figure = new_figure(8.0, 4.8)
     axes = figure.add_subplot()
     colors: dict[str, str] = {}
     palette = [f"C{i}" for i in range(10)]
     entries = []
+    whole = True
     for item in series:
         key = item.color_key or item.label
         color = colors.setdefault(key, palette[len(colors) % len(palette)])
         x, y = downsample(item.x, item.y, MAX_DRAWN_POINTS)
+        finite = x[np.isfinite(x)]
+        whole = whole and bool(np.all(finite == np.round(finite)))
         line, = axes.plot(x, y, color=color, linewidth=1.4, linestyle="--" if item.dashed else "-")
         entries.append((line, item.label))
+    if integer_x is None:
+        integer_x = x_label.lower() in INTEGER_X or whole
+    if integer_x:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
+        axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     if log_y:
         axes.set_yscale("log")
     axes.set_xlabel(literal(x_label))
@@ -63,8 +90,39 @@ def line_plot(
     if title:
         axes.set_title(literal(title))
     axes.grid(alpha=0.3)
-    legend_if_useful(axes, entries, most=20)
+    # One line that the y label already names needs no legend.
+    if not (len(entries) == 1 and entries[0][1] in (y_label, title)):
+        legend_if_useful(axes, entries, most=20)
     return save_figure(figure, output, title or "plot", points=sum(len(s.y) for s in series))
+
+
+def metric_names(series: Sequence[Series]) -> list[str]:
+    """The distinct ``metric`` names of ``series``, in order."""
+    return list(dict.fromkeys(item.metric for item in series if item.metric))
+
+
+def _last_word(name: str) -> str:
+    return re.split(r"[/._\-\s]+", name.strip().lower())[-1]
+
+
+def metrics_label(metrics: Sequence[str]) -> str:
+    """The y label of a plot of ``metrics``: the metric's name when there is one (``val_accuracy``), the last
+    word they share when there are several (``loss`` for ``train/loss`` and ``val_loss``), else ``""``."""
+    if len(metrics) == 1:
+        return metrics[0]
+    words = {_last_word(name) for name in metrics}
+    return words.pop() if len(words) == 1 and metrics else ""
+
+
+def curves_title(metrics: Sequence[str], sources: Sequence[str] = ()) -> str:
+    """The title of a plot of ``metrics`` read from ``sources`` (file names, a run's label): the metric names
+    (``loss, val_loss``) when there are few, else the sources (``train, eval`` or ``5 files``), else ``""``."""
+    listed_metrics = ", ".join(metrics)
+    if metrics and len(metrics) <= MAX_TITLE_METRICS and len(listed_metrics) <= MAX_TITLE_LENGTH:
+        return listed_metrics
+    if not sources:
+        return ""
+    return ", ".join(sources) if len(sources) <= MAX_TITLE_METRICS else f"{len(sources)} files"
 
 
 def series_names(paths: Sequence[str]) -> list[str]:
@@ -114,6 +172,26 @@ class Curves:
     x_name: str
     missing_at_revision: list[str] = field(default_factory=list)
 
+    @property
+    def metrics(self) -> list[str]:
+        """The distinct metric (y column) names drawn, in order."""
+        return metric_names(self.series)
+
+    @property
+    def title(self) -> str:
+        """The title the content gives: see :func:`curves_title`."""
+        return curves_title(self.metrics, self.names)
+
+    @property
+    def y_label(self) -> str:
+        """The y label the content gives: see :func:`metrics_label`."""
+        return metrics_label(self.metrics)
+
+    @property
+    def integer_x(self) -> bool | None:
+        """``True`` when the x column is a counter (``step``, ``epoch``…); else ``None``, to decide by the values."""
+        return True if self.x_name.lower() in INTEGER_X else None
+
 
 def curves_from_files(files: Sequence[str], x: str | None = None, y: Sequence[str] = (),
                       revision: Revision | None = None) -> Curves:
@@ -139,12 +217,12 @@ def curves_from_files(files: Sequence[str], x: str | None = None, y: Sequence[st
         columns = y_columns(head, x_name, y)
         for column, values in columns.items():
             label = column if len(files) == 1 else name if len(columns) == 1 else f"{name}: {column}"
-            series.append(Series(label, head_x, values, color_key=label))
+            series.append(Series(label, head_x, values, color_key=label, metric=column))
             if base is not None and column in base.data:
                 if base_x is None:
                     base_x = x_values(base, x)[1]
                 series.append(Series(f"{label} ({base_name})", base_x, numeric_array(base, column, "-y"),
-                                     dashed=True, color_key=label))
+                                     dashed=True, color_key=label, metric=column))
     return Curves(series, names, x_name, missing)
 
 
@@ -181,9 +259,9 @@ def curves_from_runs(head: TrackedRun, y: Sequence[str] = (), base: TrackedRun |
     for name in pick_histories(head, y):
         history = head.history(name)
         series.append(Series(name, np.asarray(history.steps, dtype=float), np.asarray(history.values, dtype=float),
-                             color_key=name))
+                             color_key=name, metric=name))
         if base is not None and name in base.history_names:
             old = base.history(name)
             series.append(Series(f"{name} ({base_name})", np.asarray(old.steps, dtype=float),
-                                 np.asarray(old.values, dtype=float), dashed=True, color_key=name))
+                                 np.asarray(old.values, dtype=float), dashed=True, color_key=name, metric=name))
     return Curves(series, [head.label], "step")
