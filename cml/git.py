@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from cml.errors import GitError
-from cml.fileio import FilePath
+from cml.fileio import FilePath, too_large
 from cml.secrets import redact
 
 #: What git prints when the server refused the credentials it sent (or it had none to send).
@@ -123,29 +123,27 @@ class Revision:
             raise GitError(f"{path}: is outside the git repository at {self.toplevel}")
         return relative.replace(os.sep, "/")
 
-    def read_files(self, paths: Iterable[FilePath]) -> dict[str, bytes | None]:
-        """Contents of ``paths`` at this revision, by path as given; ``None`` for a path the revision lacks."""
+    def read_files(self, paths: Iterable[FilePath], max_bytes: int | None = None,
+                   what: str = "such files") -> dict[str, bytes | None]:
+        """Contents of ``paths`` at this revision, by path as given; ``None`` for a path the revision lacks.
+
+        A file over ``max_bytes`` raises :class:`InputError` naming it and ``what`` it is (a table, say); its
+        bytes are skipped as git sends them, never held, so a pull request's history cannot exhaust memory.
+        """
         unique = list(dict.fromkeys(os.fspath(p) for p in paths))
         if not unique:
             return {}
         broken = next((path for path in unique if "\n" in path), None)
         if broken is not None:  # it would end its request line early and shift every answer after it
             raise GitError(f"{broken!r}: a file name with a line break cannot be read from git; rename the file")
-        request = os.fsencode("".join(f"{self.sha}:{self.repo_path(p)}\n" for p in unique))
-        output = run_git(["cat-file", "--batch"], self.cwd, stdin=request)
+        names = [f"{self.sha}:{self.repo_path(path)}" for path in unique]
+        with ObjectReader(self.cwd) as reader:
+            answers = list(reader.stream(names, [max_bytes] * len(names)))
         contents: dict[str, bytes | None] = {}
-        position = 0
-        for path in unique:
-            end = output.index(b"\n", position)
-            header = output[position:end]
-            position = end + 1
-            if header.endswith((b" missing", b" ambiguous")):
-                contents[path] = None
-                continue
-            _, kind, size = header.split()
-            body = output[position : position + int(size)]
-            position += int(size) + 1
-            contents[path] = body if kind == b"blob" else None
+        for path, answer in zip(unique, answers):
+            if answer is not None and answer.kind == "blob" and answer.data is None and max_bytes is not None:
+                raise too_large(f"{self.repo_path(path)} (at {self.name})", answer.size, max_bytes, what)
+            contents[path] = answer.data if answer is not None and answer.kind == "blob" else None
         return contents
 
     def list_files(self, folder: FilePath) -> list[str]:
@@ -156,9 +154,10 @@ class Revision:
         return [os.path.join(os.fspath(folder), os.path.relpath(os.path.join(self.toplevel, name), root))
                 for name in listing.split("\0") if name]
 
-    def read_file(self, path: FilePath) -> bytes | None:
-        """Contents of one file at this revision, or ``None`` if it is not there."""
-        return self.read_files([path])[os.fspath(path)]
+    def read_file(self, path: FilePath, max_bytes: int | None = None, what: str = "such files") -> bytes | None:
+        """Contents of one file at this revision, or ``None`` if it is not there (``max_bytes`` as for
+        :meth:`read_files`)."""
+        return self.read_files([path], max_bytes, what)[os.fspath(path)]
 
 
 def resolve(revision: str, cwd: FilePath | None = None) -> Revision:

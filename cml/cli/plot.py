@@ -10,12 +10,13 @@ from typing import Callable
 import click
 
 from cml import git
-from cml.ci import detect
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, output_option, pass_app, split_values, title_option
 from cml.cli.run_options import run_source_options
-from cml.errors import GitError, UsageError
+from cml.errors import UsageError
 from cml.report.classification import folding_note
+from cml.report.data import comparison_revision
+from cml.report.dvc import dvclive_sklearn_plot
 from cml.report.plots.common import check_output
 from cml.report.plots.confusion import MAX_PLOTTED_CLASSES, confusion_from_file
 from cml.report.plots.curves import CurveKind, curve_from_file
@@ -28,7 +29,6 @@ def command() -> None:
     """Draw confusion matrices, ROC and precision-recall curves, training curves, and dvc.yaml's plots."""
 
 
-DVCLIVE_SKLEARN_PLOTS = {"confusion": "confusion_matrix.json", "roc": "roc.json", "pr": "precision_recall.json"}
 
 
 def plot_source(function: Callable) -> Callable:
@@ -43,7 +43,7 @@ def plot_source(function: Callable) -> Callable:
         if bool(file) == bool(dvclive):
             raise click.UsageError("give FILE or --dvclive DIR (one of them)")
         if dvclive:
-            file = os.path.join(dvclive, "plots", "sklearn", DVCLIVE_SKLEARN_PLOTS[name])
+            file = dvclive_sklearn_plot(name, dvclive)
             if not os.path.isfile(file):
                 raise UsageError(f"{file} does not exist; log it with live.log_sklearn_plot(...)", parameter="dvclive")
         return function(*args, file=file, **kwargs)
@@ -63,18 +63,12 @@ def base_revision_option(function: Callable) -> Callable:
 
 
 def plot_base_revision(app: Application, rev: str | None) -> git.Revision | None:
-    """The revision to compare with: ``rev`` (which must resolve), else the CI's base branch when it is in the
-    clone (a warning says why not otherwise), else ``None``."""
-    if rev:
-        return git.resolve(rev)
-    default = detect(app.environ).base_revision
-    if default is None:
-        return None
-    try:
-        return git.resolve(default)
-    except GitError as error:
-        app.warn(f"no comparison with the base branch: {error}")
-        return None
+    """The revision to compare with (:func:`cml.report.data.comparison_revision`), warning when CI's base branch
+    is not in the clone."""
+    revision, reason = comparison_revision(rev, app.environ)
+    if reason:
+        app.warn(reason)
+    return revision
 
 
 REPORT_HELP = "The Markdown file this output is appended to; links are printed relative to its folder."

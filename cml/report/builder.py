@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from typing import Any, Union
 from collections.abc import Mapping, Sequence
 
-from cml import git
-from cml.ci import default_base_revision, detect
+from cml.ci import default_base_revision
 from cml.errors import QualityGateFailed, UsageError
 from cml.fileio import write_atomic
 from cml.report import gates, metrics as metrics_module, standard as standard_report
 from cml.report import history as history_module
 from cml.report.classification import ClassificationReport
-from cml.report.data import Table, flatten, load_table, table_from_records
+from cml.report.data import Table, comparison_revision, flatten, load_table, table_from_records
 from cml.report.markdown import OutputFormat, image_markdown, link_target
 from cml.report.plots import Plot, Series, confusion_matrix, line_plot, pr_curve, roc_curve
 from cml.report.plots.common import check_output
@@ -335,8 +334,9 @@ class Report:
         Each image's alt text is its plot's title. What could not be drawn or compared (a file missing at ``rev``,
         an unknown template) is reported with :func:`warnings.warn`.
         """
-        base = rev or (detect().base_revision if compare else None)
-        revision = git.resolve(base, cwd) if base and compare else None
+        revision, reason = comparison_revision(rev, cwd=cwd) if compare else (None, None)
+        if reason:
+            warnings.warn(reason, stacklevel=2)
         plots = render_dvc_plots(os.path.join(self.output_dir, "dvc_plots"), revision=revision, targets=targets,
                                  cwd=cwd)
         for message in plots.warnings:

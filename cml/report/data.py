@@ -22,11 +22,12 @@ import operator
 import os
 import re
 from dataclasses import dataclass, field
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
-from cml.errors import CmlError, InputError
-from cml.git import Revision
+from cml.ci import detect
+from cml.errors import CmlError, GitError, InputError
+from cml.git import Revision, resolve as resolve_revision
 from cml.fileio import FilePath, decode_text, read_bytes, too_large
 
 try:
@@ -475,11 +476,26 @@ def load_table(path: FilePath, data: bytes | None = None, label: str | None = No
 def load_table_at(path: FilePath, revision: Revision) -> Table | None:
     """The table ``path`` as it was at git ``revision`` (read from git, no checkout), or ``None`` when the
     revision lacks the file; messages name it as ``path (at REV)``."""
-    data = revision.read_file(path)
+    data = revision.read_file(path, MAX_TABLE_BYTES, TABLE_FILES)
     if data is None:
         return None
-    check_size(data, path, MAX_TABLE_BYTES, TABLE_FILES)
     return parse_table(data, path, f"{os.fspath(path)} (at {revision.name})")
+
+
+def comparison_revision(rev: str | None = None, environ: Mapping[str, str] | None = None,
+                        cwd: FilePath | None = None) -> tuple[Revision | None, str | None]:
+    """The revision a plot compares with: ``rev`` (which must resolve: an error otherwise), else in CI the pull
+    request's target branch when the clone has it, else none; with why there is none when CI's branch is missing
+    (one line, for a warning)."""
+    if rev:
+        return resolve_revision(rev, cwd), None
+    default = detect(environ).base_revision
+    if default is None:
+        return None, None
+    try:
+        return resolve_revision(default, cwd), None
+    except GitError as error:
+        return None, f"no comparison with the base branch: {error}"
 
 
 def base_table(path: FilePath, revision: Revision) -> tuple[Table | None, str | None]:

@@ -6,6 +6,7 @@ import os
 import posixpath
 from typing import Any, Callable
 
+from cml.errors import InputError
 from cml.report.data import DocumentKind, parse_yaml, read_document
 
 DVC_YAML = "dvc.yaml"
@@ -13,6 +14,13 @@ DVCLIVE_METRICS = "dvclive/metrics.json"
 DVCLIVE_PARAMS = "dvclive/params.yaml"
 DEFAULT_PARAMS = "params.yaml"
 CONVENTIONAL_METRICS = ("metrics.json", "metrics.yaml", "metrics.yml")
+#: The file in dvclive's ``plots/sklearn`` folder of each plot ``live.log_sklearn_plot`` writes.
+DVCLIVE_SKLEARN_FILES = {"confusion": "confusion_matrix.json", "roc": "roc.json", "pr": "precision_recall.json"}
+
+
+def dvclive_sklearn_plot(kind: str, folder: str = "dvclive") -> str:
+    """The path of dvclive's ``kind`` plot (``confusion``, ``roc``, ``pr``) in its output ``folder``."""
+    return posixpath.join(folder.replace(os.sep, "/"), "plots", "sklearn", DVCLIVE_SKLEARN_FILES[kind])
 
 
 def _entry_paths(entries: Any) -> list[str]:
@@ -40,8 +48,18 @@ def _join(*parts: str) -> str:
     return posixpath.normpath(posixpath.join(*parts))
 
 
+def _inside(files: list[str], path: str) -> list[str]:
+    """``files`` (from a pull request's dvc.yaml), refused when one leaves the project: an absolute path or one
+    through ``..`` would have cml read and publish any file of the machine."""
+    for name in files:
+        if posixpath.isabs(name) or os.path.isabs(name) or name == ".." or name.startswith("../"):
+            raise InputError(path, f"'{name}' is outside the project; name files inside it")
+    return files
+
+
 def files_in_dvc_yaml(text: str, kind: DocumentKind, path: str = DVC_YAML) -> list[str]:
-    """The ``kind`` ("metrics" or "params") files a dvc.yaml names, relative to its folder."""
+    """The ``kind`` ("metrics" or "params") files a dvc.yaml names, relative to its folder; a file outside the
+    project is refused."""
     document = parse_yaml(text, path) or {}
     if not isinstance(document, dict):
         return []
@@ -54,7 +72,7 @@ def files_in_dvc_yaml(text: str, kind: DocumentKind, path: str = DVC_YAML) -> li
                 continue
             wdir = str(stage.get("wdir") or ".")
             found.extend(_join(wdir, name) for name in stage_files(stage.get(kind)))
-    return list(dict.fromkeys(found))
+    return _inside(list(dict.fromkeys(_join(name) for name in found)), path)
 
 
 def discover(kind: DocumentKind, read: Callable[[str], bytes | None]) -> list[str]:

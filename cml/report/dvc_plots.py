@@ -190,7 +190,7 @@ class PlotFiles:
     def read(self, paths: Sequence[str], limit: int = MAX_TABLE_BYTES) -> dict[str, bytes | None]:
         """The bytes of each path (``None`` when it is not there); one over ``limit`` is refused."""
         if self.revision is not None:
-            contents = self.revision.read_files(os.path.join(self.cwd, path) for path in paths)
+            contents = self.revision.read_files((os.path.join(self.cwd, path) for path in paths), limit, TABLE_FILES)
             result = {path: contents[os.path.join(self.cwd, path)] for path in paths}
             for path, data in result.items():
                 if data is not None:
@@ -490,7 +490,7 @@ def load_plot_table(data: bytes, path: str, label: str | None = None, header: bo
     else:
         document = parse_yaml(text, label, MAX_TABLE_VALUES)
     records = _datapoints(document)
-    if not records:
+    if not records or not any(records):
         raise InputError(label, "holds no list of records for a plot; write [{\"step\": 0, \"loss\": 0.5}, …]")
     return table_from_records(records, label)
 

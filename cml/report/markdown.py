@@ -117,7 +117,9 @@ def terminal_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
 
 def image_markdown(title: str, path: str) -> str:
     """``![title](path)``, with the path wrapped in ``<>`` when it has spaces or parentheses."""
-    alt = title.replace("[", "\\[").replace("]", "\\]")
+    # The title may come from a pull request (dvc.yaml, file names): a line break or a trailing backslash
+    # would end the image early and let the rest render as Markdown or HTML.
+    alt = re.sub(r"\s+", " ", re.sub(r"([\\\[\]])", r"\\\1", escape_html(title)))
     target = path.replace("\\", "/")
     if re.search(r"[\s()<>]", target):
         target = "<" + target.replace("<", "%3C").replace(">", "%3E") + ">"

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from cml import git
 from cml.errors import InputError, UsageError
 from cml.report import dvc
-from cml.report.data import DocumentKind, flatten, is_number, load_metrics
+from cml.report.data import MAX_TABLE_BYTES, DocumentKind, flatten, is_number, load_metrics
 from cml.report.markdown import (
     MISSING,
     Alignment,
@@ -209,7 +209,8 @@ class RevisionFiles:
     def prefetch(self, paths: Iterable[str]) -> None:
         missing = [p for p in paths if p not in self._cache]
         if missing:
-            self._cache.update(self.revision.read_files(missing))
+            # The largest limit of any document kind bounds memory; each kind's own limit is checked on parsing.
+            self._cache.update(self.revision.read_files(missing, MAX_TABLE_BYTES, "metrics and params files"))
 
     def __call__(self, path: str) -> bytes | None:
         self.prefetch([path])

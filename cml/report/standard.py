@@ -12,14 +12,16 @@ the file (and the line where the format tells it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Union, cast, get_args
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from cml import git
-from cml.errors import InputError, UsageError
+from cml.errors import CmlError, InputError, UsageError
 from cml.report import dvc, gates, metrics as metrics_module
 from cml.report.classification import ACTUAL_COLUMNS, folding_note
 from cml.report.data import (
@@ -35,7 +37,7 @@ from cml.report.data import (
     tomllib,
 )
 from cml.report.dvc_plots import PlotFiles, read_definitions
-from cml.report.history import metric_history, render_history
+from cml.report.history import MAX_COUNT as MAX_HISTORY_COUNT, metric_history, render_history
 from cml.report.markdown import escape_inline
 from cml.report.plots.confusion import NORMALIZATIONS, Normalization, confusion_from_table
 from cml.report.plots.curves import POINT_COLUMNS, SCORE_COLUMNS, SCORE_PREFIXES, CurveKind, curve_from_table
@@ -70,11 +72,6 @@ PYPROJECT = "pyproject.toml"
 CML_YAML = "cml.yaml"
 PREDICTION_FILES = ("predictions.csv", "predictions.tsv", "predictions.json")
 DVCLIVE_METRIC_PLOTS = "dvclive/plots/metrics"
-DVCLIVE_SKLEARN_PLOTS: dict[str, str] = {
-    "confusion": "dvclive/plots/sklearn/confusion_matrix.json",
-    "roc": "dvclive/plots/sklearn/roc.json",
-    "pr": "dvclive/plots/sklearn/precision_recall.json",
-}
 #: Training curves drawn from dvclive's files at most (one image per metric); the others are named in a note.
 MAX_CURVE_PLOTS = 12
 _TOML_HEADER = re.compile(r'^\s*\[\s*"?tool"?\s*\.\s*"?cml"?\s*\.\s*"?report"?\s*\]\s*(#.*)?$')
@@ -180,8 +177,8 @@ def _texts(value: Any, where: str, locator: _Locator, *keys: str | int) -> tuple
 
 
 def _count(value: Any, where: str, locator: _Locator, *keys: str | int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-        raise locator.error(f"'{where}' must be a whole number of commits, 2 or more", *keys)
+    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_HISTORY_COUNT:
+        raise locator.error(f"'{where}' must be a whole number of commits from 2 to {MAX_HISTORY_COUNT}", *keys)
     return value
 
 
@@ -406,6 +403,19 @@ class _Skipped(Exception):
     """A block left out; the message says why."""
 
 
+def _unusable(path: str, error: CmlError) -> str:
+    """Why the predictions file ``path`` could not be drawn, without the command-line options that
+    ``report create`` does not have."""
+    detail = _without_options(error.detail if isinstance(error, UsageError) else str(error))
+    return detail if detail.startswith(path) else f"{path}: {detail}"
+
+
+def _without_options(text: str) -> str:
+    """A plot's message with its command-line advice (``name the column with --y-pred``) made fit for a report
+    built from a predictions file."""
+    return re.sub(r"name the columns? with --y-(?:true|pred|score)", "rename a column to one of them", text)
+
+
 class _Assembly:
     """The state shared by the blocks of one standard report."""
 
@@ -518,7 +528,8 @@ class _Assembly:
     def _dvc_plots(self, block: Block) -> list[_Part]:
         targets = block.options.get("targets", ())
         try:
-            drawn = render_dvc_plots(self.output_dir, revision=self.revision, targets=targets, cwd=self.cwd)
+            drawn = render_dvc_plots(self.output_dir, revision=self.revision, targets=targets, cwd=self.cwd,
+                                     strict=False)
         except UsageError as error:
             if error.parameter == "targets":
                 raise InputError(self.settings.source or "report settings", f"plots.targets: {error.detail}") from None
@@ -579,7 +590,7 @@ class _Assembly:
                 reasons.append(f"{path} has no scores (a score or prob column, or one per class)")
                 continue
             return path, table
-        dvclive_file = DVCLIVE_SKLEARN_PLOTS[kind]
+        dvclive_file = dvc.dvclive_sklearn_plot(kind)
         if self.exists(dvclive_file):
             return dvclive_file, self.table(dvclive_file)
         if not reasons:
@@ -601,12 +612,16 @@ class _Assembly:
         if _drawn_by_dvc(path, self.plot_files, {"confusion", "confusion_normalized"}):
             raise _Skipped(f"dvc.yaml's plots already draw {path} as a confusion matrix")
         normalize: Normalization | None = block.options.get("normalize")
-        plot = confusion_from_table(table, self.image_path("confusion_matrix"), base_table=self._base_table(path, "confusion"),
-                                    base_label=self.revision.name, normalize=normalize, title=block.heading)
+        try:
+            plot = confusion_from_table(table, self.image_path("confusion_matrix"),
+                                        base_table=self._base_table(path, "confusion"), base_label=self.revision.name,
+                                        normalize=normalize, title=block.heading)
+        except (UsageError, InputError) as error:  # predictions the matrix cannot use leave the other blocks be
+            raise _Skipped(_unusable(path, error)) from None
         if plot.details.get("folded"):
             self.note("confusion", folding_note(plot.details["classes"] - plot.details["folded"], plot.details["classes"], path))
         for warning in plot.details.get("warnings", ()):
-            self.note("confusion", warning)
+            self.note("confusion", _without_options(warning))
         return [_Image(plot.path, plot.title)]
 
     def curve(self, kind: CurveKind, block: Block) -> list[_Part]:
@@ -624,7 +639,9 @@ class _Assembly:
                 raise _Skipped(detail) from None
             if pos_label is not None and error.parameter == "pos_label":
                 raise InputError(self.settings.source or "report settings", f"{kind}.pos_label: {detail}") from None
-            raise
+            raise _Skipped(_unusable(path, error)) from None
+        except InputError as error:
+            raise _Skipped(_unusable(path, error)) from None
         if plot.details.get("base_skipped"):
             self.note(kind, f"{plot.details['base_skipped']}; drawn without the base")
         return [_Image(plot.path, plot.title)]
@@ -654,6 +671,29 @@ def _build(assembly: _Assembly, block: Block) -> list[_Part]:
     return builders[block.name](block)
 
 
+@contextlib.contextmanager
+def _removed_on_failure(folder: str) -> Iterator[None]:
+    """What the blocks write into ``folder`` is removed when one of them fails (a setting found wrong after the
+    plots were drawn, say), so a failed report leaves no images behind, nor a folder it created."""
+    existed = os.path.isdir(folder)
+    before = set(os.listdir(folder)) if existed else set()
+    try:
+        yield
+    except BaseException:
+        if os.path.isdir(folder):
+            for name in set(os.listdir(folder)) - before:
+                path = os.path.join(folder, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.remove(path)
+            if not existed:
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+        raise
+
+
 def assemble(report: Report, settings: ReportSettings, rev: str, cwd: str | os.PathLike | None = None) -> list[str]:
     """Add the blocks of ``settings`` to ``report`` (comparing with git revision ``rev``); returns the notes: the
     blocks left out and why, and the blocks' warnings, one line each.
@@ -668,11 +708,12 @@ def assemble(report: Report, settings: ReportSettings, rev: str, cwd: str | os.P
     assembly.check_inside("predictions", [settings.predictions] if settings.predictions else [])
     order = sorted(settings.blocks, key=lambda block: block.name != "plots")
     built: dict[str, list[_Part]] = {}
-    for block in order:
-        try:
-            built[block.name] = _build(assembly, block)
-        except _Skipped as skipped:
-            assembly.note(block.name, f"skipped: {skipped}")
+    with _removed_on_failure(report.output_dir):
+        for block in order:
+            try:
+                built[block.name] = _build(assembly, block)
+            except _Skipped as skipped:
+                assembly.note(block.name, f"skipped: {skipped}")
     if settings.title:
         report.heading(escape_inline(settings.title), 1)
     for block in settings.blocks:

@@ -256,7 +256,7 @@ def test_a_gate_that_matches_no_metric_names_the_settings_file(project, run_cli)
     ("cml.yaml", "report:\n  blocks:\n    - roc:\n        pos_label: dog\n        colour: red\n",
      "cml.yaml:5: unknown option 'colour' of block 'roc'; its options are: title, pos_label"),
     ("cml.yaml", "report:\n  title: x\n  history: many\n",
-     "cml.yaml:3: 'history' must be a whole number of commits, 2 or more"),
+     "cml.yaml:3: 'history' must be a whole number of commits from 2 to 1000"),
     ("cml.yaml", "reports:\n  title: x\n",
      "cml.yaml:1: unknown key 'reports'; cml.yaml holds the report settings under 'report:'"),
     ("cml.yaml", "report:\n  fail_on: accuracy<0.9\n",
@@ -411,3 +411,21 @@ def test_a_base_predictions_file_that_cannot_be_read_there_leaves_the_plots_with
     assert result.exit_code == 0, result.stderr
     assert "cml: warning: confusion: no comparison with HEAD: predictions.csv (at HEAD)" in result.stderr
     assert "](report_plots/confusion_matrix.png)" in (project.path / "report.md").read_text()
+
+
+def test_predictions_the_plots_cannot_use_leave_them_out_and_the_report_written(project, run_cli):
+    project.write("predictions.csv", "actual,score\n1,0.2\n0,nan\n1,0.9\n")
+    result = run_cli("report", "create")
+    assert result.exit_code == 0, result.stderr
+    assert ("cml: warning: confusion: skipped: predictions.csv: has none of the columns predicted, y_pred, pred, "
+            "prediction; rename a column to one of them") in result.stderr
+    assert "cml: warning: roc: skipped: predictions.csv: " in result.stderr and "--y-" not in result.stderr
+    assert "## Metrics" in (project.path / "report.md").read_text()
+
+
+def test_a_setting_found_wrong_after_the_plots_were_drawn_leaves_no_image(project, run_cli):
+    project.write("cml.yaml", "report:\n  blocks:\n    - plots\n    - history: {metrics: [nope]}\n")
+    result = run_cli("report", "create")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("cml: error: cml.yaml: history.metrics: ")
+    assert not (project.path / "report_plots").exists() and not (project.path / "report.md").exists()

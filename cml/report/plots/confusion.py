@@ -580,6 +580,15 @@ def confusion_matrix(
         base_accuracy = base_counts.correct / base_samples
         change_normalize = normalize or ("true" if base_samples != samples else None)
         change = normalize_matrix(counts, change_normalize) - normalize_matrix(base_counts.counts, change_normalize)
+        if change_normalize in ("true", "pred"):
+            # A class with no samples on one side has no fractions there to compare: its row (column) is no change,
+            # not a class that got worse.
+            axis = 1 if change_normalize == "true" else 0
+            empty = (counts.sum(axis=axis) == 0) | (base_counts.counts.sum(axis=axis) == 0)
+            if change_normalize == "true":
+                change[empty, :] = 0.0
+            else:
+                change[:, empty] = 0.0
         fractions = change_normalize is not None
         change_colouring, worse, change_scale = _change_colours(change, fractions, folded)
         change_panel = _Panel(change_colouring, change_texts(change, fractions) if size <= ANNOTATE_UP_TO else None,

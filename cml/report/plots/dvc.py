@@ -332,7 +332,11 @@ def _image(definition: PlotDefinition, head: PlotFiles, base_files: PlotFiles | 
                                                               "base": False}))
     if base_files is None or base_files.revision is None:
         return
-    data = base_files.read([path], MAX_IMAGE_BYTES)[path]
+    try:
+        data = base_files.read([path], MAX_IMAGE_BYTES)[path]
+    except InputError as error:  # the base's image is only a comparison: the head's is still shown
+        result.warnings.append(f"{error}; plot '{definition.id}' is shown without the base")
+        return
     if data is None:
         result.warnings.append(f"{path} is not at {base_files.name}; plot '{definition.id}' is drawn without the base")
         return
@@ -381,12 +385,13 @@ def _base_data(definitions: Sequence[PlotDefinition], files: PlotFiles | None, r
 
 
 def render_dvc_plots(output_dir: FilePath, *, revision: Revision | None = None, targets: Sequence[str] = (),
-                     cwd: FilePath | None = None) -> DvcPlots:
+                     cwd: FilePath | None = None, strict: bool = True) -> DvcPlots:
     """Draw every plot ``dvc.yaml`` (in ``cwd``, default the current folder) defines into ``output_dir``, one PNG
     each, with the same plots at git ``revision`` overlaid; ``targets`` (plot ids, files or folders) picks some.
 
     A plot whose file is missing is skipped with a warning; one missing at ``revision`` is drawn without the base,
-    with a warning. A broken definition or file is an :class:`InputError` naming dvc.yaml and the plot.
+    with a warning. A broken definition or file is an :class:`InputError` naming dvc.yaml and the plot; unless
+    ``strict``, a plot whose file cannot be read or lacks its columns is skipped with a warning instead.
     """
     head = PlotFiles.at(cwd)
     definitions = read_definitions(head)
@@ -396,9 +401,10 @@ def render_dvc_plots(output_dir: FilePath, *, revision: Revision | None = None, 
     if not definitions.plots:
         raise UsageError(f"{DVC_YAML} defines no plots; add a plots: list, for example: {EXAMPLE}")
     result = DvcPlots(warnings=list(definitions.warnings))
-    tables, problems = read_tables(head, select(definitions, targets))
+    selected = select(definitions, targets)
+    tables, problems = read_tables(head, selected, strict)
     chosen = []
-    for definition in select(definitions, targets):
+    for definition in selected:
         missing = [path for path in definition.files if path in problems]
         if missing:
             result.warnings.append(f"{DVC_YAML}: plot '{definition.id}': {missing[0]} {problems[missing[0]]}; skipped")
@@ -414,7 +420,13 @@ def render_dvc_plots(output_dir: FilePath, *, revision: Revision | None = None, 
         if definition.is_image:
             _image(definition, head, base_files, names, result)
             continue
-        data = resolve(definition, tables)
+        try:
+            data = resolve(definition, tables)
+        except (InputError, UsageError) as error:
+            if strict:
+                raise
+            result.warnings.append(f"{DVC_YAML}: plot '{definition.id}': {error}; skipped")
+            continue
         title = plot_title(definition)
         plot = _DRAW[definition.kind](data, base.get(definition.id), rev, names(definition.id), title)
         plot.details.update(id=definition.id, template=definition.kind, base=definition.id in base)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from cml.errors import InputError, UsageError
 from cml.git import Revision
-from cml.report.data import Table, listed, load_table
+from cml.report.data import MAX_TABLE_BYTES, TABLE_FILES, Table, listed, load_table
 from cml.report.metrics import pattern_matches
 from cml.report.plots.common import (
     MAX_DRAWN_POINTS,
@@ -198,7 +198,7 @@ def curves_from_files(files: Sequence[str], x: str | None = None, y: Sequence[st
     """Series for each ``y`` column (default: every numeric one) of each file, plus the same files at ``revision``
     as dashed lines of the same colour."""
     names = series_names(files)
-    base_files = revision.read_files(files) if revision else {}
+    base_files = revision.read_files(files, MAX_TABLE_BYTES, TABLE_FILES) if revision else {}
     series: list[Series] = []
     missing = []
     x_name = "step"
