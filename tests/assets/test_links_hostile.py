@@ -146,15 +146,15 @@ _HOSTILE = {
 
 @pytest.mark.parametrize("name", list(_HOSTILE))
 def test_a_megabyte_of_hostile_markdown_is_scanned_in_well_under_two_seconds(name):
-    started = time.perf_counter()
+    started = time.thread_time()
     find_destinations(_HOSTILE[name])
-    assert time.perf_counter() - started < 2.0
+    assert time.thread_time() - started < 2.0
 
 
 def _scan_time(text):
-    started = time.perf_counter()
+    started = time.thread_time()
     find_destinations(text)
-    return time.perf_counter() - started
+    return time.thread_time() - started
 
 
 @pytest.mark.parametrize("unit", ["[a](x.png) ", '[é](<x y.png> "t")\n', "a\\\n[b](c.png)\n", "|[a](b.png)|\n",
