@@ -77,6 +77,27 @@ class QualityGateFailed(CmlError):
 # -- errors of the services cml talks to over HTTP (forges, MLflow, asset servers) -------------------------------
 
 
+#: The optional extra of ``cml-ci`` that installs each library a command may need, by top-level module.
+EXTRA_OF_MODULE = {"matplotlib": "plots", "PIL": "plots", "sklearn": "demo", "scipy": "demo", "boto3": "aws",
+                   "botocore": "aws", "kubernetes": "kubernetes", "google": "gcp"}
+
+
+class MissingExtra(CmlError):
+    """A library of an optional extra (``cml-ci[plots]``…) that this installation lacks."""
+
+    def __init__(self, module: str, extra: str):
+        super().__init__(f"this needs {module}, which is not installed: pip install 'cml-ci[{extra}]' "
+                         f"(or 'cml-ci[all]' for every feature)")
+        self.module, self.extra = module, extra
+
+    @classmethod
+    def from_import_error(cls, error: ModuleNotFoundError) -> MissingExtra | None:
+        """The error for a failed import of an optional library, or ``None`` for any other module."""
+        module = (error.name or "").split(".")[0]
+        extra = EXTRA_OF_MODULE.get(module)
+        return cls(module, extra) if extra else None
+
+
 class ServiceError(CmlError):
     """A request to a server (a forge, an MLflow tracking server, an asset server) failed."""
 

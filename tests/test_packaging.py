@@ -39,4 +39,4 @@ def test_examples_requirements_install_from_a_checkout(requirements):
 def test_readme_says_how_to_install_before_the_first_release():
     readme = (ROOT / "README.md").read_text()
     install = readme.split("## Install", 1)[1].split("\n## ", 1)[0]
-    assert "git+https://" in install and "pip install ." in install
+    assert "git+https://" in install and "pip install '.[plots]'" in install

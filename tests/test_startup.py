@@ -58,3 +58,15 @@ def test_version_prints_version(run_cli):
     result = run_cli("--version")
     assert result.exit_code == 0
     assert result.stdout == f"cml {__version__}\n"
+
+
+@pytest.mark.parametrize("kind", ["roc", "pr"])
+def test_roc_and_pr_plots_compute_curves_without_scikit_learn_or_scipy(repo, kind):
+    repo.write("predictions.csv", "actual,score\n0,0.1\n1,0.8\n1,0.4\n0,0.35\n1,0.4\n0,0.9\n")
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "cml", "plot", kind, "predictions.csv",
+                             "-o", f"{kind}.png"], capture_output=True, text=True, check=True)
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "matplotlib" in imported and "numpy" in imported  # the module list is there
+    assert not imported & {"sklearn", "scipy"}, f"cml plot {kind} imported {sorted(imported & {'sklearn', 'scipy'})}"
+    assert (repo.path / f"{kind}.png").stat().st_size > 0

@@ -14,7 +14,7 @@ import click
 from cml import __version__
 from cml.cli.app import Application
 from cml.cli.options import CmlCommand, CmlGroup, log_option, verbose_option
-from cml.errors import CmlError, QualityGateFailed
+from cml.errors import CmlError, MissingExtra, QualityGateFailed
 from cml.secrets import register_environment_secrets
 
 
@@ -141,6 +141,13 @@ class RootGroup(CmlGroup):
             app.error("aborted")
             code = 1
         except BrokenPipeError:
+            code = 1
+        except ModuleNotFoundError as error:
+            if app.verbose:
+                app.traceback()
+            missing = MissingExtra.from_import_error(error)
+            app.error(str(missing) if missing else f"unexpected ModuleNotFoundError: {error} (run with -v for the "
+                                                    "traceback)")
             code = 1
         except Exception as error:  # the contract: one line, no traceback unless -v
             if app.verbose:

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
-from tabulate import tabulate
 
 from cml.cli.app import Application
 from cml.cli.forge_options import forge_options, open_forge_from_options
@@ -19,6 +18,7 @@ from cml.cli.options import CmlCommand, DefaultCommandGroup, Duration, output_fo
 from cml.errors import CmlError, UsageError
 from cml.forges.base import Forge
 from cml.forges.errors import ForgeConfigurationError
+from cml.report.markdown import markdown_table, terminal_table
 from cml.runner.backends import BACKENDS, DEFAULT_CLOUD, Cloud, backend_class, cloud_options, option_help, titles
 from cml.runner.backends.base import REGION_PARAMETER, CloudBackend
 from cml.runner.launch import LaunchOptions, RunnerLauncher, describe_machines, stop_runners
@@ -287,7 +287,9 @@ def list_(app: Application, cloud: str, cloud_region: str | None, all_states: bo
     elif not rows:
         app.output(f"no runner machines in {region.name}")
     else:
-        app.output(tabulate(rows, headers="keys", tablefmt="github" if output_format == "md" else "simple"))
+        headers = list(dict.fromkeys(key for row in rows for key in row))
+        cells = [["" if row.get(key) is None else row[key] for key in headers] for row in rows]
+        app.output(markdown_table(headers, cells) if output_format == "md" else terminal_table(headers, cells))
 
 
 class RunnerNotFound(CmlError):

@@ -1,8 +1,8 @@
 """Per-class precision, recall, F1 and support from actual/predicted labels.
 
-Pure Python counting, so ``cml metrics classification`` starts without numpy or
-scikit-learn; the numbers match scikit-learn's ``classification_report``
-(zero division gives 0).
+Small inputs are counted in pure Python, so ``cml metrics classification`` starts without numpy or
+scikit-learn; large ones are dictionary-encoded once and counted with numpy. The numbers match
+scikit-learn's ``classification_report`` (zero division gives 0).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 from collections.abc import Sequence
 
 from cml.errors import InputError, UsageError
@@ -20,6 +21,8 @@ ACTUAL_COLUMNS = ("actual", "y_true", "true", "label", "target")
 PREDICTED_COLUMNS = ("predicted", "y_pred", "pred", "prediction")
 #: Classes the per-class table shows one by one; the others share one "other" row.
 MAX_TABLE_CLASSES = 100
+#: From this many labels on, counting goes through numpy (faster past its import, which small inputs skip).
+NUMPY_COUNTING_FROM = 50_000
 
 
 def pick_column(table: Table, given: str | None, candidates: Sequence[str], option: str) -> str:
@@ -49,17 +52,79 @@ def sorted_labels(*label_lists: Sequence[str]) -> list[str]:
     return sorted({label for labels in label_lists for label in labels}, key=natural_sort_key)
 
 
+def label_texts(values: Sequence) -> list[str]:
+    """``str(value)`` of each value (labels compare as text: ``1`` and ``"1"`` are one class), without a
+    per-label loop when they are text already (the list itself, not a copy) or a numpy array of text,
+    integers or booleans."""
+    if isinstance(values, list) and set(map(type, values)) <= {str}:
+        return values
+    array: Any = values
+    dtype = getattr(array, "dtype", None)
+    if dtype is not None and getattr(array, "ndim", None) == 1:
+        # For these kinds numpy writes exactly what str() writes ("7", "True"); floats keep str() (float32!).
+        if dtype.kind == "U":
+            return array.tolist()
+        if dtype.kind in "biu":
+            return array.astype(str).tolist()
+    return [str(value) for value in values]
+
+
+def distinct_labels(*label_lists: Sequence[str]) -> list[str]:
+    """Each label of ``label_lists`` once, in order of first appearance (hashing, not sorting)."""
+    seen: dict[str, None] = {}
+    for labels in label_lists:
+        seen.update(dict.fromkeys(labels))
+    return list(seen)
+
+
+class _Encoder(dict[str, int]):
+    """Label → position in order of first appearance; a label seen for the first time gets the next one."""
+
+    def __missing__(self, label: str) -> int:
+        self[label] = position = len(self)
+        return position
+
+
+def encode_labels(*label_lists: Sequence[str]) -> tuple[list[str], list[Any]]:
+    """Dictionary encoding: every distinct label of ``label_lists`` in order of first appearance, and each
+    list as numpy positions among them (one hash lookup per label, no sorting of text, 32-bit while they fit)."""
+    import numpy as np
+
+    encoder = _Encoder()
+    dtype = np.int32 if sum(map(len, label_lists)) < 2 ** 31 else np.int64
+    codes = [np.fromiter(map(encoder.__getitem__, labels), dtype=dtype, count=len(labels)) for labels in label_lists]
+    return list(encoder), codes
+
+
 def prepare_labels(
     y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None
 ) -> tuple[list[str], list[str], list[str]]:
     """Actual and predicted labels as text, checked to pair up, and the class list to report on."""
-    y_true = [str(v) for v in y_true]
-    y_pred = [str(v) for v in y_pred]
+    y_true = label_texts(y_true)
+    y_pred = label_texts(y_pred)
     if len(y_true) != len(y_pred):
         raise UsageError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
     if not y_true:
         raise UsageError("no labels: y_true and y_pred are empty")
-    return y_true, y_pred, [str(label) for label in labels] if labels is not None else sorted_labels(y_true, y_pred)
+    classes = [str(label) for label in labels] if labels is not None else sorted_labels(distinct_labels(y_true, y_pred))
+    return y_true, y_pred, classes
+
+
+def count_labels(y_true: Sequence[str], y_pred: Sequence[str]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """How often each label is the actual one, the predicted one, and both (a correct prediction); labels that
+    never occur in a role are left out of its counts."""
+    if len(y_true) < NUMPY_COUNTING_FROM:
+        return Counter(y_true), Counter(y_pred), Counter(t for t, p in zip(y_true, y_pred) if t == p)
+    import numpy as np
+
+    classes, (actual, predicted) = encode_labels(y_true, y_pred)
+
+    def counted(codes: Any) -> dict[str, int]:
+        counts = np.bincount(codes, minlength=len(classes))
+        present = np.flatnonzero(counts)
+        return dict(zip([classes[position] for position in present.tolist()], counts[present].tolist()))
+
+    return counted(actual), counted(predicted), counted(actual[actual == predicted])
 
 
 @dataclass
@@ -120,12 +185,10 @@ class ClassificationReport:
     @classmethod
     def from_labels(cls, y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None) -> ClassificationReport:
         y_true, y_pred, labels = prepare_labels(y_true, y_pred, labels)
-        support = Counter(y_true)
-        predicted = Counter(y_pred)
-        correct = Counter(t for t, p in zip(y_true, y_pred) if t == p)
+        support, predicted, correct = count_labels(y_true, y_pred)
         classes = []
         for label in labels:
-            classes.append(_stats(label, correct[label], predicted[label], support[label]))
+            classes.append(_stats(label, correct.get(label, 0), predicted.get(label, 0), support.get(label, 0)))
         return cls(classes, _ratio(sum(correct.values()), len(y_true)), len(y_true))
 
     def shown_classes(self, max_classes: int) -> list[ClassStats]:

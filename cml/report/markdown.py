@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import html
+import itertools
 import math
 import os
 import re
 from typing import Any, Literal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 MISSING = "—"
 #: How a block is rendered: Markdown (``md``), JSON (``json``) or a plain-text table for a terminal (``table``).
@@ -82,37 +84,212 @@ def inline_code(text: str) -> str:
 
 def escape_cell(text: Any) -> str:
     """Make ``text`` safe inside a GitHub-flavoured Markdown table cell: literal HTML, pipes and backslashes;
-    line breaks become the ``<br>`` cml itself writes."""
-    escaped = escape_html(text).replace("\\", "\\\\").replace("|", "\\|")
-    return escaped.replace("\r\n", "<br>").replace("\n", "<br>")
+    line breaks (``\\r\\n``, ``\\n`` or a lone ``\\r``, which would end the table row) become the ``<br>`` cml
+    itself writes."""
+    return str(text).replace("\r\n", "\n").translate(_CELL_ESCAPES)
+
+
+# One character at a time, as html.escape then the backslash, pipe and line-break replacements did.
+_CELL_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "|": "\\|", "\n": "<br>",
+                               "\r": "<br>"})
+_CELL_SPECIAL = re.compile("[&<>\\\\|\r\n]")
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
                    align: Sequence[Alignment] | None = None) -> str:
-    """A GitHub-flavoured Markdown pipe table; ``align`` holds ``left``/``right`` per column."""
-    from tabulate import tabulate
+    """A GitHub-flavoured Markdown pipe table; ``align`` holds ``left``/``right`` per column (left by default).
 
-    return tabulate(
-        [[escape_cell(cell) for cell in row] for row in rows],
-        headers=[escape_cell(h) for h in headers],
-        tablefmt="pipe",
-        colalign=list(align) if align else None,
-        disable_numparse=True,
-    )
+    Every cell goes through :func:`escape_cell`; each row has one cell per header."""
+    texts = [[cell if type(cell) is str else str(cell) for cell in row] for row in rows]
+    if _CELL_SPECIAL.search("".join(itertools.chain.from_iterable(texts))):
+        texts = [[escape_cell(cell) for cell in row] for row in texts]
+    return render_table_text([escape_cell(header) for header in headers], texts, align, "pipe")
 
 
 def terminal_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
                    align: Sequence[Alignment] | None = None) -> str:
-    """A plain-text table for a terminal."""
-    from tabulate import tabulate
+    """A plain-text table for a terminal: columns two spaces apart under a dashed rule; a cell with line breaks
+    spans several lines."""
+    return render_table_text([str(header) for header in headers], [[str(cell) for cell in row] for row in rows],
+                             align, "simple")
 
-    return tabulate(
-        [[str(cell) for cell in row] for row in rows],
-        headers=list(headers),
-        tablefmt="simple",
-        colalign=list(align) if align else None,
-        disable_numparse=True,
+
+#: ``pipe``: a Markdown pipe table with ``:`` alignment marks; ``simple``: columns under a dashed rule.
+TableStyle = Literal["pipe", "simple"]
+# Terminal colours and hyperlinks take no room on screen; the same pattern as tabulate's.
+_ANSI_SEQUENCE = re.compile(
+    r"""
+    (
+        \x1b\[ [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]
+    |
+        \x1b\]8; (\w+=\w+:?)* ; ([^\x1b]+) \x1b\\ ([^\x1b]+) \x1b\]8;;\x1b\\
     )
+    """,
+    re.VERBOSE,
+)
+_LINE_BREAK = re.compile("[\r\n]")
+_HEADER_LINE_BREAK = re.compile("\r|\n|\r\n")
+_HEADER_MARGIN = 2
+
+
+def render_table_text(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                      align: Sequence[Alignment] | None = None, style: TableStyle = "pipe") -> str:
+    """``rows`` of already formatted cells under ``headers``, as a ``pipe`` (Markdown) or ``simple`` (terminal)
+    table, byte for byte as ``tabulate(rows, headers, tablefmt=style, colalign=align, disable_numparse=True)``
+    with wide characters on.
+
+    Widths are display widths (``wcwidth.wcswidth``: East Asian wide characters and emoji count 2, combining
+    marks 0; terminal colour codes nothing). Cells lose surrounding whitespace; headers are at least two
+    columns narrower than their column; ``align`` applies only when there are rows. One difference from
+    tabulate: a row whose first or second cell is ``"\\x01"`` stays a row (tabulate drew a rule instead and
+    dropped it).
+    """
+    if any(len(row) != len(headers) for row in rows):
+        raise ValueError(f"each row needs {len(headers)} cells, one per header")
+    if not headers:
+        return ""
+    if align and any(alignment not in ("left", "right") for alignment in align):
+        raise ValueError(f"alignments are left or right, not {list(align)}")
+    text = "\t".join(itertools.chain(headers, itertools.chain.from_iterable(rows)))
+    # tabulate looked for colour codes in this very string (a code could span two cells)
+    has_invisible = "\x1b" in text and _ANSI_SEQUENCE.search(text) is not None
+    multiline = "\n" in text or "\r" in text
+    del text
+    line_width = _visible_width if has_invisible else _display_width
+
+    def multiline_width(text: str) -> int:
+        return max(map(line_width, _LINE_BREAK.split(text)))
+
+    width = multiline_width if multiline else line_width
+    aligns: list[str] = []
+    columns: list[list[str]] = []
+    widths: list[int] = []
+    if rows:
+        aligns = ["left"] * len(headers)
+        for index, given in enumerate((align or [])[:len(headers)]):
+            aligns[index] = given
+        for header, alignment, raw_cells in zip(headers, aligns, zip(*rows)):
+            minimum = width(header) + _HEADER_MARGIN
+            cells = list(map(str.strip, raw_cells))
+            pad = _multiline_column if multiline else _single_line_column
+            padded, column_width = pad(cells, alignment == "right", minimum, line_width, width)
+            columns.append(padded)
+            widths.append(column_width)
+    else:
+        widths = [max(width(header) + _HEADER_MARGIN, 0) for header in headers]
+    header_aligns = aligns or ["left"] * len(headers)
+    header_cells = [_pad_header(header, alignment == "right", column_width, width, multiline)
+                    for header, alignment, column_width in zip(headers, header_aligns, widths)]
+    rows_of_cells = list(zip(*columns)) if columns else []
+    if style == "pipe":
+        rule = "|" + "|".join(_pipe_rule_segment(alignment, column_width + 2)
+                              for alignment, column_width in zip(aligns or [""] * len(widths), widths)) + "|"
+        begin, separator, end, margin = "|", "|", "|", " "
+    else:
+        rule = "  ".join("-" * column_width for column_width in widths).rstrip()
+        begin, separator, end, margin = "", "  ", "", ""
+    lines: list[str] = []
+
+    # the row as tabulate joined it: each cell with its margins, between ``begin`` and ``end``, trailing spaces cut
+    head, joint, tail = begin + margin, margin + separator + margin, margin + end
+
+    def add_row_line(cells: Sequence[str]) -> None:
+        lines.append((head + joint.join(cells) + tail).rstrip())
+
+    def add_row(cells: Sequence[str]) -> None:
+        if not multiline:
+            add_row_line(cells)
+            return
+        cell_lines = [cell.splitlines() for cell in cells]
+        count = max(map(len, cell_lines))
+        cell_lines = [text + [" " * column_width] * (count - len(text)) for text, column_width in zip(cell_lines, widths)]
+        for number in range(count):
+            add_row_line([text[number] for text in cell_lines])
+
+    add_row(header_cells)
+    lines.append(rule)
+    if multiline:
+        for row in rows_of_cells:
+            add_row(row)
+    elif style == "pipe":  # rows end with "|": nothing to cut
+        lines.extend(head + joint.join(row) + tail for row in rows_of_cells)
+    else:
+        lines.extend((head + joint.join(row) + tail).rstrip() for row in rows_of_cells)
+    return "\n".join(lines)
+
+
+def _display_width(text: str) -> int:
+    if text.isascii() and text.isprintable():
+        return len(text)
+    return _wcswidth()(text)
+
+
+@functools.cache
+def _wcswidth() -> Callable[[str], int]:
+    """wcwidth's ``wcswidth``, imported on the first cell that is not plain ASCII."""
+    from wcwidth import wcswidth
+
+    return wcswidth
+
+
+def _visible_width(text: str) -> int:
+    return _display_width(_ANSI_SEQUENCE.sub(r"\4", text))
+
+
+def _pad(text: str, right: bool, width: int) -> str:
+    """``text`` padded with spaces to ``width`` characters (not display columns), never cut."""
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def _single_line_column(cells: list[str], right: bool, minimum: int, line_width: Callable[[str], int],
+                        width: Callable[[str], int]) -> tuple[list[str], int]:
+    joined = "".join(cells)
+    if joined.isascii() and joined.isprintable():  # every cell as wide as it is long: the common case, in C
+        target = max(max(map(len, cells)), minimum)
+        pad = str.rjust if right else str.ljust
+        return [pad(cell, target) for cell in cells], target
+    # each distinct cell measured once: a column repeats a few values (statuses, paths, "—") many times
+    cell_widths: dict[str, int] = {}
+    for cell in cells:
+        if cell not in cell_widths:
+            cell_widths[cell] = line_width(cell)
+    target = max(max(cell_widths.values()), minimum)
+    padded: dict[str, str] = {}
+    column_width = minimum
+    for cell, cell_width in cell_widths.items():
+        text = padded[cell] = _pad(cell, right, target - cell_width + len(cell))
+        # padding printable ASCII makes it exactly ``target`` wide; anything else is measured again
+        shown = target if cell_width == len(cell) and cell.isascii() and cell.isprintable() else width(text)
+        column_width = max(column_width, shown)
+    return [padded[cell] for cell in cells], column_width
+
+
+def _multiline_column(cells: list[str], right: bool, minimum: int, line_width: Callable[[str], int],
+                      width: Callable[[str], int]) -> tuple[list[str], int]:
+    line_widths = [[line_width(line) for line in _LINE_BREAK.split(cell)] for cell in cells]
+    target = max(max(max(widths) for widths in line_widths), minimum)
+    padded = []
+    for cell, widths in zip(cells, line_widths):
+        lengths = [len(line) for line in _LINE_BREAK.split(cell)]
+        targets = [target - (shown - length) for shown, length in zip(widths, lengths)]
+        padded.append("\n".join(_pad(line, right, line_target)
+                                 for line, line_target in zip(cell.splitlines() or cell, targets)))
+    return padded, max(minimum, max(width(text) for text in padded))
+
+
+def _pad_header(header: str, right: bool, column_width: int, width: Callable[[str], int], multiline: bool) -> str:
+    if multiline:
+        return "\n".join(_pad_header(line, right, column_width, width, False)
+                         for line in _HEADER_LINE_BREAK.split(header))
+    return _pad(header, right, column_width + len(header) - width(header))
+
+
+def _pipe_rule_segment(alignment: str, width: int) -> str:
+    if alignment == "right":
+        return "-" * (width - 1) + ":"
+    if alignment == "left":
+        return ":" + "-" * (width - 1)
+    return "-" * width
 
 
 def image_markdown(title: str, path: str) -> str:

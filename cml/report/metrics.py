@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+from functools import cached_property
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, Protocol
@@ -114,7 +115,8 @@ class DirectionRules:
 
 @dataclass(frozen=True)
 class MetricDelta:
-    """One metric (or param) compared between a base and a head."""
+    """One metric (or param) compared between a base and a head; derived values are computed once (a diff of
+    10,000 metrics asks for each several times)."""
 
     path: str
     name: str
@@ -122,11 +124,11 @@ class MetricDelta:
     head: Any
     direction: Direction | None = None
 
-    @property
+    @cached_property
     def numeric(self) -> bool:
         return is_number(self.base) and is_number(self.head)
 
-    @property
+    @cached_property
     def change(self) -> float | None:
         """``head - base`` for numbers, else ``None``.
 
@@ -141,7 +143,7 @@ class MetricDelta:
             return 0.0 if self.base == self.head else self.head - self.base
         return float(Decimal(repr(self.head)) - Decimal(repr(self.base)))
 
-    @property
+    @cached_property
     def relative_change(self) -> float | None:
         """Change divided by ``|base|``; ``None`` when it is undefined (base 0)."""
         change = self.change
@@ -154,7 +156,7 @@ class MetricDelta:
             return float((Decimal(repr(self.head)) - base) / abs(base))
         return change / abs(self.base)
 
-    @property
+    @cached_property
     def unchanged(self) -> bool:
         if self.base is ABSENT or self.head is ABSENT:
             return False
@@ -163,7 +165,7 @@ class MetricDelta:
             return both_nan or self.base == self.head
         return type(self.base) is type(self.head) and self.base == self.head
 
-    @property
+    @cached_property
     def status(self) -> Status:
         """One of ``added``, ``removed``, ``unchanged``, ``better``, ``worse``, ``changed``."""
         if self.base is ABSENT:

@@ -102,11 +102,12 @@ def test_shell_in_the_action_and_workflows_passes_shellcheck(tmp_path):
         assert result.returncode == 0, script + result.stdout
 
 
-def run_action(tmp_path, python: str, version: str = "") -> subprocess.CompletedProcess:
+def run_action(tmp_path, python: str, version: str = "", extras: str = "") -> subprocess.CompletedProcess:
     """The action's step as the runner executes it: bash, the action's env, GITHUB_PATH and GITHUB_OUTPUT files."""
     (tmp_path / "path").write_text("")
     (tmp_path / "output").write_text("")
     env = {**os.environ, "CML_ACTION_VERSION": version, "CML_ACTION_PYTHON": python, "CML_ACTION_PATH": str(ROOT),
+           "CML_ACTION_EXTRAS": extras,
            "RUNNER_TEMP": str(tmp_path / "temp"), "GITHUB_PATH": str(tmp_path / "path"),
            "GITHUB_OUTPUT": str(tmp_path / "output")}
     return subprocess.run(["bash", "-e", "-c", action_scripts()[0]], capture_output=True, text=True, env=env,
@@ -125,6 +126,25 @@ def test_the_action_installs_its_checkout_and_puts_only_cml_on_the_path(tmp_path
     assert (tmp_path / "output").read_text() == f"version={__version__}\n"
     version = subprocess.run([os.path.join(added[0], "cml"), "--version"], capture_output=True, text=True)
     assert version.stdout.strip() == f"cml {__version__}"
+    # The core (no extras): tables render, and a plot names the extra it needs instead of a traceback.
+    (tmp_path / "log.csv").write_text("step,loss\n0,1\n1,0.5\n")
+    table = subprocess.run([os.path.join(added[0], "cml"), "table", "log.csv"], capture_output=True, text=True,
+                           cwd=tmp_path)
+    assert table.returncode == 0 and table.stdout.startswith("|   step |   loss |\n"), table.stderr
+    plot = subprocess.run([os.path.join(added[0], "cml"), "plot", "line", "log.csv"], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert (plot.returncode, plot.stdout) == (1, "")
+    assert plot.stderr == ("cml: error: this needs matplotlib, which is not installed: pip install 'cml-ci[plots]' "
+                           "(or 'cml-ci[all]' for every feature)\n")
+    assert not (tmp_path / "log.png").exists()
+
+
+def test_the_action_refuses_extras_that_are_not_names(tmp_path):
+    result = run_action(tmp_path, sys.executable, extras="plots];touch /tmp/x;[")
+
+    assert result.returncode == 1
+    assert "::error title=cml::extras must be names separated by commas (plots,aws)" in result.stdout
+    assert (tmp_path / "path").read_text() == ""
 
 
 def test_the_action_refuses_a_missing_or_old_python(tmp_path):

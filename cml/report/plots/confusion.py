@@ -7,10 +7,11 @@ is plainly orange; cells without samples are white, and annotations pick black o
 luminance. With a base, a second panel draws head − base: cells that got worse (more confusions, fewer correct)
 red, better blue, on a square-root scale centred at 0.
 
-Pairs are counted sparsely (memory grows with the samples, not with the square of the classes); past
-``max_classes``, the most frequent classes are drawn and the rest summed in one "other" row and column. When
-cells are smaller than a pixel, each pixel shows the most telling cell under it (a confusion over a correct
-prediction, a regression over an improvement), so no error is scaled away.
+Labels are dictionary-encoded (one hash lookup each) and pairs counted with numpy; only non-empty cells are kept,
+so memory grows with the samples, not with the square of the classes. Past ``max_classes``, the most frequent
+classes are drawn and the rest summed in one "other" row and column. When cells are smaller than a pixel, they
+are pooled to the image's resolution before matplotlib sees them, each pixel showing the most telling cell under
+it (a confusion over a correct prediction, a regression over an improvement), so no error is scaled away.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from collections.abc import Sequence
 from cml.errors import InputError, UsageError
 from cml.fileio import FilePath
 from cml.git import Revision
-from cml.report.classification import folding_note, label_pairs, most_frequent, other_label, sorted_labels
+from cml.report.classification import (encode_labels, folding_note, label_pairs, label_texts, most_frequent,
+                                       other_label, sorted_labels)
 from cml.report.data import Table, base_table, load_table
-from cml.report.plots.common import MAX_TICK_TEXT, Plot, check_output, literal, new_figure, save_figure, thin_ticks
+from cml.report.plots.common import (DPI, MAX_FIGURE_WIDTH, MAX_TICK_TEXT, Plot, check_output, literal, new_figure,
+                                     save_figure, thin_ticks)
 
 #: Fractions of each actual class (``true``), of each predicted class (``pred``) or of all samples (``all``).
 Normalization = Literal["true", "pred", "all"]
@@ -50,70 +53,118 @@ class ConfusionCounts(NamedTuple):
     correct: int
 
 
-class _Pairs(NamedTuple):
+class _Cells(NamedTuple):
+    """The non-empty cells of one side's matrix over the drawn classes: positions (rows actual, columns
+    predicted) and counts, so memory grows with the samples, never with the square of the classes."""
+
     rows: Any
     columns: Any
     counts: Any
     correct: int
 
+    def dense(self, size: int) -> Any:
+        import numpy as np
 
-def _head_side(y_true: Sequence, y_pred: Sequence) -> tuple[list[str], list[str]]:
-    actual, predicted = [str(v) for v in y_true], [str(v) for v in y_pred]
+        matrix = np.zeros((size, size), dtype=np.int64)
+        matrix[self.rows, self.columns] = self.counts
+        return matrix
+
+
+class _Counted(NamedTuple):
+    labels: list[str]
+    classes: int
+    folded: int
+    sides: list[_Cells]
+
+
+def _text_side(actual: Sequence, predicted: Sequence, parameter: str | None = None) -> tuple[list[str], list[str]]:
+    actual, predicted = label_texts(actual), label_texts(predicted)
     if len(actual) != len(predicted):
+        if parameter:
+            raise UsageError(f"has {len(actual)} actual labels but {len(predicted)} predicted", parameter=parameter)
         raise UsageError(f"y_true has {len(actual)} labels but y_pred has {len(predicted)}")
     if not actual:
+        if parameter:
+            raise UsageError("has no labels", parameter=parameter)
         raise UsageError("no labels: y_true and y_pred are empty")
     return actual, predicted
 
 
-def _base_side(base: tuple[Sequence, Sequence]) -> tuple[list[str], list[str]]:
-    if len(base) != 2:
-        raise UsageError("must be a pair: (actual labels, predicted labels)", parameter="base")
-    actual, predicted = [str(v) for v in base[0]], [str(v) for v in base[1]]
-    if len(actual) != len(predicted):
-        raise UsageError(f"has {len(actual)} actual labels but {len(predicted)} predicted", parameter="base")
-    if not actual:
-        raise UsageError("has no labels", parameter="base")
-    return actual, predicted
+#: Drawn matrices up to this many cells are counted into a dense array (cheaper than sorting the pairs).
+DENSE_COUNTING_CELLS = 1 << 20
 
 
-def _count_pairs(actual: list[str], predicted: list[str], index: dict[str, int], parameter: str) -> _Pairs:
-    """Distinct (actual, predicted) positions in ``index`` and how often each occurs."""
+def _cells(rows: Any, columns: Any, size: int, correct: int) -> _Cells:
+    """The non-empty cells among the (``rows``, ``columns``) pairs of a ``size`` × ``size`` matrix."""
     import numpy as np
 
-    size = len(index)
-    try:
-        rows = np.fromiter((index[label] for label in actual), dtype=np.int64, count=len(actual))
-        columns = np.fromiter((index[label] for label in predicted), dtype=np.int64, count=len(predicted))
-    except KeyError as error:
-        raise UsageError(f"label {error.args[0]!r} is not among the given labels", parameter=parameter) from None
-    pairs, counts = np.unique(rows * size + columns, return_counts=True)
-    rows, columns = np.divmod(pairs, size)
-    return _Pairs(rows, columns, counts, int(counts[rows == columns].sum()))
+    flat = (rows if size * size < 2 ** 31 else rows.astype(np.int64)) * size + columns
+    # A dense count takes no more memory than the pairs themselves (8 bytes a cell, 4 a pair), and no sort.
+    if size * size <= max(DENSE_COUNTING_CELLS, len(flat) // 2):
+        counts = np.bincount(flat, minlength=size * size)
+        cells = np.flatnonzero(counts)
+        counts = counts[cells]
+    else:
+        # np.unique's counting, but sorting the pairs in place (no copy of the samples).
+        flat.sort()
+        firsts = np.flatnonzero(np.concatenate(([True], flat[1:] != flat[:-1])))
+        cells = flat[firsts]
+        counts = np.diff(np.append(firsts, len(flat)))
+    rows, columns = np.divmod(cells.astype(np.intp), size)
+    return _Cells(rows, columns, counts.astype(np.int64), correct)
 
 
-def _fold(sides: Sequence[_Pairs], labels: list[str], max_classes: int) -> tuple[list[str], list[Any]]:
-    """Count matrices of every side over the same classes: all of them, or the ``max_classes`` most frequent
-    over all sides together and one "other" row and column that sums the rest."""
+def _count_cells(
+    y_true: Sequence, y_pred: Sequence, base: tuple[Sequence, Sequence] | None, labels: Sequence[str] | None,
+    max_classes: int,
+) -> _Counted:
+    """Dictionary-encode every side's labels (one hash lookup per label) over the same classes (``labels``, else
+    every label of either side in natural order), fold past ``max_classes`` by frequency over all sides
+    together, and count each side's cells."""
     import numpy as np
 
-    size = len(labels)
+    if max_classes < 1:
+        raise UsageError("must be 1 or more", parameter="max_classes")
+    sides = [_text_side(y_true, y_pred)]
+    if base is not None:
+        if len(base) != 2:
+            raise UsageError("must be a pair: (actual labels, predicted labels)", parameter="base")
+        sides.append(_text_side(base[0], base[1], "base"))
+    distinct, first_seen = encode_labels(*(texts for side in sides for texts in side))
+    classes = [str(label) for label in labels] if labels is not None else sorted_labels(distinct)
+    if not classes:
+        raise UsageError("no labels to draw", parameter="labels")
+    index = {label: position for position, label in enumerate(classes)}
+    if labels is not None:
+        # In order of first appearance: the head's actual labels, its predicted ones, then the base's.
+        unknown = next((number for number, label in enumerate(distinct) if label not in index), None)
+        if unknown is not None:
+            in_head = unknown <= max(int(first_seen[0].max()), int(first_seen[1].max()))
+            raise UsageError(f"label {distinct[unknown]!r} is not among the given labels",
+                             parameter="labels" if in_head else "base")
+    position_of = np.array([index[label] for label in distinct], dtype=first_seen[0].dtype)
+    encoded = [(position_of[first_seen[2 * number]], position_of[first_seen[2 * number + 1]])
+               for number in range(len(sides))]
+    del first_seen
+    size = len(classes)
     folded = max(size - max_classes, 0)
+    shown = classes
     if folded:
-        frequency = np.zeros(size)
-        for side in sides:
-            frequency += np.bincount(side.rows, side.counts, size) + np.bincount(side.columns, side.counts, size)
+        frequency = np.zeros(size, dtype=np.int64)
+        for side in encoded:
+            for positions in side:
+                frequency += np.bincount(positions, minlength=size)
         kept = most_frequent(frequency.tolist(), max_classes)
-        position = np.full(size, max_classes, dtype=np.int64)
+        position = np.full(size, max_classes, dtype=encoded[0][0].dtype)
         position[kept] = np.arange(max_classes)
-        labels = [labels[i] for i in kept] + [other_label(folded)]
-        size = max_classes + 1
-    matrices = []
-    for side in sides:
-        rows, columns = (position[side.rows], position[side.columns]) if folded else (side.rows, side.columns)
-        matrix = np.bincount(rows * size + columns, weights=side.counts, minlength=size * size)
-        matrices.append(matrix.astype(np.int64).reshape(size, size))
-    return labels, matrices
+        shown = [classes[i] for i in kept] + [other_label(folded)]
+    cells = []
+    for rows, columns in encoded:
+        correct = int(np.count_nonzero(rows == columns))
+        if folded:
+            rows, columns = position[rows], position[columns]
+        cells.append(_cells(rows, columns, len(shown), correct))
+    return _Counted(shown, size, folded, cells)
 
 
 def count_matrix(
@@ -132,21 +183,14 @@ def count_matrices(
 ) -> tuple[ConfusionCounts, ConfusionCounts | None]:
     """The head's counts and, with ``base`` (actual, predicted), the base's, over the same classes: ``labels``,
     else every label of either side in natural order, folded the same way on both sides."""
-    if max_classes < 1:
-        raise UsageError("must be 1 or more", parameter="max_classes")
-    sides = [_head_side(y_true, y_pred)]
-    if base is not None:
-        sides.append(_base_side(base))
-    classes = [str(label) for label in labels] if labels is not None else sorted_labels(*(s for pair in sides for s in pair))
-    if not classes:
-        raise UsageError("no labels to draw", parameter="labels")
-    index = {label: position for position, label in enumerate(classes)}
-    pairs = [_count_pairs(actual, predicted, index, "labels" if number == 0 else "base")
-             for number, (actual, predicted) in enumerate(sides)]
-    shown, matrices = _fold(pairs, classes, max_classes)
-    folded = max(len(classes) - max_classes, 0)
-    counted = [ConfusionCounts(shown, matrix, len(classes), folded, side.correct) for side, matrix in zip(pairs, matrices)]
-    return counted[0], counted[1] if base is not None else None
+    counted = _count_cells(y_true, y_pred, base, labels, max_classes)
+    matrices = [_matrix_counts(counted, side) for side in counted.sides]
+    return matrices[0], matrices[1] if base is not None else None
+
+
+def _matrix_counts(counted: _Counted, side: _Cells) -> ConfusionCounts:
+    return ConfusionCounts(counted.labels, side.dense(len(counted.labels)), counted.classes, counted.folded,
+                           side.correct)
 
 
 def normalize_matrix(counts: Any, normalize: Normalization | None) -> Any:
@@ -283,19 +327,60 @@ def _unit_interval(norm: Any, values: Any) -> Any:
     return np.clip(np.ma.getdata(norm(values)).astype(float), 0.0, 1.0)
 
 
-def _head_colours(values: Any, counts: Any, normalize: Normalization | None, folded: bool) -> tuple[_Colouring, list[_Scale]]:
-    """Cell colours of a confusion matrix (correct predictions in blues, confusions in oranges) and the colour
-    bars that explain them."""
+def _cell_values(cells: _Cells, size: int, normalize: Normalization | None) -> Any:
+    """The non-empty cells' values: counts, or fractions as :func:`normalize_matrix` computes them."""
+    import numpy as np
+
+    if normalize is None:
+        return cells.counts
+    counts = cells.counts.astype(float)
+    if normalize == "true":
+        return counts / np.bincount(cells.rows, counts, size)[cells.rows]
+    if normalize == "pred":
+        return counts / np.bincount(cells.columns, counts, size)[cells.columns]
+    return counts / counts.sum()
+
+
+def _largest(values: Any, mask: Any, inner: Any) -> float:
+    """Like :func:`_plain_top` over non-empty cells: the largest of ``values`` where ``mask`` holds inside
+    ``inner`` (the cells off the "other" row and column), else anywhere, else 1."""
+    return float(values[mask & inner].max(initial=0)) or float(values[mask].max(initial=0)) or 1.0
+
+
+def _cell_grid(cells: _Cells, size: int, codes: Any, pixels: int) -> Any:
+    """The colour codes of the non-empty cells on a ``size`` × ``size`` grid (0: empty), or, past ``pixels``
+    cells a side, on a ``pixels`` × ``pixels`` one whose every pixel keeps the highest code of the cells under
+    it (the blocks of :func:`_pooled`), so a lone confusion among thousands of classes keeps a pixel of its own."""
+    import numpy as np
+
+    if size <= pixels:
+        grid = np.zeros((size, size))
+        grid[cells.rows, cells.columns] = codes
+        return grid
+    starts = (np.arange(pixels) * size) // pixels
+    block_rows = np.searchsorted(starts, cells.rows, side="right") - 1
+    block_columns = np.searchsorted(starts, cells.columns, side="right") - 1
+    pooled = np.zeros(pixels * pixels)
+    np.maximum.at(pooled, block_rows * pixels + block_columns, codes)
+    return pooled.reshape(pixels, pixels)
+
+
+def _head_colours(cells: _Cells, size: int, normalize: Normalization | None, folded: bool,
+                  pixels: int) -> tuple[_Colouring, list[_Scale]]:
+    """Cell colours of a confusion matrix (correct predictions in blues, confusions in oranges), pooled to
+    ``pixels`` a side when cells are smaller than a pixel, and the colour bars that explain them. Works on the
+    non-empty cells only: no array grows with the square of the classes."""
     import numpy as np
     from matplotlib.colors import Normalize, PowerNorm
 
-    diagonal = np.eye(len(values), dtype=bool)
-    filled = counts > 0
+    values = _cell_values(cells, size, normalize)
+    diagonal = cells.rows == cells.columns
+    inner = (cells.rows < size - 1) & (cells.columns < size - 1) if folded else np.ones(len(values), dtype=bool)
     unit = "fraction" if normalize else "count"
-    diagonal_top = 1.0 if normalize in ("true", "pred") else _plain_top(values, diagonal, folded)
-    error_top = _plain_top(values, ~diagonal, folded)
+    diagonal_top = 1.0 if normalize in ("true", "pred") else _largest(values, diagonal, inner)
+    error_top = _largest(values, ~diagonal, inner)
     scales = []
-    codes = np.zeros(values.shape)
+    codes = np.zeros(len(values))
     cmaps = []
     for kind, mask, name, top, norm, label in (
         (1, diagonal, "Blues", diagonal_top, Normalize(vmin=0, vmax=diagonal_top, clip=True), f"correct ({unit})"),
@@ -304,13 +389,12 @@ def _head_colours(values: Any, counts: Any, normalize: Normalization | None, fol
     ):
         cmap = _tinted(name)
         cmaps.append(cmap)
-        cells = mask & filled
-        codes[cells] = 2 * kind + _unit_interval(norm, values[cells])
-        if cells.any():
-            clipped = float(values[cells].max()) > top
+        if mask.any():
+            codes[mask] = 2 * kind + _unit_interval(norm, values[mask])
+            clipped = float(values[mask].max()) > top
             ticks = _square_root_ticks(top, not normalize) if isinstance(norm, PowerNorm) else None
             scales.append(_Scale(label, cmap, norm, "both" if clipped else "min", not normalize, ticks))
-    return _Colouring(codes, *cmaps), scales
+    return _Colouring(_cell_grid(cells, size, codes, pixels), *cmaps), scales
 
 
 def _change_colours(change: Any, fractions: bool, folded: bool) -> tuple[_Colouring, Any, _Scale]:
@@ -393,6 +477,12 @@ class _Panel(NamedTuple):
     scales: list[_Scale]
 
 
+def _matrix_pixels(side: float, requested_width: float) -> int:
+    """Image pixels a matrix drawn in a panel of ``side`` inches gets at least (~70% of the side, in a figure
+    scaled down to the widest one); past that many cells a side, cells share pixels."""
+    return int(0.7 * side * DPI * min(1.0, min(requested_width, MAX_FIGURE_WIDTH) / requested_width))
+
+
 def _pooled(codes: Any, pixels: int) -> Any:
     """``codes`` reduced to ``pixels`` × ``pixels``, each keeping its block's highest code, so a confusion among
     thousands of cells keeps a pixel of its own colour where scaling the image would drop or blend it away."""
@@ -415,9 +505,9 @@ def _draw_matrix(figure: Any, axes: Any, side: float, panel: _Panel, labels: lis
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     size = len(labels)
-    # A matrix gets at least ~70% of its panel's side; past that many pixels, cells share pixels.
-    pixels = int(0.7 * side * figure.dpi * min(1.0, figure.get_figwidth() / requested_width))
-    codes = _pooled(panel.colouring.codes, pixels) if size > pixels else panel.colouring.codes
+    pixels = _matrix_pixels(side, requested_width)
+    # Head colours come pooled already; a change view's dense codes are pooled here, before matplotlib sees them.
+    codes = _pooled(panel.colouring.codes, pixels) if len(panel.colouring.codes) > pixels else panel.colouring.codes
     axes.imshow(panel.colouring.rgba(codes), interpolation="nearest", aspect="equal",
                 extent=(-0.5, size - 0.5, size - 0.5, -0.5))
     ticks = thin_ticks(size)
@@ -553,29 +643,53 @@ def confusion_matrix(
     most (``worsened_confusions``).
     """
     check_output(output)
+    _check_normalize(normalize)
+    counted = _count_cells(y_true, y_pred, base, labels, max_classes)
+    return _draw_confusion(counted, output, normalize, title, max_classes, base_label)
+
+
+def _check_normalize(normalize: Normalization | None) -> None:
     if normalize is not None and normalize not in NORMALIZATIONS:
         raise UsageError(f"'{normalize}' is not one of {', '.join(NORMALIZATIONS)}", parameter="normalize")
-    head, base_counts = count_matrices(y_true, y_pred, base, labels, max_classes)
-    shown, counts, folded = head.labels, head.counts, bool(head.folded)
+
+
+def _draw_confusion(counted: _Counted, output: str, normalize: Normalization | None, title: str, max_classes: int,
+                    base_label: str) -> Plot:
+    """The figure of :func:`confusion_matrix` from counts (the change view when they have a base side)."""
+    base = counted.sides[1] if len(counted.sides) > 1 else None
+    shown, head_cells, folded = counted.labels, counted.sides[0], bool(counted.folded)
     size = len(shown)
-    samples = int(counts.sum())
-    accuracy = head.correct / samples
-    values = normalize_matrix(counts, normalize)
-    colouring, scales = _head_colours(values, counts, normalize, folded)
-    head_panel = _Panel(colouring, cell_texts(values, counts, normalize) if size <= ANNOTATE_UP_TO else None, scales)
-    details: dict[str, Any] = {"classes": head.classes, "folded": head.folded, "samples": samples,
-                               "accuracy": accuracy, "labels": shown, "normalize": normalize,
-                               "annotations": head_panel.texts}
-    note = f"\n{folding_note(max_classes, head.classes, 'The matrix')}" if folded else ""
-    if base_counts is None:
+    samples = int(head_cells.counts.sum())
+    accuracy = head_cells.correct / samples
+    if base is None:
         side = _panel_side(size)
         width = side + COLOUR_BARS_WIDTH
+    elif size <= SIDE_BY_SIDE_UP_TO:
+        side = SIDE_BY_SIDE_PANEL
+        width = 2 * side + 0.6
+    else:
+        side = _panel_side(size)
+        width = side + COLOUR_BARS_WIDTH
+    colouring, scales = _head_colours(head_cells, size, normalize, folded, _matrix_pixels(side, width))
+    texts = None
+    if size <= ANNOTATE_UP_TO:
+        counts = head_cells.dense(size)
+        texts = cell_texts(normalize_matrix(counts, normalize), counts, normalize)
+    head_panel = _Panel(colouring, texts, scales)
+    details: dict[str, Any] = {"classes": counted.classes, "folded": counted.folded, "samples": samples,
+                               "accuracy": accuracy, "labels": shown, "normalize": normalize,
+                               "annotations": head_panel.texts}
+    note = f"\n{folding_note(max_classes, counted.classes, 'The matrix')}" if folded else ""
+    if base is None:
         figure = new_figure(width, side + 0.6 + 0.3 * bool(folded))
         axes = figure.add_subplot()
         _draw_matrix(figure, axes, side, head_panel, shown, folded, bars_below=False, requested_width=width)
         axes.set_title(f"{literal(title)}\n{_summary(accuracy, samples)}{note}", fontsize="medium")
         panels = {"head": axes}
     else:
+        # The change view keeps dense matrices of the drawn classes (its details hold the change matrix).
+        head, base_counts = (_matrix_counts(counted, cells) for cells in counted.sides)
+        counts = head.counts
         base_samples = int(base_counts.counts.sum())
         base_accuracy = base_counts.correct / base_samples
         change_normalize = normalize or ("true" if base_samples != samples else None)
@@ -595,13 +709,9 @@ def confusion_matrix(
                               [change_scale])
         classes, confusions = _worsened(head, base_counts, worse)
         if size <= SIDE_BY_SIDE_UP_TO:
-            side = SIDE_BY_SIDE_PANEL
-            width = 2 * side + 0.6
             figure = new_figure(width, side + 2.8 - 0.2 * _tick_label_inches(shown) + 0.3 * bool(folded))
             head_axes, change_axes = figure.subplots(1, 2)
         else:
-            side = _panel_side(size)
-            width = side + COLOUR_BARS_WIDTH
             figure = new_figure(width, 2 * side + 2.2 + 0.3 * bool(folded))
             head_axes, change_axes = figure.subplots(2, 1)
         below = size <= SIDE_BY_SIDE_UP_TO
@@ -651,18 +761,25 @@ def confusion_from_table(
     the head is drawn alone and ``details["warnings"]`` says why.
     """
     check_output(output)
-    actual, predicted = label_pairs(table, y_true, y_pred)
-    warnings = []
-    base = None
-    if base_table is not None:
-        try:
-            base = label_pairs(base_table, y_true, y_pred)
-        except (UsageError, InputError) as error:
-            warnings.append(f"{error}; drawing the head without comparison")
-    plot = confusion_matrix(actual, predicted, output, normalize=normalize, title=title, max_classes=max_classes,
-                            base=base, base_label=base_label)
+    counted, warnings = _count_tables(table, base_table, y_true, y_pred, normalize, max_classes)
+    plot = _draw_confusion(counted, output, normalize, title, max_classes, base_label)
     plot.details["warnings"] = warnings
     return plot
+
+
+def _count_tables(table: Table, base: Table | None, y_true: str | None, y_pred: str | None,
+                  normalize: Normalization | None, max_classes: int) -> tuple[_Counted, list[str]]:
+    """The counts of a table's labels (and its base's, unless it lacks the columns: then a warning says so)."""
+    actual, predicted = label_pairs(table, y_true, y_pred)
+    warnings = []
+    base_labels = None
+    if base is not None:
+        try:
+            base_labels = label_pairs(base, y_true, y_pred)
+        except (UsageError, InputError) as error:
+            warnings.append(f"{error}; drawing the head without comparison")
+    _check_normalize(normalize)
+    return _count_cells(actual, predicted, base_labels, None, max_classes), warnings
 
 
 def confusion_from_file(
@@ -682,7 +799,9 @@ def confusion_from_file(
     check_output(output)
     table = load_table(path)
     base, reason = base_table(path, revision) if revision is not None else (None, None)
-    plot = confusion_from_table(table, output, base_table=base, base_label=revision.name if revision else "base",
-                                y_true=y_true, y_pred=y_pred, normalize=normalize, title=title,
-                                max_classes=max_classes)
-    return plot, ([reason] if reason else []) + plot.details["warnings"]
+    counted, warnings = _count_tables(table, base, y_true, y_pred, normalize, max_classes)
+    # The tables' text is the bulk of the memory; drawing needs only the counts.
+    del table, base
+    plot = _draw_confusion(counted, output, normalize, title, max_classes, revision.name if revision else "base")
+    plot.details["warnings"] = warnings
+    return plot, ([reason] if reason else []) + warnings

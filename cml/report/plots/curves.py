@@ -80,11 +80,104 @@ def positive_label(labels: Sequence[str], pos_label: Any = None, parameter: str 
     return "true" if standard == {"false"} else "1"
 
 
+def _codes_of_texts(texts: Sequence[Any]) -> tuple[list[str], Any] | None:
+    """``(labels, codes)`` of a sequence of strings, by a dictionary, or ``None`` if ``texts`` holds anything else
+    (whose text ``str`` gives, not equality: ``True == 1`` but ``"True" != "1"``)."""
+    import numpy as np
+
+    try:
+        first_seen = dict.fromkeys(texts)
+    except TypeError:  # unhashable labels
+        return None
+    if not all(type(label) is str for label in first_seen):
+        return None
+    position = {label: index for index, label in enumerate(first_seen)}
+    codes = np.fromiter(map(position.__getitem__, texts), dtype=np.intp, count=len(texts))
+    return list(first_seen), codes
+
+
+def _codes_as_text(values: Sequence) -> tuple[list[str], Any]:
+    """``(labels, codes)`` of any labels, each made text."""
+    encoded = _codes_of_texts([str(value) for value in values])
+    assert encoded is not None  # every item is a str
+    return encoded
+
+
+def _merge_equal_texts(texts: list[str], codes: Any) -> tuple[list[str], Any]:
+    """Distinct values whose text is the same (every NaN is ``nan``) made one label."""
+    import numpy as np
+
+    labels = list(dict.fromkeys(texts))
+    if len(labels) == len(texts):
+        return labels, codes
+    position = {label: index for index, label in enumerate(labels)}
+    return labels, np.array([position[text] for text in texts], dtype=np.intp)[codes]
+
+
+def label_codes(y_true: Sequence) -> tuple[list[str], Any]:
+    """The distinct labels of ``y_true`` as text (``str`` of each) and, for each sample, the index of its label
+    in that list: labels are compared as text, so ``1`` and ``"1"`` are one class, ``True`` and ``1`` two.
+
+    Only the distinct values are made text: a list of strings is encoded by a dictionary, a numpy array (or a list
+    of one type of number, whose text numpy keeps) by counting class numbers or by ``np.unique``; other sequences
+    (mixed types, objects) label by label.
+    """
+    import numpy as np
+
+    if isinstance(y_true, (list, tuple)):
+        encoded = _codes_of_texts(y_true)
+        if encoded is not None:
+            return encoded
+        kinds = set(map(type, y_true))
+        # A list of mixed types would not do: numpy makes [True, 2] integers and [1, 2.5] floats.
+        if len(kinds) != 1 or not kinds <= {bool, int, float}:
+            return _codes_as_text(y_true)
+    array = np.asarray(y_true)
+    if array.ndim != 1 or array.dtype.kind not in "biufSU" or (array.dtype.kind == "f" and array.itemsize > 8):
+        return _codes_as_text(y_true)
+    dense = _dense_codes(array)
+    if dense is not None:
+        distinct, codes = dense
+    elif array.dtype.kind == "f":
+        # By bit pattern: np.unique makes -0.0 and 0.0 one value, but their texts differ.
+        bits, codes = np.unique(array.view(f"u{array.itemsize}"), return_inverse=True)
+        distinct = bits.view(array.dtype)
+    else:
+        distinct, codes = np.unique(array, return_inverse=True)
+    return _merge_equal_texts([str(value) for value in distinct], codes.reshape(-1))
+
+
+def _dense_codes(array: Any) -> tuple[Any, Any] | None:
+    """``(distinct values, codes)`` of booleans or integers in a range no wider than the array (class numbers),
+    counted rather than sorted; ``None`` for other arrays."""
+    import numpy as np
+
+    kind, size = array.dtype.kind, array.dtype.itemsize
+    if not len(array) or not (kind == "b" or kind == "i" or (kind == "u" and size < 8)):
+        return None
+    numbers = array.astype(np.int64, copy=False)
+    low, high = int(numbers.min()), int(numbers.max())
+    if high - low > max(len(numbers), 1 << 16):
+        return None
+    offsets = numbers - low
+    present = np.bincount(offsets, minlength=high - low + 1) > 0
+    codes = (np.cumsum(present) - 1)[offsets]
+    distinct = np.empty(int(np.count_nonzero(present)), dtype=array.dtype)
+    distinct[codes] = array
+    return distinct, codes
+
+
 def _one_vs_rest(y_true: Sequence, scores: Scores, pos_label: Any = None) -> list[tuple[str, Any, Any]]:
     """(label, is-positive array, scores array) for each curve to draw."""
     import numpy as np
 
-    truth = np.asarray([str(v) for v in y_true])
+    labels, codes = label_codes(y_true)
+    position = {label: index for index, label in enumerate(labels)}
+
+    def is_label(label: str) -> Any:
+        index = position.get(label)
+        return codes == index if index is not None else np.zeros(len(codes), dtype=bool)
+
     if isinstance(scores, Mapping):
         if not scores:
             raise UsageError("no score columns given", parameter="scores")
@@ -96,15 +189,15 @@ def _one_vs_rest(y_true: Sequence, scores: Scores, pos_label: Any = None) -> lis
         curves = []
         for label, class_scores in scores.items():
             values = np.asarray(class_scores, dtype=float)
-            if len(values) != len(truth):
-                raise UsageError(f"{len(values)} scores for class '{label}' but {len(truth)} labels")
-            curves.append((str(label), truth == str(label), values))
+            if len(values) != len(codes):
+                raise UsageError(f"{len(values)} scores for class '{label}' but {len(codes)} labels")
+            curves.append((str(label), is_label(str(label)), values))
         return curves
     values = np.asarray(scores, dtype=float)
-    if len(values) != len(truth):
-        raise UsageError(f"{len(values)} scores but {len(truth)} labels")
-    positive = positive_label(truth.tolist(), pos_label)
-    return [(positive, truth == positive, values)]
+    if len(values) != len(codes):
+        raise UsageError(f"{len(values)} scores but {len(codes)} labels")
+    positive = positive_label(labels, pos_label)
+    return [(positive, is_label(positive), values)]
 
 
 @dataclass
@@ -126,35 +219,86 @@ def _check_scores(values, label: str) -> None:
         raise UsageError(f"scores for class '{label}' contain NaN or infinite values")
 
 
-def roc_class_curves(y_true: Sequence, scores: Scores, pos_label: Any = None) -> list[ClassCurve]:
-    """The ROC curve of each class scored (one-vs-rest), computed by scikit-learn, with its AUC."""
-    from sklearn.metrics import auc, roc_curve as sk_roc_curve
+def threshold_counts(positive: ArrayLike, scores: ArrayLike) -> tuple[Any, Any]:
+    """True and false positives when every sample scoring at least the threshold is predicted positive, for each
+    distinct score from the highest down (scikit-learn's ``confusion_matrix_at_thresholds``, without weights).
 
+    A sort and a cumulative sum read at the last sample of each run of equal scores: the counts there do not depend
+    on the order of tied samples, so the sort need not be stable.
+    """
+    import numpy as np
+
+    values = np.asarray(scores, dtype=float)
+    order = np.argsort(values)[::-1]
+    ranked = values[order]
+    ends = np.flatnonzero(ranked[1:] != ranked[:-1])
+    ends = np.append(ends, len(ranked) - 1)
+    true_positives = np.cumsum(np.asarray(positive, dtype=bool)[order], dtype=np.int64)[ends]
+    false_positives = ends + 1 - true_positives
+    return true_positives, false_positives
+
+
+def roc_points(positive: ArrayLike, scores: ArrayLike) -> tuple[Any, Any]:
+    """(FPR, TPR) from (0, 0), as scikit-learn's ``roc_curve`` (``drop_intermediate=True``: a point collinear with
+    its neighbours, which changes neither the drawn curve nor its area, is left out)."""
+    import numpy as np
+
+    true_positives, false_positives = threshold_counts(positive, scores)
+    if len(true_positives) > 2:
+        corner = (np.diff(false_positives, 2) != 0) | (np.diff(true_positives, 2) != 0)
+        keep = np.concatenate([[True], corner, [True]])
+        true_positives, false_positives = true_positives[keep], false_positives[keep]
+    false_positives = np.concatenate([[0], false_positives])
+    true_positives = np.concatenate([[0], true_positives])
+    return false_positives / false_positives[-1], true_positives / true_positives[-1]
+
+
+def precision_recall_points(positive: ArrayLike, scores: ArrayLike) -> tuple[Any, Any]:
+    """(recall, precision), recall increasing from (0, 1): scikit-learn's ``precision_recall_curve`` (every
+    threshold, ``drop_intermediate=False``, and its last point (0, 1)) in reverse order."""
+    import numpy as np
+
+    true_positives, false_positives = threshold_counts(positive, scores)
+    recall = true_positives / true_positives[-1]
+    precision = true_positives / (true_positives + false_positives)
+    return np.concatenate([[0.0], recall]), np.concatenate([[1.0], precision])
+
+
+def trapezoid_area(x: ArrayLike, y: ArrayLike) -> float:
+    """The area under the polyline through ``(x, y)``, ``x`` increasing (scikit-learn's ``auc``)."""
+    import numpy as np
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
+
+
+def roc_class_curves(y_true: Sequence, scores: Scores, pos_label: Any = None) -> list[ClassCurve]:
+    """The ROC curve of each class scored (one-vs-rest), the same points as scikit-learn's ``roc_curve``, with its
+    AUC (``roc_auc_score``)."""
     curves = []
     for label, positive, values in _one_vs_rest(y_true, scores, pos_label):
         _check_scores(values, label)
         if positive.all() or not positive.any():
             raise UsageError(f"class '{label}' needs both positive and negative samples for a ROC curve")
-        fpr, tpr, _ = sk_roc_curve(positive, values)
-        curves.append(ClassCurve(label, fpr, tpr, float(auc(fpr, tpr)), float(positive.mean())))
+        fpr, tpr = roc_points(positive, values)
+        curves.append(ClassCurve(label, fpr, tpr, trapezoid_area(fpr, tpr), float(positive.mean())))
     return curves
 
 
 def pr_class_curves(y_true: Sequence, scores: Scores, pos_label: Any = None) -> list[ClassCurve]:
-    """The precision-recall curve of each class scored (one-vs-rest), computed by scikit-learn, from (0, 1) to
-    recall 1, with its average precision (scikit-learn's ``average_precision_score``)."""
+    """The precision-recall curve of each class scored (one-vs-rest), scikit-learn's ``precision_recall_curve``
+    from (0, 1) to recall 1, with its average precision (``average_precision_score``)."""
     import numpy as np
-    from sklearn.metrics import precision_recall_curve
 
     curves = []
     for label, positive, values in _one_vs_rest(y_true, scores, pos_label):
         _check_scores(values, label)
         if not positive.any():
             raise UsageError(f"class '{label}' has no positive samples for a precision-recall curve")
-        precision, recall, _ = precision_recall_curve(positive, values)
-        # average_precision_score's own sum, on the curve already computed rather than a second one.
-        average = max(0.0, float(-np.sum(np.diff(recall) * precision[:-1])))
-        curves.append(ClassCurve(label, recall[::-1], precision[::-1], average, float(positive.mean())))
+        recall, precision = precision_recall_points(positive, values)
+        # average_precision_score's sum, in its order (recall decreasing), for the same rounding.
+        average = max(0.0, float(-np.sum(np.diff(recall[::-1]) * precision[::-1][:-1])))
+        curves.append(ClassCurve(label, recall, precision, average, float(positive.mean())))
     return curves
 
 

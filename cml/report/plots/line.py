@@ -50,7 +50,7 @@ def line_plot(
     see :func:`curves_title` and :func:`metrics_label`. The x ticks are whole numbers when ``integer_x``, or by
     default when ``x_label`` is a counter (``step``, ``epoch``, ``iteration``…) or every x value is whole.
     Each series is thinned to about 4,000 drawn points with every bucket's minimum and maximum kept, so a
-    million-point curve draws in well under a second.
+    million-point curve draws as fast as a few thousand points.
     """
     import numpy as np
     from matplotlib.ticker import MaxNLocator, StrMethodFormatter

@@ -1,0 +1,31 @@
+"""Floor of ``cml plot line FILE -x step -y loss``: parse with the fastest reader, thin the curve to the points
+cml draws, draw one line.
+
+    python benchmarks/floors/line.py curve.csv -o floor.png --size 960x576
+"""
+
+from __future__ import annotations
+
+from floor import Stopwatch, arguments, downsample, figure_of, read_columns, save
+
+
+def main() -> None:
+    options = arguments(__doc__.splitlines()[0], "x=step", "y=loss")
+    watch = Stopwatch()
+    x, y = read_columns(options.file, [options.x, options.y], reader=options.reader)
+    watch.lap("read")
+    x, y = downsample(x, y)
+    figure = figure_of(options.size)
+    axes = figure.add_subplot()
+    axes.plot(x, y, linewidth=1.4)
+    axes.set_xlabel(options.x)
+    axes.set_ylabel(options.y)
+    axes.set_title(options.y)
+    axes.grid(alpha=0.3)
+    save(figure, options.output)
+    watch.lap("draw")
+    watch.report(options.timings)
+
+
+if __name__ == "__main__":
+    main()
