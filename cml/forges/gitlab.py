@@ -380,8 +380,12 @@ class GitLabForge(Forge):
             return None
         runner = self._runner(raw)
         if runner.online:
-            with self._doing(f"reading runner {runner_id}'s jobs"):
-                jobs = self._gitlab.http_get(f"/runners/{runner_id}/jobs", query_data={"status": "running", "per_page": 1})
+            try:
+                with self._doing(f"reading runner {runner_id}'s jobs"):
+                    jobs = self._gitlab.http_get(f"/runners/{runner_id}/jobs",
+                                                 query_data={"status": "running", "per_page": 1})
+            except ForgeNotFoundError:  # it unregistered itself (its machine ended) between the two requests
+                return None
             runner = SelfHostedRunner(runner.id, runner.name, runner.labels, True, bool(jobs))
         return runner
 
