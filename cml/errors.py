@@ -7,7 +7,7 @@ line prints its message on one line and exits with :attr:`CmlError.exit_code`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class CmlError(Exception):
@@ -138,8 +138,7 @@ class ServiceOutcomeUnknownError(ServiceError):
         self.failure, self.service, self.action = failure, service, action
 
 
-@dataclass(frozen=True)
-class ErrorKinds:
+class ErrorKinds(NamedTuple):  # not a dataclass: every command imports this module, most never need dataclasses
     """Which error class the HTTP layer raises for each kind of failure: forge clients get the ``Forge*``
     classes (:data:`cml.forges.errors.FORGE_ERRORS`), other servers the plain ``Service*`` ones."""
 

@@ -194,3 +194,55 @@ class Boundary:
         if refusal:
             raise InputError(path, f"refusing to read it: {refusal}")
         return read_bytes(path, limit, what)
+
+
+def project_refusal(path: str, description: str = "the project", root: str | None = None, folder: str | None = None,
+                    resolve: bool = True) -> str | None:
+    """Why ``path``, named by a project's own file (a dvc.yaml, the report settings) and relative to ``folder``, may
+    not be read as a file of the project, or ``None`` when it may: a pull request must not make cml read, draw and
+    publish other files of the machine.
+
+    Refused: an absolute path, one under a ``.git`` folder (which holds the repository's credentials), and one
+    outside the project. Without ``root`` only the text is checked and the project is the folder ``path`` is
+    relative to (any ``..`` that leaves it is refused: for paths read from git as from the working tree); with
+    ``root``, the project's folder on disk (``folder`` defaults to it), ``path`` must lead inside ``root``: with
+    ``resolve``, once its symlinks are followed (a link out of the project is refused), else as written (for a git
+    revision's files). ``description`` names the project in the reason, which ends with what to do.
+    """
+    if os.path.isabs(path) or path.startswith(("/", "\\")):
+        return f"is an absolute path; give a path inside {description}"
+    if root is None:
+        parts = os.path.normpath(path.replace("\\", "/")).replace(os.sep, "/").split("/")
+        if parts[0] == os.pardir:
+            return f"is outside {description}; give a path inside it"
+        if any(part.lower() == GIT_FOLDER for part in parts):
+            return _IN_GIT_FOLDER
+        return None
+    joined = os.path.join(folder if folder is not None else root, path)
+    written = os.path.normpath(os.path.abspath(joined))
+    real = os.path.realpath(joined) if resolve else written
+    if _in_git_folder(written) or _in_git_folder(real):
+        return _IN_GIT_FOLDER
+    given = os.path.normpath(os.path.abspath(root))
+    if _within(real, given):  # a resolved path under ``root`` as given: ``root`` has no link to resolve
+        return None
+    top = os.path.realpath(root) if resolve else given
+    if _within(real, top):
+        return None
+    if _within(written, top, given):  # a link in the path leads out
+        return f"is outside {description} ({top}): it resolves to {real}; give a path inside it"
+    return f"is outside {description} ({top}); give a path inside it"
+
+
+_IN_GIT_FOLDER = "is inside the .git folder, which holds the repository's credentials; give a path outside it"
+
+
+def _in_git_folder(path: str) -> bool:
+    """:func:`is_under_git_folder` for a path already absolute and normalised."""
+    lowered = path.lower()
+    return GIT_FOLDER in lowered and GIT_FOLDER in lowered.split(os.sep)
+
+
+def _within(path: str, *folders: str) -> bool:
+    """Whether ``path`` is one of ``folders`` or inside one (all absolute and normalised)."""
+    return any(path == folder or path.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders)

@@ -14,7 +14,7 @@ own encoding never appears as a whole).
 
 from __future__ import annotations
 
-import base64
+import binascii
 from collections.abc import Mapping
 from urllib.parse import quote
 
@@ -38,12 +38,17 @@ class SecretInContentError(CmlError):
     """Content about to be sent out carries a registered secret."""
 
 
+def _base64(data: bytes) -> bytes:
+    """``base64.b64encode(data)``, without importing :mod:`base64` at start-up."""
+    return binascii.b2a_base64(data, newline=False)
+
+
 def base64_fragments(secret: bytes) -> list[bytes]:
     """The base64 text that any encoding of data containing ``secret`` must contain, for each of the three
     byte offsets modulo 3 (characters that mix in neighbouring bytes are left out)."""
     fragments = []
     for offset in range(3):
-        encoded = base64.b64encode(b"\0" * offset + secret)
+        encoded = _base64(b"\0" * offset + secret)
         first = -(-8 * offset // 6)  # the first character made only of the secret's bits
         last = (8 * (offset + len(secret))) // 6  # one past the last such character
         if last - first >= MIN_SECRET_LENGTH:
@@ -63,7 +68,7 @@ def register_secret(secret: str | None) -> None:
             values.add(password)
     for value in values:
         _SECRETS.add(value)
-        _SECRETS.add(base64.b64encode(value.encode()).decode())
+        _SECRETS.add(_base64(value.encode()).decode())
         if len(value) < MIN_SECRET_LENGTH:
             continue
         raw = value.encode()

@@ -99,6 +99,9 @@ def test_only_heavy_libraries_are_imported_inside_functions():
                 late += [f"{module}: {name}" for name in names
                          if name.split(".")[0] in sys.stdlib_module_names or name.startswith("cml")]
     allowed_late = {"cml: cml.report", "cml: cml.actions"}  # the facade's lazy attributes
+    # Start-up (tests/test_startup.py): the commands, and the run source their options build, import what an option
+    # needs when it is used; import_graph still sees these imports.
+    late = [entry for entry in late if not entry.startswith(("cml.cli.", "cml.trackers.sources: cml"))]
     assert sorted(set(late) - allowed_late) == []
 
 

@@ -1,9 +1,10 @@
 """What every floor script shares: the fastest CSV reader installed, the curve thinning cml draws with, and a
 figure of a given size in pixels saved as PNG by matplotlib's Agg canvas (no pyplot).
 
-The reader is pyarrow's CSV reader when pyarrow imports, else pandas' C engine, else ``np.loadtxt``; the figure is
-what cml draws minus its polish (palette PNG, fonts raised to a minimum), so a floor is the least a plotting
-script that parses the same file and draws the same figure can cost.
+``--reader`` picks pyarrow's CSV reader, pandas' C engine or ``np.loadtxt`` (``auto``: the first installed of
+those); ``run.py`` runs each floor with every installed reader and compares cml with the fastest of them and with
+the least memory any of them took. The figure is what cml draws minus its polish (palette PNG, fonts raised to a
+minimum), so a floor is the least a plotting script that parses the same file and draws the same figure can cost.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Mapping
 
 import click
@@ -73,4 +72,6 @@ class Application:
 
     def traceback(self) -> None:
         """Write the traceback of the error being handled to stderr, tokens redacted."""
+        import traceback  # only after an error, with -v
+
         sys.stderr.write(redact(traceback.format_exc()))

@@ -7,32 +7,29 @@ from typing import TYPE_CHECKING, Callable
 
 import click
 
-from cml.ci import default_base_revision
 from cml.cli.app import Application
 from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option, split_values
 from cml.cli.run_options import run_source_options
 from cml.errors import QualityGateFailed, UsageError
-from cml.report import gates
-from cml.report import history as history_report
-from cml.report import metrics as metrics_report
-from cml.report.classification import MAX_TABLE_CLASSES, ClassificationReport, folding_note, label_pairs
-from cml.report.data import (
-    MAX_DOCUMENT_BYTES,
-    MAX_DOCUMENT_VALUES,
-    MAX_NESTING,
-    MAX_TABLE_BYTES,
-    MAX_YAML_ALIASES,
-    DocumentKind,
-    load_table,
-)
-from cml.report.markdown import OutputFormat
-from cml.report.metrics import DirectionRules, MetricsDiff
-from cml.report.plots.common import check_output
 
-if TYPE_CHECKING:  # the trackers are imported when a command reads a run, not at start-up
+# The report modules (and git, the trackers, the gates and the history behind them) are imported by the command that
+# runs, not here: ``cml metrics diff --help`` loads none of them, and a plain ``cml metrics diff`` neither the
+# gates, the history, the classification report nor the trackers (tests/test_startup.py checks).
+if TYPE_CHECKING:
+    from cml.report.data import DocumentKind
+    from cml.report.markdown import OutputFormat
+    from cml.report.metrics import DirectionRules, MetricsDiff
     from cml.trackers.sources import RunSource
 
 METRICS_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".csv", ".tsv")
+#: The defaults and bounds the options show in their help, so that declaring them imports no report module: the
+#: values of cml.report.metrics.DEFAULT_PRECISION, cml.report.history's DEFAULT_COUNT, MAX_COUNT and MAX_ROWS and
+#: cml.report.classification.MAX_TABLE_CLASSES (tests/cli/test_metrics.py checks that they still are).
+DEFAULT_PRECISION = 5
+HISTORY_DEFAULT_COUNT = 20
+HISTORY_MAX_COUNT = 1000
+HISTORY_MAX_ROWS = 50
+MAX_TABLE_CLASSES = 100
 
 
 def split_revision(arguments: tuple[str, ...]) -> tuple[str | None, list[str]]:
@@ -50,9 +47,10 @@ def no_path_option(function: Callable) -> Callable:
     return click.option("--no-path", is_flag=True, help="Leave out the Path column.")(function)
 
 
-DOCUMENT_LIMITS = (f"Files over {MAX_DOCUMENT_BYTES // 2**20} MiB (CSV/TSV: {MAX_TABLE_BYTES // 2**20} MiB), nested "
-                   f"over {MAX_NESTING} levels, with over {MAX_YAML_ALIASES} YAML aliases or over "
-                   f"{MAX_DOCUMENT_VALUES:,} keys and values are refused.")
+#: cml.report.data's limits (MAX_DOCUMENT_BYTES, MAX_TABLE_BYTES, MAX_NESTING, MAX_YAML_ALIASES,
+#: MAX_DOCUMENT_VALUES) in words; tests/cli/test_metrics.py checks them against the constants.
+DOCUMENT_LIMITS = ("Files over 32 MiB (CSV/TSV: 256 MiB), nested over 100 levels, with over 100 YAML aliases or over "
+                   "100,000 keys and values are refused.")
 
 
 @click.group(cls=CmlGroup, name="metrics",
@@ -76,10 +74,12 @@ def add_show_command(group: click.Group, kind: DocumentKind, summary: str, examp
     @click.argument("files", nargs=-1, metavar="[FILE]...")
     @run_source_options
     @output_format_option
-    @precision_option(metrics_report.DEFAULT_PRECISION)
+    @precision_option(DEFAULT_PRECISION)
     @no_path_option
     @pass_app
     def show(app: Application, files, run_source, output_format, precision, no_path) -> None:
+        from cml.report import metrics as metrics_report
+
         if run_source.active:
             if files:
                 raise UsageError("give FILEs or a run source, not both", parameter=run_source.parameter)
@@ -94,6 +94,9 @@ def add_show_command(group: click.Group, kind: DocumentKind, summary: str, examp
 def diff_result(app: Application, arguments: tuple[str, ...], head_revision: str | None, run_source: RunSource,
                 kind: DocumentKind, directions: DirectionRules | None = None) -> MetricsDiff:
     """The diff of ``[REV] [FILE]...`` files, or of the run source's head and base runs."""
+    from cml.ci import default_base_revision
+    from cml.report import metrics as metrics_report
+
     revision, files = split_revision(arguments)
     base_revision = revision or default_base_revision(app.environ)
     if not run_source.active:
@@ -127,11 +130,11 @@ add_show_command(command, "metrics", "Show metrics; with no FILE, those named in
                    "value, 'change(accuracy)<-0.01' the change, 'change(loss)>5%' the relative change; PATTERN may "
                    "be a glob. Short forms only for a change: 'loss>5%', 'accuracy<-0.01'. A removed, NaN or "
                    "non-numeric metric fails the rule; the verdicts follow the table.")
-@click.option("--history", type=click.IntRange(1, history_report.MAX_COUNT), metavar="N",
+@click.option("--history", type=click.IntRange(1, HISTORY_MAX_COUNT), metavar="N",
               help="Add a Trend column: each metric's sparkline over the last N commits of REV (first parents), "
                    "then the head; read from one git process.")
 @output_format_option
-@precision_option(metrics_report.DEFAULT_PRECISION)
+@precision_option(DEFAULT_PRECISION)
 @no_path_option
 @pass_app
 def diff(app: Application, arguments, run_source, head_revision, show_all, higher_is_better, lower_is_better, fail_on,
@@ -151,6 +154,10 @@ def diff(app: Application, arguments, run_source, head_revision, show_all, highe
     --mlflow-experiment compares the runs logged from HEAD and from REV; --mlflow-run
     compares that run with --mlflow-base-run (or with REV's run in --mlflow-experiment).
     """
+    from cml.report import metrics as metrics_report
+
+    if fail_on:  # the quality gates load only with --fail-on, the history only with --history
+        from cml.report import gates
     rules = [gates.GateRule.parse(text) for text in fail_on]
     directions = metrics_report.DirectionRules(split_values(higher_is_better), split_values(lower_is_better))
     if history and run_source.active:
@@ -158,14 +165,19 @@ def diff(app: Application, arguments, run_source, head_revision, show_all, highe
     result = diff_result(app, arguments, head_revision, run_source, "metrics", directions)
     trends = None
     if history:
+        from cml.ci import default_base_revision
+        from cml.report import history as history_report
+
         revision, files = split_revision(arguments)
         trends, notes = history_report.diff_history(result, history, revision or default_base_revision(app.environ),
                                                     files)
         for note in notes:
             app.warn(f"--history: {note}")
-    checked = gates.check(rules, result, precision)
+    checked = gates.check(rules, result, precision) if rules else []
     print_result(app, metrics_report.render_diff(result, output_format, precision, show_all, not no_path, checked,
                                                  history=trends), output_format)
+    if not rules:
+        return
     for gate in checked:
         for metric in gate.checks:
             if metric.verdict == gates.NOT_CHECKED:
@@ -177,8 +189,8 @@ def diff(app: Application, arguments, run_source, head_revision, show_all, highe
 
 @command.command()
 @click.argument("metrics", nargs=-1, metavar="[METRIC]...")
-@click.option("-n", "--commits", "count", type=click.IntRange(1, history_report.MAX_COUNT),
-              default=history_report.DEFAULT_COUNT, show_default=True, metavar="N",
+@click.option("-n", "--commits", "count", type=click.IntRange(1, HISTORY_MAX_COUNT),
+              default=HISTORY_DEFAULT_COUNT, show_default=True, metavar="N",
               help="Read the last N commits of REV (first parents: a merged branch counts as its merge commit).")
 @click.option("--rev", "base", metavar="REV", help="The branch whose history is read  [default: the pull request's "
               "target branch in CI, else HEAD]")
@@ -192,10 +204,10 @@ def diff(app: Application, arguments, run_source, head_revision, show_all, highe
 @click.option("--report", metavar="REPORT.md", type=click.Path(dir_okay=False),
               envvar=["CML_METRICS_HISTORY_REPORT", "CML_REPORT"],
               help="The Markdown file this output is appended to; the image link is printed relative to its folder.")
-@click.option("--max-rows", type=click.IntRange(min=1), default=history_report.MAX_ROWS, show_default=True,
+@click.option("--max-rows", type=click.IntRange(min=1), default=HISTORY_MAX_ROWS, show_default=True,
               metavar="N", help="Show at most N metrics in the table (JSON has them all).")
 @output_format_option
-@precision_option(metrics_report.DEFAULT_PRECISION)
+@precision_option(DEFAULT_PRECISION)
 @pass_app
 def history(app: Application, metrics, count, base, files, output, title, report, max_rows, output_format,
             precision) -> None:
@@ -211,6 +223,10 @@ def history(app: Application, metrics, count, base, files, output, title, report
     working tree is the last point. Commits without the files are skipped and counted.
     In a shallow CI clone, fetch the history first (fetch-depth: 0 in actions/checkout).
     """
+    from cml.ci import default_base_revision
+    from cml.report import history as history_report
+    from cml.report.plots.common import check_output
+
     if output:
         check_output(output)
     result = history_report.metric_history(count, metrics, files or None, base or default_base_revision(app.environ))
@@ -244,6 +260,9 @@ def classification(app: Application, file, y_true, y_pred, max_classes, output_f
       cml metrics classification predictions.csv --md >> report.md
       cml metrics classification eval.tsv --y-true label --y-pred guess --json
     """
+    from cml.report.classification import ClassificationReport, folding_note, label_pairs
+    from cml.report.data import load_table
+
     actual, predicted = label_pairs(load_table(file), y_true, y_pred)
     report = ClassificationReport.from_labels(actual, predicted)
     if output_format != "json" and len(report.classes) > max_classes:

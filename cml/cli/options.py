@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
-import textwrap
+import sys
 
 import click
 
@@ -61,6 +62,37 @@ def add_global_options(params: list[click.Parameter], forge: bool = False) -> No
         params.extend(option for option in _ignored_forge_options() if not present & set(option.opts))
 
 
+def terminal_columns() -> int:
+    """The terminal's width as :func:`shutil.get_terminal_size` gives it (``COLUMNS``, else stdout's terminal,
+    else 80), without importing :mod:`shutil`, which loads bz2, lzma and zlib: a fifth of what ``cml --help`` costs
+    beyond importing click."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0 and sys.__stdout__ is not None:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class HelpFormatter(click.HelpFormatter):
+    """click's help formatter, as wide as click makes it, measured by :func:`terminal_columns`."""
+
+    def __init__(self, indent_increment: int = 2, width: int | None = None, max_width: int | None = None) -> None:
+        if width is None and click.formatting.FORCED_WIDTH is None:
+            width = max(min(terminal_columns(), max_width or 80) - 2, 50)
+        super().__init__(indent_increment, width, max_width)
+
+
+class CmlContext(click.Context):
+    """The context of cml's commands: help laid out by :class:`HelpFormatter`."""
+
+    formatter_class = HelpFormatter
+
+
 def _env_flag(flag: str) -> str:
     return flag.lstrip("-").upper().replace("-", "_")
 
@@ -73,6 +105,7 @@ class CmlCommand(click.Command):
     :mod:`cml.cli.main` sets for every command, whichever name invoked it. ``--help`` lists them once.
     """
 
+    context_class = CmlContext
     #: ``CML_…`` prefixes, most specific first; when unset they come from the invoking context.
     environment_prefixes: tuple[str, ...] | None = None
 
@@ -145,6 +178,8 @@ class CmlCommand(click.Command):
         return text + (f" Also: {'; '.join(extras)}." if extras else "")
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        import textwrap  # only for --help
+
         super().format_epilog(ctx, formatter)
         with formatter.section("Environment"):
             indent = " " * formatter.current_indent
@@ -156,6 +191,7 @@ class CmlCommand(click.Command):
 class CmlGroup(click.Group):
     """A group whose subcommands are :class:`CmlCommand` and :class:`CmlGroup`; it accepts ``--log`` and ``-v``."""
 
+    context_class = CmlContext
     command_class = CmlCommand
     group_class = type
 
@@ -241,7 +277,7 @@ class Duration(click.ParamType):
     UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60, "minute": 60,
              "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600, "d": 86400,
              "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800}
-    PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)")
+    PART = r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)"  # compiled (and cached by re) on first use, not at start-up
 
     def __init__(self, allow_never: bool = False):
         self.allow_never = allow_never
@@ -253,7 +289,7 @@ class Duration(click.ParamType):
         if self.allow_never and (text == "never" or re.fullmatch(r"-\d+|0+", text)):
             return 0
         seconds, position = 0.0, 0
-        for match in self.PART.finditer(text):
+        for match in re.finditer(self.PART, text):
             if match.start() != position or (match[2] and match[2] not in self.UNITS):
                 break
             seconds += float(match[1]) * self.UNITS[match[2] or "s"]

@@ -5,10 +5,16 @@ from __future__ import annotations
 import click
 
 from cml.cli.app import Application
-from cml.cli.metrics import DOCUMENT_LIMITS, add_show_command, diff_result, no_path_option, print_result
+from cml.cli.metrics import (
+    DEFAULT_PRECISION,
+    DOCUMENT_LIMITS,
+    add_show_command,
+    diff_result,
+    no_path_option,
+    print_result,
+)
 from cml.cli.options import CmlGroup, output_format_option, pass_app, precision_option
 from cml.cli.run_options import run_source_options
-from cml.report import metrics as metrics_report
 
 
 @click.group(cls=CmlGroup, name="params",
@@ -28,7 +34,7 @@ add_show_command(command, "params", "Show parameters; with no FILE, params.yaml 
 @click.option("--head", "head_revision", metavar="REV", help="Compare REV with this revision instead of the working tree.")
 @click.option("-a", "--all", "show_all", is_flag=True, help="Include unchanged parameters.")
 @output_format_option
-@precision_option(metrics_report.DEFAULT_PRECISION)
+@precision_option(DEFAULT_PRECISION)
 @no_path_option
 @pass_app
 def diff(app: Application, arguments, run_source, head_revision, show_all, output_format, precision, no_path) -> None:
@@ -40,6 +46,8 @@ def diff(app: Application, arguments, run_source, head_revision, show_all, outpu
       cml params diff --md >> report.md
       cml params diff origin/main params.yaml --all --json
     """
+    from cml.report import metrics as metrics_report
+
     result = diff_result(app, arguments, head_revision, run_source, "params")
     print_result(app, metrics_report.render_diff(result, output_format, precision, show_all, not no_path),
                  output_format)

@@ -6,8 +6,6 @@ import functools
 
 import click
 
-from cml.trackers.sources import RunSource
-
 
 def run_source_options(function):
     """``--mlflow-run``, ``--mlflow-experiment``, ``--mlflow-base-run``, ``--mlflow-tracking-uri``, ``--sacred`` and
@@ -22,6 +20,8 @@ def run_source_options(function):
     @click.option("--dvclive", metavar="DIR", help="Read dvclive's output folder instead of files.")
     @functools.wraps(function)
     def wrapper(*args, mlflow_run, mlflow_experiment, mlflow_base_run, mlflow_tracking_uri, sacred, dvclive, **kwargs):
+        from cml.trackers.sources import RunSource  # the trackers load when a command runs, not at start-up
+
         source = RunSource(mlflow_run, mlflow_experiment, mlflow_base_run, mlflow_tracking_uri, sacred, dvclive)
         return function(*args, run_source=source, **kwargs)
 

@@ -44,6 +44,7 @@ def label_pairs(table: Table, y_true: str | None = None, y_pred: str | None = No
     """Actual and predicted labels of ``table`` (DVC/dvclive ``actual``/``predicted`` by default)."""
     actual = pick_column(table, y_true, ACTUAL_COLUMNS, "--y-true")
     predicted = pick_column(table, y_pred, PREDICTED_COLUMNS, "--y-pred")
+    table.prefetch(texts=[actual, predicted])
     return table.labels(actual, "--y-true"), table.labels(predicted, "--y-pred")
 
 

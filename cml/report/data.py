@@ -21,19 +21,24 @@ import math
 import operator
 import os
 import re
+import stat
 from dataclasses import dataclass, field
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from cml.ci import detect
 from cml.errors import CmlError, GitError, InputError
 from cml.git import Revision, resolve as resolve_revision
 from cml.fileio import FilePath, decode_text, read_bytes, too_large
+from cml.report.delimited import DelimitedColumns
 
 try:
     import tomllib
 except ImportError:  # Python < 3.11 reads no TOML
     tomllib = None
+#: Whether this Python reads TOML.
+READS_TOML = tomllib is not None
+
 
 TEXT_TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
@@ -126,10 +131,11 @@ def check_tree(document: Any, path: FilePath, max_values: int | None = None) -> 
 
 
 @contextlib.contextmanager
-def deep_parsing() -> Iterator[None]:
-    """No garbage collection while a parser may recurse to the interpreter's limit on hostile nesting: a
-    collection there runs other objects' finalizers with no stack left, which fail noisily on stderr
-    ("Exception ignored in…") before the one-line error."""
+def collection_paused() -> Iterator[None]:
+    """No garbage collection while a parser runs. A parser may recurse to the interpreter's limit on hostile
+    nesting, where a collection runs other objects' finalizers with no stack left, which fail noisily on stderr
+    ("Exception ignored in…") before the one-line error; and the csv module's list per row would set off
+    collection after collection of objects that cannot be garbage yet."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -141,7 +147,7 @@ def deep_parsing() -> Iterator[None]:
 
 def parse_json(text: str, path: FilePath) -> Any:
     try:
-        with deep_parsing():
+        with collection_paused():
             return json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(path, f"invalid JSON: {error.msg}", line=error.lineno, column=error.colno) from None
@@ -201,7 +207,7 @@ def parse_toml(text: str, path: FilePath) -> Any:
     if tomllib is None:
         raise InputError(path, "reading TOML needs Python 3.11 or newer; use JSON or YAML")
     try:
-        with deep_parsing():
+        with collection_paused():
             return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InputError(path, f"invalid TOML: {error}") from None
@@ -334,22 +340,36 @@ class Table:
 
     ``rows_start_line`` is the file line of the first data row when the format
     has lines (CSV/TSV/JSON lines), so errors can point at a line.
+
+    A large CSV/TSV file is read by columns: :meth:`floats` and :meth:`labels` (with :meth:`prefetch` to read
+    several in one pass) parse only the columns asked for, and ``data``, the cells as lists, is parsed the
+    first time a caller reads it.
     """
 
     path: str
     columns: list[str]
-    data: dict[str, list] = field(repr=False)
+    data: Mapping[str, list] = field(repr=False)
     rows_start_line: int | None = None
+    by_columns: DelimitedColumns | None = field(default=None, repr=False, compare=False)
+    _floats: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _texts: dict[str, list] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
+        for read in (self._floats, self._texts):
+            for values in read.values():
+                return len(values)
         return len(self.data[self.columns[0]]) if self.columns else 0
 
-    def column(self, name: str, option: str | None = None) -> list:
-        """The values of column ``name``; an unknown name lists the columns there are."""
+    def require(self, name: str, option: str | None = None) -> None:
+        """Check that column ``name`` exists; an unknown name lists the columns there are."""
         if name not in self.data:
             known = listed(self.columns)
             via = f" (from {option})" if option else ""
             raise InputError(self.path, f"has no column '{name}'{via}; its columns are: {known}")
+
+    def column(self, name: str, option: str | None = None) -> list:
+        """The values of column ``name``; an unknown name lists the columns there are."""
+        self.require(name, option)
         return self.data[name]
 
     def where(self, index: int) -> dict:
@@ -376,12 +396,85 @@ class Table:
                 ) from None
         return numbers
 
+    def prefetch(self, floats: Iterable[str] = (), texts: Iterable[str] = ()) -> None:
+        """Read the columns ``floats`` (numbers) and ``texts`` (labels) of a large CSV/TSV file in one pass, so
+        that the calls of :meth:`floats` and :meth:`labels` that follow do not each read the file. Names the
+        table lacks are left to those calls to report; other tables need no prefetching."""
+        if self.by_columns is None:
+            return
+        wanted_floats = [name for name in floats if name in self.data and name not in self._floats]
+        wanted_texts = [name for name in texts if name in self.data and name not in self._texts]
+        if not wanted_floats and not wanted_texts:
+            return
+        read = self.by_columns.read(wanted_floats, wanted_texts)
+        if read is None:
+            self.by_columns = None  # numpy's reader refused it: the csv module reads it, naming what is wrong
+            return
+        self._floats.update(read[0])
+        self._texts.update(read[1])
+
+    def numeric_candidates(self) -> list[str]:
+        """The columns worth trying as numbers: those whose sampled cells are numbers in a file read by columns,
+        else every column."""
+        if self.by_columns is not None:
+            return self.by_columns.numeric_columns()
+        return list(self.columns)
+
+    def floats(self, name: str, option: str | None = None) -> Any:
+        """Column ``name`` as a float array; empty cells become NaN, other text is an error naming its row."""
+        import numpy as np
+
+        self.require(name, option)
+        self.prefetch(floats=[name])
+        if name in self._floats:
+            return self._floats[name]
+        values = self.data[name]
+        try:
+            return np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            cleaned = ["nan" if v is None or v == "" else v for v in values]
+            try:
+                return np.asarray(cleaned, dtype=float)
+            except (TypeError, ValueError):
+                self.numbers(name, option)  # raises, naming the first bad cell
+                raise InputError(self.path, f"column '{name}' is not numeric") from None
+
     def labels(self, name: str, option: str | None = None) -> list[str]:
         """Column ``name`` as text labels (``1`` and ``1.0`` stay distinct only if written so)."""
-        values = self.column(name, option)
+        self.require(name, option)
+        self.prefetch(texts=[name])
+        if name in self._texts:
+            return self._texts[name]
+        values = self.data[name]
         if set(map(type, values)) == {str}:
             return list(values)
         return [_label_text(value) for value in values]
+
+
+class _CellsOnDemand(Mapping[str, list]):
+    """The cells of a table read by columns, as lists: its names are known at once, its cells are parsed by the
+    csv module the first time a caller needs them (``cml table``, a plot of text values, an error to name)."""
+
+    def __init__(self, names: list[str], parse: Callable[[], Mapping[str, list]]):
+        self._names = dict.fromkeys(names)
+        self._parse = parse
+        self._cells: Mapping[str, list] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __getitem__(self, name: str) -> list:
+        if name not in self._names:
+            raise KeyError(name)
+        if self._cells is None:
+            self._cells = self._parse()
+        return self._cells[name]
 
 
 def _label_text(value: Any) -> str:
@@ -439,7 +532,7 @@ def parse_table(data: bytes, path: FilePath, label: str | None = None) -> Table:
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 try:
-                    with deep_parsing():
+                    with collection_paused():
                         records.append(json.loads(line))
                 except json.JSONDecodeError as error:
                     raise InputError(path, f"invalid JSON: {error.msg}", line=number, column=error.colno) from None
@@ -454,12 +547,13 @@ def parse_table(data: bytes, path: FilePath, label: str | None = None) -> Table:
     elif suffix in (".yaml", ".yml"):
         table = _document_to_table(parse_yaml(text, path, MAX_TABLE_VALUES), path)
     else:
-        header, rows = parse_delimited(text, path, TEXT_TABLE_DELIMITERS.get(suffix))
-        data_by_name = {}
-        for position, name in enumerate(header):
-            if name in data_by_name:
-                raise InputError(path, f"has the column '{name}' twice; give columns unique names", line=1)
-            data_by_name[name] = list(map(operator.itemgetter(position), rows))
+        with collection_paused():
+            header, rows = parse_delimited(text, path, TEXT_TABLE_DELIMITERS.get(suffix))
+            data_by_name = {}
+            for position, name in enumerate(header):
+                if name in data_by_name:
+                    raise InputError(path, f"has the column '{name}' twice; give columns unique names", line=1)
+                data_by_name[name] = list(map(operator.itemgetter(position), rows))
         table = Table(path=os.fspath(path), columns=header, data=data_by_name, rows_start_line=2)
     if not table.columns or len(table) == 0:
         raise InputError(path, "has no data rows")
@@ -467,10 +561,47 @@ def parse_table(data: bytes, path: FilePath, label: str | None = None) -> Table:
 
 
 def load_table(path: FilePath, data: bytes | None = None, label: str | None = None) -> Table:
-    """Read a table from ``path`` (or from ``data`` already read, e.g. at a git revision)."""
+    """Read a table from ``path`` (or from ``data`` already read, e.g. at a git revision); a large CSV/TSV
+    file is read by columns, as its readers ask for them."""
+    table = _table_by_columns(path, data, label)
+    if table is not None:
+        return table
     if data is None:
         data = read_input(path, MAX_TABLE_BYTES, TABLE_FILES)
     return parse_table(data, path, label)
+
+
+def _table_by_columns(path: FilePath, data: bytes | None, label: str | None) -> Table | None:
+    """A large CSV/TSV table whose columns are parsed when asked for, or ``None`` for other tables (and for
+    files that are missing, not regular or too large, which :func:`read_input` reports)."""
+    suffix = suffix_of(path)
+    if suffix in JSON_LINES_SUFFIXES or suffix in (".json", ".yaml", ".yml"):
+        return None
+    name = label or path
+    delimiter = TEXT_TABLE_DELIMITERS.get(suffix)
+    if data is not None:
+        check_size(data, name, MAX_TABLE_BYTES, TABLE_FILES)
+        by_columns = DelimitedColumns.open(delimiter, data=data)
+    else:
+        try:
+            status = os.stat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_TABLE_BYTES:
+            return None
+        try:
+            by_columns = DelimitedColumns.open(delimiter, path=os.fspath(path), size=status.st_size)
+        except OSError:
+            return None
+
+    def cells() -> Mapping[str, list]:
+        whole = data if data is not None else read_input(path, MAX_TABLE_BYTES, TABLE_FILES)
+        return parse_table(whole, path, label).data
+
+    if by_columns is None:
+        return None
+    return Table(path=os.fspath(name), columns=by_columns.header, data=_CellsOnDemand(by_columns.header, cells),
+                 rows_start_line=2, by_columns=by_columns)
 
 
 def load_table_at(path: FilePath, revision: Revision) -> Table | None:
@@ -479,7 +610,7 @@ def load_table_at(path: FilePath, revision: Revision) -> Table | None:
     data = revision.read_file(path, MAX_TABLE_BYTES, TABLE_FILES)
     if data is None:
         return None
-    return parse_table(data, path, f"{os.fspath(path)} (at {revision.name})")
+    return load_table(path, data, f"{os.fspath(path)} (at {revision.name})")
 
 
 def comparison_revision(rev: str | None = None, environ: Mapping[str, str] | None = None,

@@ -20,7 +20,7 @@ from typing import Any, Literal, get_args
 from collections.abc import Iterator, Mapping, Sequence
 
 from cml.errors import InputError, UsageError
-from cml.fileio import decode_text, is_under_git_folder, read_bytes
+from cml.fileio import decode_text, project_refusal, read_bytes
 from cml.git import Revision, git_text
 from cml.report.data import (
     MAX_TABLE_BYTES,
@@ -157,16 +157,9 @@ class PlotFiles:
         return f"{path} (at {self.revision.name})" if self.revision else path
 
     def refusal(self, path: str) -> str | None:
-        """Why ``path`` may not be read (outside the repository, or in ``.git``), or ``None``."""
-        if os.path.isabs(path) or posixpath.isabs(path):
-            return "is an absolute path; plots must be files in the project"
-        joined = os.path.join(self.cwd, path)
-        real = os.path.realpath(joined) if self.revision is None else os.path.normpath(joined)
-        if is_under_git_folder(joined) or is_under_git_folder(real):
-            return "is inside the .git folder"
-        if real != self.root and not real.startswith(self.root.rstrip(os.sep) + os.sep):
-            return f"is outside the repository ({self.root})"
-        return None
+        """Why ``path`` may not be read (absolute, in ``.git``, or outside the repository: in the working tree,
+        once its links are followed), or ``None``; the reason ends with what to do."""
+        return project_refusal(path, "the repository", self.root, self.cwd, resolve=self.revision is None)
 
     def folder_files(self, path: str) -> list[str] | None:
         """The files under ``path`` (sorted) if it is a folder, else ``None``."""
@@ -228,7 +221,7 @@ class _Reader:
         joined = posixpath.normpath(posixpath.join(*parts))
         refusal = self.files.refusal(joined)
         if refusal:
-            raise self.error(plot_id, f"'{joined}' {refusal}; give a path inside the repository")
+            raise self.error(plot_id, f"'{joined}' {refusal}")
         return joined
 
     def props(self, plot_id: str, props: Any) -> dict:
@@ -321,22 +314,27 @@ class _Reader:
             checked = self.path(file, file)  # a link in the folder may lead out of it
             self.add(checked, props, checked, base, origin)
 
-    def read(self, document: Any) -> PlotDefinitions:
-        if not isinstance(document, dict):
-            raise InputError(self.files.label(self.config), "must hold a mapping (stages:, plots:, metrics:…)")
-        entries = document.get("plots") or []
-        if not isinstance(entries, list):
-            raise InputError(self.files.label(self.config), "'plots' must be a list of paths or {id: options}",
-                             line=_where(self.text, "plots:"))
+    def entries(self, value: Any, where: str, key: str, line: int | None) -> list[tuple[str, Any]]:
+        """The ``(path or id, options)`` of a ``plots:`` list, whose items are ``path`` or ``{key: options}``;
+        ``where`` (``stage 'train': ``) starts its errors."""
+        if not isinstance(value, list) and value:
+            raise InputError(self.files.label(self.config), f"{where}'plots' must be a list of paths or "
+                             f"{{{key}: options}}", line=line)
         named: list[tuple[str, Any]] = []
-        for entry in entries:
+        for entry in value or []:
             if isinstance(entry, str):
                 named.append((entry, None))
             elif isinstance(entry, dict) and entry:
-                named.extend((str(key), value) for key, value in entry.items())
+                named.extend((str(name), options) for name, options in entry.items())
             else:
-                raise InputError(self.files.label(self.config), f"each plot must be a path or {{id: options}}, not "
-                                 f"{str(entry)[:60]!r}", line=_where(self.text, "plots:"))
+                raise InputError(self.files.label(self.config), f"{where}each plot must be a path or "
+                                 f"{{{key}: options}}, not {str(entry)[:60]!r}", line=line)
+        return named
+
+    def read(self, document: Any) -> PlotDefinitions:
+        if not isinstance(document, dict):
+            raise InputError(self.files.label(self.config), "must hold a mapping (stages:, plots:, metrics:…)")
+        named = self.entries(document.get("plots"), "", "id", _where(self.text, "plots:"))
         base = "."
         parents = [posixpath.normpath(plot_id) for plot_id, _ in named]
         for plot_id, props in named:
@@ -360,19 +358,7 @@ class _Reader:
         body: dict = stage["do"] if isinstance(stage.get("do"), dict) else stage
         wdir = str(body.get("wdir") or ".")
         origin = f"{self.config} stage '{name}'"
-        entries = body.get("plots") or []
-        if not isinstance(entries, list):
-            raise InputError(self.files.label(self.config), f"stage '{name}': 'plots' must be a list of paths or "
-                             "{path: options}", line=_where(self.text, name))
-        outputs: list[tuple[str, Any]] = []
-        for entry in entries:
-            if isinstance(entry, str):
-                outputs.append((entry, None))
-            elif isinstance(entry, dict) and entry:
-                outputs.extend((str(key), value) for key, value in entry.items())
-            else:
-                raise InputError(self.files.label(self.config), f"stage '{name}': each plot output must be a path "
-                                 "or {path: options}", line=_where(self.text, name))
+        outputs = self.entries(body.get("plots"), f"stage '{name}': ", "path", _where(self.text, name))
         for path, props in outputs:
             if "${" in path or "${" in wdir:
                 self.result.warnings.append(f"{origin}: plot '{path}' uses templating (${{…}}); skipped")

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from cml.errors import UsageError
 from cml.report.data import is_number
 from cml.report.markdown import escape_inline, format_number, format_percent, format_signed, inline_code
-from cml.report.metrics import ABSENT, MetricDelta, MetricsDiff, pattern_matches
+from cml.report.metrics import ABSENT, MetricDelta, MetricsDiff, patterns_matcher
 
 #: What checking a metric (or a whole rule) against a rule found.
 Verdict = Literal["passed", "failed", "not checked"]
@@ -237,7 +237,8 @@ def check(rules: Sequence[GateRule], result: MetricsDiff, precision: int = 5,
     several_files = len({d.path for d in result.deltas}) > 1
     results = []
     for rule in rules:
-        matched = [d for d in result.deltas if pattern_matches(rule.pattern, d.path, d.name)]
+        matches = patterns_matcher((rule.pattern,))
+        matched = [d for d in result.deltas if matches(d.path, d.name)]
         if not matched:
             names = ", ".join(dict.fromkeys(d.name for d in result.deltas)) or "none"
             if len(names) > 200:

@@ -253,7 +253,7 @@ def _workspace_point(files: Sequence[str] | None, cwd: str) -> dict[str, dict[st
     def read(path: str) -> bytes | None:
         return dvc.read_workspace(os.path.join(cwd, path))
 
-    paths = list(files) if files else dvc.discover("metrics", read)
+    paths = list(files) if files else dvc.discover("metrics", read, cwd)
     loaded = {}
     for path in paths:
         data = read(path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import html
 import itertools
 import math
 import os
@@ -54,6 +53,8 @@ def format_signed(value: float, precision: int = 5) -> str:
 
 def format_percent(value: float | None) -> str:
     """A relative change as a signed percentage with two decimals."""
+    if type(value) is float and value - value == 0.0:  # finite: nearly every call
+        return f"{value * 100:+.2f}%"
     if value is None or math.isnan(value):
         return MISSING
     if math.isinf(value):
@@ -61,9 +62,50 @@ def format_percent(value: float | None) -> str:
     return f"{value * 100:+.2f}%"
 
 
+def number_formatter(precision: int = 5) -> Callable[[Any], str]:
+    """:func:`format_number` with ``precision`` fixed, for a whole column: the format specifications and the
+    smallest number shown in fixed point are worked out once, and a finite float (nearly every cell) takes a short
+    path. Anything else goes to :func:`format_number`, so the text is always the same."""
+    try:
+        smallest = 0.5 * 10 ** (-precision)
+        fixed = f".{precision}f"
+        general = f".{max(precision, 1)}g"
+        format(0.5, fixed)
+    except (OverflowError, ValueError, TypeError):  # a precision format_number itself refuses on its first float
+        return functools.partial(_format_number_at, precision)
+
+    def format_value(value: Any) -> str:
+        if type(value) is not float or value - value != 0.0:  # not a float, or NaN or infinite
+            return format_number(value, precision)
+        if value != 0 and -smallest < value < smallest:
+            return format(value, general)
+        text = format(value, fixed).rstrip("0").rstrip(".") if precision else format(value, fixed)
+        return "0" if text == "-0" or not text else text
+
+    return format_value
+
+
+def _format_number_at(precision: int, value: Any) -> str:
+    return format_number(value, precision)
+
+
+def signed_formatter(precision: int = 5) -> Callable[[float], str]:
+    """:func:`format_signed` with ``precision`` fixed (see :func:`number_formatter`)."""
+    format_value = number_formatter(precision)
+
+    def format_change(value: float) -> str:
+        text = format_value(value)
+        if text == "0" or text == "nan" or text.startswith("-"):
+            return text
+        return "+" + text
+
+    return format_change
+
+
 def escape_html(text: Any) -> str:
     """``text`` with ``&``, ``<`` and ``>`` as entities, so data shows literally and never becomes HTML."""
-    return html.escape(str(text), quote=False)
+    # html.escape(text, quote=False), without importing html (and its table of entities) at start-up
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def escape_inline(text: Any) -> str:
@@ -92,7 +134,7 @@ def escape_cell(text: Any) -> str:
 # One character at a time, as html.escape then the backslash, pipe and line-break replacements did.
 _CELL_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "|": "\\|", "\n": "<br>",
                                "\r": "<br>"})
-_CELL_SPECIAL = re.compile("[&<>\\\\|\r\n]")
+_CELL_SPECIALS = "&<>\\|\r\n"
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -100,8 +142,13 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
     """A GitHub-flavoured Markdown pipe table; ``align`` holds ``left``/``right`` per column (left by default).
 
     Every cell goes through :func:`escape_cell`; each row has one cell per header."""
-    texts = [[cell if type(cell) is str else str(cell) for cell in row] for row in rows]
-    if _CELL_SPECIAL.search("".join(itertools.chain.from_iterable(texts))):
+    texts: Sequence[Sequence[str]]
+    if set(map(type, itertools.chain.from_iterable(rows))) <= {str}:  # nothing to convert: the common case, in C
+        texts = rows
+    else:
+        texts = [list(map(str, row)) for row in rows]
+    joined = "".join(itertools.chain.from_iterable(texts))
+    if any(map(joined.__contains__, _CELL_SPECIALS)):
         texts = [[escape_cell(cell) for cell in row] for row in texts]
     return render_table_text([escape_cell(header) for header in headers], texts, align, "pipe")
 
@@ -211,17 +258,26 @@ def render_table_text(headers: Sequence[str], rows: Sequence[Sequence[str]],
     if multiline:
         for row in rows_of_cells:
             add_row(row)
-    elif style == "pipe":  # rows end with "|": nothing to cut
-        lines.extend(head + joint.join(row) + tail for row in rows_of_cells)
-    else:
+    elif style != "pipe":
         lines.extend((head + joint.join(row) + tail).rstrip() for row in rows_of_cells)
+    elif rows_of_cells:  # pipe rows end with "|": nothing to cut, so they are joined in C as one text
+        lines.append(head + (tail + "\n" + head).join(map(joint.join, rows_of_cells)) + tail)
     return "\n".join(lines)
 
 
 def _display_width(text: str) -> int:
     if text.isascii() and text.isprintable():
         return len(text)
+    rest = text.translate(_DROP_KNOWN_WIDTHS)
+    if rest.isascii() and rest.isprintable():  # printable ASCII and the symbols cml writes: no wcwidth import
+        return len(rest) + sum(_KNOWN_WIDTHS[character] for character in text if character in _KNOWN_WIDTHS)
     return _wcswidth()(text)
+
+
+#: The display widths (as ``wcwidth.wcswidth`` gives them; a test pins them) of the symbols cml writes in tables: the
+#: missing-value dash and the status marks of a metrics diff.
+_KNOWN_WIDTHS = {MISSING: 1, "✅": 2, "❌": 2, "➕": 2, "➖": 2}
+_DROP_KNOWN_WIDTHS = str.maketrans(dict.fromkeys(_KNOWN_WIDTHS))
 
 
 @functools.cache
@@ -247,7 +303,7 @@ def _single_line_column(cells: list[str], right: bool, minimum: int, line_width:
     if joined.isascii() and joined.isprintable():  # every cell as wide as it is long: the common case, in C
         target = max(max(map(len, cells)), minimum)
         pad = str.rjust if right else str.ljust
-        return [pad(cell, target) for cell in cells], target
+        return list(map(pad, cells, itertools.repeat(target, len(cells)))), target
     # each distinct cell measured once: a column repeats a few values (statuses, paths, "—") many times
     cell_widths: dict[str, int] = {}
     for cell in cells:
@@ -261,7 +317,7 @@ def _single_line_column(cells: list[str], right: bool, minimum: int, line_width:
         # padding printable ASCII makes it exactly ``target`` wide; anything else is measured again
         shown = target if cell_width == len(cell) and cell.isascii() and cell.isprintable() else width(text)
         column_width = max(column_width, shown)
-    return [padded[cell] for cell in cells], column_width
+    return list(map(padded.__getitem__, cells)), column_width
 
 
 def _multiline_column(cells: list[str], right: bool, minimum: int, line_width: Callable[[str], int],

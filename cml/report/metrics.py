@@ -9,14 +9,14 @@ is reported as better or worse, not merely as a sign.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import math
 import os
 import re
-from functools import cached_property
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Callable, Generic, Literal, Protocol, TypeVar, overload
 from collections.abc import Iterable, Mapping, Sequence
 
 from cml import git
@@ -28,10 +28,10 @@ from cml.report.markdown import (
     Alignment,
     OutputFormat,
     escape_html,
-    format_number,
     format_percent,
-    format_signed,
     markdown_table,
+    number_formatter,
+    signed_formatter,
     terminal_table,
 )
 from cml.report.runs import TrackedRun
@@ -70,18 +70,53 @@ class _Absent:
 ABSENT = _Absent()
 
 
+_CAMEL_CASE = re.compile(r"([a-z0-9])([A-Z])")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
 def name_tokens(name: str) -> list[str]:
     """Words of a metric name: ``val_loss`` and ``valLoss`` both give ``[val, loss]``."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return [token for token in re.split(r"[^a-z0-9]+", spaced.lower()) if token]
+    spaced = _CAMEL_CASE.sub(r"\1_\2", name)
+    return [token for token in _NOT_WORD.split(spaced.lower()) if token]
+
+
+@functools.lru_cache(maxsize=4096)
+def _default_direction(name: str) -> Direction | None:
+    """The direction the last known metric word of ``name`` gives (cached: files of a diff share names)."""
+    for token in reversed(name_tokens(name)):
+        if token in LOWER_IS_BETTER_WORDS:
+            return "lower"
+        if token in HIGHER_IS_BETTER_WORDS:
+            return "higher"
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _globs(patterns: tuple[str, ...]) -> Callable[[str], Any]:
+    """One compiled regular expression matching what any of the globs ``patterns`` matches (case-insensitively, on
+    lower-case text, as :func:`fnmatch.fnmatchcase` of the lower-cased pattern)."""
+    return re.compile("|".join(fnmatch.translate(pattern.lower()) for pattern in patterns)).match
+
+
+def _matches_any(match: Callable[[str], Any], path: str, name: str) -> bool:
+    if match(name.lower()):
+        return True
+    leaf = name[max(name.rfind("."), name.rfind("/")) + 1:]  # the name's last part after "." or "/"
+    return bool(match(leaf.lower()) or match(f"{path}:{name}".lower()))
 
 
 def pattern_matches(pattern: str, path: str, name: str) -> bool:
     """Glob ``pattern`` against the full metric name, its last part, or ``path:name``."""
-    pattern = pattern.lower()
-    leaf = re.split(r"[./]", name)[-1]
-    candidates = (name.lower(), leaf.lower(), f"{path}:{name}".lower())
-    return any(fnmatch.fnmatchcase(candidate, pattern) for candidate in candidates)
+    return _matches_any(_globs((pattern,)), path, name)
+
+
+def patterns_matcher(patterns: Sequence[str]) -> Callable[[str, str], bool]:
+    """``matches(path, name)``: whether :func:`pattern_matches` holds for any of ``patterns``, with the globs
+    compiled once into one regular expression (for checking many metrics)."""
+    if not patterns:
+        return lambda path, name: False
+    match = _globs(tuple(patterns))
+    return lambda path, name: _matches_any(match, path, name)
 
 
 @dataclass(frozen=True)
@@ -98,19 +133,40 @@ class DirectionRules:
 
     def direction(self, path: str, name: str) -> Direction | None:
         """``"higher"``, ``"lower"`` or ``None`` when unknown."""
-        for pattern in self.lower:
-            if pattern_matches(pattern, path, name):
-                return "lower"
-        for pattern in self.higher:
-            if pattern_matches(pattern, path, name):
-                return "higher"
-        if self.use_defaults:
-            for token in reversed(name_tokens(name)):
-                if token in LOWER_IS_BETTER_WORDS:
-                    return "lower"
-                if token in HIGHER_IS_BETTER_WORDS:
-                    return "higher"
-        return None
+        if self.lower and _matches_any(_globs(tuple(self.lower)), path, name):
+            return "lower"
+        if self.higher and _matches_any(_globs(tuple(self.higher)), path, name):
+            return "higher"
+        return _default_direction(name) if self.use_defaults else None
+
+
+_T = TypeVar("_T")
+
+
+class _computed_once(Generic[_T]):  # noqa: N801 (used like functools.cached_property)
+    """:func:`functools.cached_property` without its lock (Python before 3.12 takes one on every first read, the
+    largest cost of a diff of 10,000 metrics); the value is stored in the instance, so later reads are plain
+    attribute reads. Computing a value twice in two threads would give the same value."""
+
+    def __init__(self, function: Callable[[Any], _T]):
+        self.function = function
+        self.name = function.__name__
+        self.__doc__ = function.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _computed_once[_T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> _T | _computed_once[_T]:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.function(instance)
+        return value
 
 
 @dataclass(frozen=True)
@@ -124,11 +180,11 @@ class MetricDelta:
     head: Any
     direction: Direction | None = None
 
-    @cached_property
+    @_computed_once
     def numeric(self) -> bool:
         return is_number(self.base) and is_number(self.head)
 
-    @cached_property
+    @_computed_once
     def change(self) -> float | None:
         """``head - base`` for numbers, else ``None``.
 
@@ -143,7 +199,7 @@ class MetricDelta:
             return 0.0 if self.base == self.head else self.head - self.base
         return float(Decimal(repr(self.head)) - Decimal(repr(self.base)))
 
-    @cached_property
+    @_computed_once
     def relative_change(self) -> float | None:
         """Change divided by ``|base|``; ``None`` when it is undefined (base 0)."""
         change = self.change
@@ -156,7 +212,7 @@ class MetricDelta:
             return float((Decimal(repr(self.head)) - base) / abs(base))
         return change / abs(self.base)
 
-    @cached_property
+    @_computed_once
     def unchanged(self) -> bool:
         if self.base is ABSENT or self.head is ABSENT:
             return False
@@ -165,7 +221,7 @@ class MetricDelta:
             return both_nan or self.base == self.head
         return type(self.base) is type(self.head) and self.base == self.head
 
-    @cached_property
+    @_computed_once
     def status(self) -> Status:
         """One of ``added``, ``removed``, ``unchanged``, ``better``, ``worse``, ``changed``."""
         if self.base is ABSENT:
@@ -179,6 +235,40 @@ class MetricDelta:
             improved = change > 0 if self.direction == "higher" else change < 0
             return "better" if improved else "worse"
         return "changed"
+
+
+_new_object = object.__new__
+
+
+def _delta(path: str, name: str, base: Any, head: Any, direction: Direction | None) -> MetricDelta:
+    """``MetricDelta(path, name, base, head, direction)`` with its status known: a diff of many metrics makes
+    one per metric and asks each for its status.
+
+    Two floats (nearly every metric) are settled here in one step, by the same arithmetic as the properties: an
+    unchanged pair only gets its status (its change is computed if asked for), a changed finite pair also its change
+    and relative change, which share one exact difference. Anything else is left to the properties.
+    """
+    delta = _new_object(MetricDelta)
+    fields = delta.__dict__
+    fields["path"], fields["name"], fields["base"], fields["head"], fields["direction"] = (
+        path, name, base, head, direction)
+    if type(base) is not float or type(head) is not float:
+        return delta
+    if base == head:
+        fields["numeric"], fields["unchanged"], fields["status"] = True, True, "unchanged"
+    elif base - base == 0.0 and head - head == 0.0:  # both finite
+        exact_base = Decimal(repr(base))
+        difference = Decimal(repr(head)) - exact_base
+        change = float(difference)
+        relative = (0.0 if change == 0 else None) if base == 0 else float(difference / abs(exact_base))
+        if direction:
+            improved = change > 0 if direction == "higher" else change < 0
+            status = "better" if improved else "worse"
+        else:
+            status = "changed"
+        fields["numeric"], fields["unchanged"], fields["change"], fields["relative_change"], fields["status"] = (
+            True, False, change, relative, status)
+    return delta
 
 
 # -- reading both sides ----------------------------------------------------------------------
@@ -259,9 +349,12 @@ def load_both_sides(
     if files:
         paths = [os.path.normpath(os.fspath(f)).replace(os.sep, "/") for f in files]
     else:
-        base_reader.prefetch(DISCOVERY_FILES)
         head_reader.prefetch(DISCOVERY_FILES)
-        paths = list(dict.fromkeys(dvc.discover(kind, head_reader) + dvc.discover(kind, base_reader)))
+        workspace = head_reader.cwd if isinstance(head_reader, WorkspaceFiles) else None  # links out are refused there
+        head_paths = dvc.discover(kind, head_reader, workspace)
+        # The files the base's dvc.yaml names are nearly always the head's: read with it, in one git process.
+        base_reader.prefetch([*DISCOVERY_FILES, *head_paths])
+        paths = list(dict.fromkeys(head_paths + dvc.discover(kind, base_reader)))
         if not paths:
             raise UsageError(
                 f"no {kind} files found: name them (cml {kind} diff REV FILE…) "
@@ -282,15 +375,15 @@ def compare(
     rules: DirectionRules | None = None,
 ) -> list[MetricDelta]:
     """Every metric of every file, in file order then the head's key order."""
-    deltas = []
+    deltas: list[MetricDelta] = []
+    append = deltas.append
     for path in paths:
         base_metrics = base.get(path, {})
         head_metrics = head.get(path, {})
+        base_value, head_value = base_metrics.get, head_metrics.get
         for name in dict.fromkeys([*head_metrics, *base_metrics]):
             direction = rules.direction(path, name) if rules else None
-            deltas.append(
-                MetricDelta(path, name, base_metrics.get(name, ABSENT), head_metrics.get(name, ABSENT), direction)
-            )
+            append(_delta(path, name, base_value(name, ABSENT), head_value(name, ABSENT), direction))
     return deltas
 
 
@@ -360,7 +453,7 @@ def diff_runs(
 def load_workspace(files: Sequence[str] | None = None, kind: DocumentKind = "metrics") -> dict[str, dict[str, Any]]:
     """Flattened metrics of ``files`` (or the discovered ones) in the working tree."""
     if not files:
-        files = dvc.discover(kind, dvc.read_workspace)
+        files = dvc.discover(kind, dvc.read_workspace, ".")
         if not files:
             raise UsageError(
                 f"no {kind} files found: name them (cml {kind} show FILE…) or list them under '{kind}:' in dvc.yaml"
@@ -369,10 +462,6 @@ def load_workspace(files: Sequence[str] | None = None, kind: DocumentKind = "met
 
 
 # -- rendering ---------------------------------------------------------------------------------
-
-
-def _cell(value: Any, precision: int) -> str:
-    return MISSING if value is ABSENT else format_number(value, precision)
 
 
 def render_diff(
@@ -410,21 +499,22 @@ def _diff_table(result: MetricsDiff, deltas: Sequence[MetricDelta], output_forma
     if is_metrics:
         headers += ["Change %", "Status"]
         align += ["right", "left"]
+    number, signed = number_formatter(precision), signed_formatter(precision)
+    status_words: dict[Status, str] = STATUS_WORDS_MD if output_format == "md" else {}
     rows = []
     for delta in deltas:
-        change = delta.change
+        change, base, head = delta.change, delta.base, delta.head
         row = [
             delta.path,
             delta.name,
-            _cell(delta.base, precision),
-            _cell(delta.head, precision),
-            MISSING if change is None else format_signed(change, precision),
+            MISSING if base is ABSENT else number(base),
+            MISSING if head is ABSENT else number(head),
+            MISSING if change is None else signed(change),
         ]
         if is_metrics:
             status = delta.status
-            row.append(format_percent(delta.relative_change) if change is not None else MISSING)
-            shown = STATUS_WORDS_MD.get(status, status) if output_format == "md" else status
-            row.append("" if status == "changed" else shown)
+            row.append(MISSING if change is None else format_percent(delta.relative_change))
+            row.append("" if status == "changed" else status_words.get(status, status))
         if history is not None:
             row.append(trend_cell(history.get((delta.path, delta.name), ()), output_format))
         rows.append(row)
@@ -485,7 +575,8 @@ def render_values(
         )
     headers = ["Path", "Metric" if kind == "metrics" else "Param", "Value"]
     align: list[Alignment] = ["left", "left", "right"]
-    rows = [[path, name, format_number(value, precision)] for path, values in metrics.items() for name, value in values.items()]
+    number = number_formatter(precision)
+    rows = [[path, name, number(value)] for path, values in metrics.items() for name, value in values.items()]
     if not show_path:
         headers, align, rows = headers[1:], align[1:], [row[1:] for row in rows]
     if output_format == "md":

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from cml import git
 from cml.errors import CmlError, InputError, UsageError
+from cml.fileio import project_refusal
 from cml.report import dvc, gates, metrics as metrics_module
 from cml.report.classification import ACTUAL_COLUMNS, folding_note
 from cml.report.data import (
@@ -33,12 +34,13 @@ from cml.report.data import (
     natural_sort_key,
     parse_toml,
     parse_yaml,
+    READS_TOML,
     read_input,
-    tomllib,
 )
 from cml.report.dvc_plots import PlotFiles, read_definitions
 from cml.report.history import MAX_COUNT as MAX_HISTORY_COUNT, metric_history, render_history
 from cml.report.markdown import escape_inline
+from cml.report.plots.common import ImageNames
 from cml.report.plots.confusion import NORMALIZATIONS, Normalization, confusion_from_table
 from cml.report.plots.curves import POINT_COLUMNS, SCORE_COLUMNS, SCORE_PREFIXES, CurveKind, curve_from_table
 from cml.report.plots.dvc import render_dvc_plots
@@ -269,7 +271,7 @@ def _read_settings_file(path: str) -> str:
 
 
 def _from_pyproject(path: str, text: str, required: bool) -> ReportSettings | None:
-    if tomllib is None:  # Python < 3.11 reads no TOML: only a file that holds report settings is an error
+    if not READS_TOML:  # Python < 3.11 reads no TOML: only a file that holds report settings is an error
         if "tool.cml" in text:
             raise InputError(path, "reading [tool.cml.report] needs Python 3.11 or newer; move the settings to "
                                    "cml.yaml under 'report:'")
@@ -430,7 +432,7 @@ class _Assembly:
         self.gate_failures: list[str] = []
         self.workspace = metrics_module.WorkspaceFiles(cwd)
         self.base = metrics_module.RevisionFiles(revision)
-        self.used_names: set[str] = set()
+        self.image_names = ImageNames(output_dir)
         self._plot_files: dict[str, set[str]] | None = None
         self._plot_files_read = False
         self._tables: dict[str, Table] = {}  # the confusion, roc and pr blocks read one predictions file
@@ -440,15 +442,19 @@ class _Assembly:
         """``path`` (relative to the project folder) as this process opens it."""
         return path if self.cwd is None else os.path.join(self.cwd, path)
 
+    @property
+    def project(self) -> str:
+        """The project folder, symlinks resolved."""
+        return os.path.realpath(self.cwd or ".")
+
     def check_inside(self, key: str, paths: Sequence[str]) -> None:
-        """Refuse a path of the settings outside the project folder: a pull request's settings must not make the
-        report read (and draw) files of the machine."""
-        folder = os.path.realpath(self.cwd or ".")
+        """Refuse a path of the settings that is not the project's own (see :func:`cml.fileio.project_refusal`): a
+        pull request's settings must not make the report read (and draw) files of the machine."""
+        project = self.project
         for path in paths:
-            resolved = os.path.realpath(os.path.join(folder, path))
-            if resolved != folder and not resolved.startswith(folder.rstrip(os.sep) + os.sep):
-                raise InputError(self.settings.source or "report settings",
-                                 f"{key}: {path} is outside the project folder {folder}; give a path inside it")
+            refusal = project_refusal(path, "the project folder", project)
+            if refusal:
+                raise InputError(self.settings.source or "report settings", f"{key}: {path} {refusal}")
 
     def exists(self, path: str) -> bool:
         return os.path.isfile(self.at(path))
@@ -461,13 +467,8 @@ class _Assembly:
 
     def image_path(self, stem: str) -> str:
         """A file in the output folder for an image named after ``stem``, distinct from the others of the report."""
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "plot"
-        name, counter = f"{base}.png", 2
-        while name in self.used_names:
-            name, counter = f"{base}_{counter}.png", counter + 1
-        self.used_names.add(name)
         os.makedirs(self.output_dir, exist_ok=True)
-        return os.path.join(self.output_dir, name)
+        return self.image_names(stem)
 
     def note(self, block: str, message: str) -> None:
         self.notes.append(f"{block}: {message}")
@@ -484,7 +485,8 @@ class _Assembly:
             return list(given)
         self.workspace.prefetch(metrics_module.DISCOVERY_FILES)
         self.base.prefetch(metrics_module.DISCOVERY_FILES)
-        return list(dict.fromkeys(dvc.discover(kind, self.workspace) + dvc.discover(kind, self.base)))
+        return list(dict.fromkeys(dvc.discover(kind, self.workspace, self.workspace.cwd)
+                                  + dvc.discover(kind, self.base)))
 
     # -- the blocks ---------------------------------------------------------------------------------------------
 
@@ -536,20 +538,22 @@ class _Assembly:
             raise _Skipped(error.detail) from None  # none of the plots' files is there
         for warning in drawn.warnings:
             self.note("plots", warning)
-        self.used_names.update(os.path.basename(plot.path) for plot in drawn.plots)
+        self.image_names.taken.update(os.path.basename(plot.path).lower() for plot in drawn.plots)
         return [_Image(plot.path, plot.title) for plot in drawn.plots]
 
     def _dvclive_curves(self) -> list[_Part]:
         folder = self.at(DVCLIVE_METRIC_PLOTS)
         files: list[str] = []
-        project = os.path.realpath(self.cwd or ".") + os.sep
+        project = self.project
         for parent, _, names in os.walk(folder):
             for name in names:
                 path = os.path.join(parent, name)
                 if not name.endswith(".tsv"):
                     continue
-                if not os.path.realpath(path).startswith(project):  # a link out of the project is not read
-                    self.note("plots", f"{os.path.relpath(path, self.cwd or '.')} links outside the project; left out")
+                relative = os.path.relpath(path, self.cwd or ".")
+                refusal = project_refusal(relative, "the project folder", project, self.cwd or ".")  # a link out, say
+                if refusal:
+                    self.note("plots", f"{relative} {refusal.split(';')[0]}; left out")
                     continue
                 files.append(path)
         if not files:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from cml.errors import UsageError
 from cml.report.data import Table, is_number, natural_sort_key, to_scalar
-from cml.report.markdown import Alignment, OutputFormat, format_number, markdown_table, terminal_table
+from cml.report.markdown import Alignment, OutputFormat, markdown_table, number_formatter, terminal_table
 
 
 def _typed(value: Any) -> Any:
@@ -42,14 +42,16 @@ def render_table(
     if max_rows is not None and max_rows < 0:
         raise UsageError("must be 0 or more", parameter="max_rows")
     shown = order if max_rows is None else order[:max_rows]
-    rows = []
-    for index in shown:
-        row = []
-        for values in selected:
-            value = _typed(values[index])
-            row.append("" if value is None else format_number(value, precision))
-        rows.append(row)
-    numeric = [all(is_number(_typed(values[i])) or values[i] in ("", None) for i in shown) for values in selected]
+    # column by column, each cell read as a number once, for both its text and its column's alignment
+    number = number_formatter(precision)
+    columns_of_cells: list[list[str]] = []
+    numeric: list[bool] = []
+    for values in selected:
+        raw = [values[index] for index in shown]
+        typed = list(map(_typed, raw))
+        columns_of_cells.append(["" if value is None else number(value) for value in typed])
+        numeric.append(all(is_number(value) or cell in ("", None) for value, cell in zip(typed, raw)))
+    rows = [list(row) for row in zip(*columns_of_cells)] if selected else [[] for _ in shown]
     align: list[Alignment] = ["right" if is_numeric and rows else "left" for is_numeric in numeric]
     hidden = len(order) - len(shown)
     render = markdown_table if output_format == "md" else terminal_table

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from collections.abc import Mapping
 
-from cml import git
 from cml.errors import UsageError
 from cml.trackers import RunData
-from cml.trackers.files import FolderReader, dvclive_run as read_dvclive_run, sacred_run as read_sacred_run
-from cml.trackers.mlflow import MlflowServer
+
+if TYPE_CHECKING:  # git, the folder readers and the MLflow client load when a run is read, not when options are parsed
+    from cml.git import Revision
+    from cml.trackers.mlflow import MlflowServer
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,15 @@ class RunSource:
         return bool(self.mlflow_run or self.mlflow_experiment)
 
     def _server(self, environ: Mapping[str, str]) -> MlflowServer:
+        from cml.trackers.mlflow import MlflowServer
+
         return MlflowServer(self.mlflow_tracking_uri, environ)
 
     def head(self, environ: Mapping[str, str], revision: str | None = None) -> RunData:
         """The run to show, or the new side of a diff: the folder in the working tree (or at ``revision``),
         the MLflow run given, or the experiment's run logged from HEAD (or ``revision``)."""
+        from cml import git
+
         if self.mlflow_run:
             return self._server(environ).run(self.mlflow_run)
         if self.mlflow_experiment:
@@ -66,6 +72,8 @@ class RunSource:
     def base(self, environ: Mapping[str, str], revision: str) -> RunData:
         """The old side of a diff: the same folder at ``revision``, ``mlflow_base_run``, or the experiment's run
         logged from ``revision``."""
+        from cml import git
+
         if self.is_mlflow:
             server = self._server(environ)
             if self.mlflow_base_run:
@@ -76,7 +84,9 @@ class RunSource:
             return server.run(server.run_for_commit(self.mlflow_experiment, git.resolve(revision).sha))
         return self._folder_run(git.resolve(revision))
 
-    def _folder_run(self, revision: git.Revision | None) -> RunData:
+    def _folder_run(self, revision: Revision | None) -> RunData:
+        from cml.trackers.files import FolderReader, dvclive_run as read_dvclive_run, sacred_run as read_sacred_run
+
         if self.sacred:
             return read_sacred_run(FolderReader(self.sacred, revision))
         if self.dvclive:

@@ -435,3 +435,26 @@ def test_a_hostile_branch_name_stays_text_in_the_header_and_the_no_changes_line(
     changed = run_cli("metrics", "diff", branch, "--md")
     assert changed.exit_code == 0, changed.stderr
     assert_shown_literally(rendered(changed.stdout), [branch])
+
+
+def test_the_defaults_and_limits_in_the_help_are_the_library_s():
+    # cml/cli/metrics.py spells them out so that declaring its options imports no report module
+    from cml.cli import metrics as cli_metrics
+    from cml.report import classification, data, history, metrics
+
+    assert cli_metrics.DEFAULT_PRECISION == metrics.DEFAULT_PRECISION
+    assert (cli_metrics.HISTORY_DEFAULT_COUNT, cli_metrics.HISTORY_MAX_COUNT, cli_metrics.HISTORY_MAX_ROWS) == (
+        history.DEFAULT_COUNT, history.MAX_COUNT, history.MAX_ROWS)
+    assert cli_metrics.MAX_TABLE_CLASSES == classification.MAX_TABLE_CLASSES
+    limits = (f"Files over {data.MAX_DOCUMENT_BYTES // 2**20} MiB (CSV/TSV: {data.MAX_TABLE_BYTES // 2**20} MiB), "
+              f"nested over {data.MAX_NESTING} levels, with over {data.MAX_YAML_ALIASES} YAML aliases or over "
+              f"{data.MAX_DOCUMENT_VALUES:,} keys and values are refused.")
+    assert limits == cli_metrics.DOCUMENT_LIMITS
+
+
+def test_a_diff_without_fail_on_has_no_gates_and_with_it_the_same_table_then_the_verdicts(metrics_repo, run_cli):
+    plain = run_cli("metrics", "diff", "HEAD", "--md")
+    gated = run_cli("metrics", "diff", "HEAD", "--md", "--fail-on", "change(accuracy)<-0.5")
+    assert plain.exit_code == gated.exit_code == 0
+    assert "Quality gates" not in plain.stdout
+    assert gated.stdout.startswith(plain.stdout.rstrip("\n") + "\n\n**Quality gates**\n")

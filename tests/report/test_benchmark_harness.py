@@ -24,6 +24,7 @@ try:  # scripts, not a package: importable from their folders, which are not lef
     import measure
     import pr
     import roc
+    import run
 finally:
     del sys.path[:2]
 
@@ -184,3 +185,10 @@ def test_floor_pools_a_large_matrix_to_the_pixels_keeping_the_largest_count():
     counts[1234, 2345] = 7
     shown = confusion.pooled(counts, 800)
     assert shown.shape == (800, 800) and shown.max() == 7 and np.count_nonzero(shown) == 1
+
+
+def test_plots_are_compared_with_the_fastest_floor_and_the_least_memory_of_any():
+    floors = {"numpy": measure.Measured([1.0, 1.2], 100 * MIB), "pandas": measure.Measured([0.8, 0.9], 300 * MIB)}
+    peer, best = run.best_floor(floors, "matplotlib (line.py)")
+    assert float(best) == pytest.approx(0.85) and best.peak_rss == 100 * MIB
+    assert peer == "floor: fastest of numpy/pandas readers (pandas; memory: numpy's) + matplotlib (line.py)"

@@ -310,7 +310,7 @@ def test_report_warns_about_what_it_could_not_compare(dvc_project, tmp_path):
 def test_paths_outside_the_repository_are_refused(repo, tmp_path):
     repo.write("dvc.yaml", "plots:\n  - ../../etc/passwd\n")
     with pytest.raises(InputError, match=r"^dvc.yaml:2: plot '\.\./\.\./etc/passwd': '\.\./\.\./etc/passwd' is outside "
-                                         r"the repository .*; give a path inside the repository$"):
+                                         r"the repository \(.*\); give a path inside it$"):
         render_dvc_plots(tmp_path / "out")
     repo.write("dvc.yaml", "plots:\n  - Secrets:\n      y: {/etc/passwd: root}\n")
     with pytest.raises(InputError, match="plot 'Secrets': '/etc/passwd' is an absolute path"):
@@ -320,7 +320,8 @@ def test_paths_outside_the_repository_are_refused(repo, tmp_path):
         render_dvc_plots(tmp_path / "out")
     os.symlink("/etc/hostname", repo.path / "link.csv")
     repo.write("dvc.yaml", "plots:\n  - link.csv\n")
-    with pytest.raises(InputError, match="plot 'link.csv': 'link.csv' is outside the repository"):
+    with pytest.raises(InputError, match=r"plot 'link.csv': 'link.csv' is outside the repository \(.*\): it resolves to "
+                                         r"/etc/hostname; give a path inside it$"):
         render_dvc_plots(tmp_path / "out")
     (repo.path / "logs").mkdir()
     os.symlink("/etc/hostname", repo.path / "logs" / "host.tsv")
@@ -393,6 +394,7 @@ def test_missing_head_files_and_image_plots(repo, tmp_path):
     (repo.path / "plots/images/curve.png").write_bytes((tmp_path / "second/a.png").read_bytes())
     plots = render_dvc_plots(tmp_path / "out", revision=git.resolve("HEAD"), targets=["plots/images"])
     assert [plot.title for plot in plots.plots] == ["curve", "curve (HEAD)"]
+    assert os.path.basename(plots.plots[1].path) == "plots_images_curve_head.png"  # the base's, named after it
     assert_image(plots.plots[1].path)
     assert Path(plots.plots[1].path).read_bytes() == git.resolve("HEAD").read_file("plots/images/curve.png")
 
@@ -459,3 +461,29 @@ def test_entries_with_several_plots_and_malformed_lists(repo):
     repo.write("dvc.yaml", "plots: a.csv\n")
     with pytest.raises(InputError, match=r"^dvc.yaml:1: 'plots' must be a list of paths or \{id: options\}$"):
         read_definitions(PlotFiles.at())
+    repo.write("dvc.yaml", "plots:\n  - [a.csv]\n")
+    with pytest.raises(InputError, match=r"^dvc.yaml:1: each plot must be a path or \{id: options\}, not \"\['a.csv'\]\"$"):
+        read_definitions(PlotFiles.at())
+    repo.write("dvc.yaml", "stages:\n  train:\n    cmd: x\n    plots:\n      - 3\n")
+    with pytest.raises(InputError, match=r"^dvc.yaml:2: stage 'train': each plot must be a path or \{path: options\}, "
+                                         r"not '3'$"):
+        read_definitions(PlotFiles.at())
+
+
+def test_image_names_are_readable_unique_and_the_same_on_every_file_system(tmp_path):
+    from cml.report.plots.common import ImageNames
+
+    names = ImageNames(str(tmp_path))
+    made = [os.path.basename(names(stem)) for stem in
+            ("Losses", "losses", "train/val.loss", "../../etc/passwd", "эпоха", "", "a" * 100 + "_b")]
+    assert made == ["losses.png", "losses_2.png", "train_val_loss.png", "etc_passwd.png", "plot.png", "plot_2.png",
+                    "a" * 80 + ".png"]
+    names.taken.add("roc.png")
+    assert names("ROC") == str(tmp_path / "roc_2.png") and names("roc", ".svg") == str(tmp_path / "roc.svg")
+
+
+def test_an_image_is_named_after_its_plot_id_without_a_file_extension_only(repo, tmp_path):
+    repo.write("a.csv", "step,loss\n0,1\n1,0.5\n")
+    repo.write("dvc.yaml", "plots:\n  - a.csv\n  - v1.2 run:\n      y: {a.csv: loss}\n")
+    plots = render_dvc_plots(tmp_path / "out")
+    assert [os.path.basename(plot.path) for plot in plots.plots] == ["a.png", "v1_2_run.png"]

@@ -6,7 +6,7 @@ import pytest
 
 from cml.errors import UsageError
 from cml.report.gates import FAILED, NOT_CHECKED, PASSED, GateRule, check, evaluate
-from cml.report.metrics import diff_values
+from cml.report.metrics import MetricsDiff, compare, diff_values
 from tests.cli.test_table import rendered
 
 
@@ -114,3 +114,16 @@ def test_gate_lines_show_names_as_text_and_the_rule_as_code():
         "rule": "value(*`)>0", "explicit": "value(*`)>0", "verdict": "failed",
         "details": [{"path": "", "metric": name, "verdict": "failed", "detail": "is 2", "value": 2.0}],
     }
+
+
+def test_a_rule_matches_names_case_insensitively_by_full_name_last_part_or_file():
+    base = {"a.json": {"eval.ACC": 0.9, "train.acc": 0.8, "loss": 1.0}, "b.json": {"acc": 0.5, "eval.f1": 0.5}}
+    head = {"a.json": {"eval.ACC": 0.8, "train.acc": 0.85, "loss": 1.0}, "b.json": {"acc": 0.5, "eval.f1": 0.4}}
+    result = MetricsDiff(compare(["a.json", "b.json"], base, head), "HEAD", "workspace")
+    rules = [GateRule.parse(text) for text in ("change(Acc)<-0.05", "change(B.JSON:*)<-0.05", "change(eval.*)<-0.05")]
+    matched = [[(c.label, c.verdict) for c in gate.checks] for gate in check(rules, result)]
+    assert matched == [
+        [("a.json:eval.ACC", FAILED), ("a.json:train.acc", PASSED), ("b.json:acc", PASSED)],
+        [("b.json:acc", PASSED), ("b.json:eval.f1", FAILED)],
+        [("a.json:eval.ACC", FAILED), ("b.json:eval.f1", FAILED)],
+    ]

@@ -4,6 +4,7 @@ inject Markdown, exhaust memory, or turn a comparison into a failure."""
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 import cmarkgfm
@@ -13,7 +14,7 @@ from cml import Report, git
 from cml.errors import InputError
 from cml.report.data import MAX_TABLE_BYTES, load_table_at
 from cml.report.markdown import image_markdown
-from cml.report.metrics import diff_revisions
+from cml.report.metrics import diff_revisions, load_workspace
 from cml.report.history import metric_history
 from cml.report.plots.confusion import confusion_matrix
 
@@ -24,8 +25,56 @@ def test_a_dvc_yaml_naming_files_outside_the_project_is_refused(repo, tmp_path):
     repo.write("dvc.yaml", f"metrics:\n  - ../secret.json\n  - {tmp_path / 'secret.json'}\n")
     repo.commit()
     for read in (lambda: metric_history(5), lambda: diff_revisions("HEAD")):
-        with pytest.raises(InputError, match=r"^dvc.yaml: '\.\./secret.json' is outside the project; name files"):
+        with pytest.raises(InputError, match=r"^dvc.yaml: '\.\./secret.json' is outside the project; give a path inside "
+                                             r"it$"):
             read()
+
+
+ATTACKS = {"../secret.json": "is outside the project", "/etc/passwd": "is an absolute path",
+           "link.json": r"is outside the project \(.+\): it resolves to .+secret\.json",
+           ".git/x.json": "is inside the .git folder"}
+
+
+@pytest.fixture
+def attacked(repo, tmp_path):
+    """A project with a link to a secret outside it, a file in .git, and metrics and params of its own."""
+    (tmp_path / "secret.json").write_text('{"secret_number": 42}')
+    repo.write("metrics.json", '{"accuracy": 0.9}')
+    repo.write("params.yaml", "lr: 1\n")
+    os.symlink(tmp_path / "secret.json", repo.path / "link.json")
+    repo.commit()
+    (repo.path / ".git" / "x.json").write_text('{"token": 7}')
+    return repo
+
+
+@pytest.mark.parametrize("kind", ["metrics", "params"])
+@pytest.mark.parametrize("path", list(ATTACKS))
+def test_dvc_yaml_files_outside_the_project_or_in_git_are_refused_on_every_side(attacked, kind, path):
+    attacked.write("dvc.yaml", f"{kind}:\n  - {path}\n")
+    expected = rf"^dvc.yaml: '{re.escape(path)}' {ATTACKS[path]}.*; give a path (inside|outside) (it|the project)$"
+    readers = [lambda: load_workspace(kind=kind), lambda: diff_revisions("HEAD", kind=kind),
+               lambda: Report.standard(rev="HEAD")]
+    if kind == "metrics":
+        readers.append(lambda: metric_history(5))
+    for read in readers:
+        with pytest.raises(InputError, match=expected):
+            read()
+    if path != "link.json":  # committed, the dvc.yaml is refused at the revision too (where links are not followed)
+        attacked.commit()
+        with pytest.raises(InputError, match=expected):
+            diff_revisions("HEAD~1", head_revision="HEAD", kind=kind)
+
+
+@pytest.mark.parametrize("key", ["metrics", "params", "predictions"])
+@pytest.mark.parametrize("path", list(ATTACKS))
+def test_settings_files_outside_the_project_or_in_git_are_refused(attacked, key, path):
+    value = f'"{path}"' if key == "predictions" else f'["{path}"]'
+    attacked.write("pyproject.toml", f"[tool.cml.report]\n{key} = {value}\n")
+    attacked.write("cml.yaml", f"report:\n  {key}: {path}\n")
+    for config in ("pyproject.toml", "cml.yaml"):
+        message = ATTACKS[path].replace("the project", "the project folder")
+        with pytest.raises(InputError, match=rf"^{config}: {key}: {re.escape(path)} {message}.*; give a path"):
+            Report.standard(rev="HEAD", config=config)
 
 
 @pytest.mark.parametrize("title", ["x\n\n<img src=x onerror=alert(1)> [y", "ends with a backslash \\", "a]](evil.png)"])

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Sequence
 
-from cml.errors import InputError, UsageError
+from cml.errors import UsageError
 from cml.fileio import atomic_path
 from cml.report.data import Table
 from cml.report.markdown import image_markdown, link_target
@@ -195,18 +195,11 @@ def faithful_palette(image: Any, pixels: Any) -> Any:
 
 def numeric_array(table: Table, name: str, option: str | None = None) -> Any:
     """Column ``name`` as a float array; empty cells become NaN, other text is an error."""
-    import numpy as np
+    return table.floats(name, option)
 
-    values = table.column(name, option)
-    try:
-        return np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        cleaned = ["nan" if v is None or v == "" else v for v in values]
-        try:
-            return np.asarray(cleaned, dtype=float)
-        except (TypeError, ValueError):
-            table.numbers(name, option)  # raises, naming the first bad cell
-            raise InputError(table.path, f"column '{name}' is not numeric") from None
+
+#: Points :func:`downsample` works on at once (its temporary copies stay a few MB at any length).
+DOWNSAMPLE_BLOCK_POINTS = 1 << 18
 
 
 def downsample(x: Any, y: Any, max_points: int = MAX_DRAWN_POINTS) -> tuple[Any, Any]:
@@ -225,12 +218,17 @@ def downsample(x: Any, y: Any, max_points: int = MAX_DRAWN_POINTS) -> tuple[Any,
     buckets = max_points // 2
     size = count // buckets
     usable = size * buckets
-    shaped = y[:usable].reshape(buckets, size)
+    low = np.empty(buckets, dtype=np.intp)
+    high = np.empty(buckets, dtype=np.intp)
+    # A block of buckets at a time: NaN-free copies of 10^7 points would double the memory a large plot needs.
+    block = max(1, DOWNSAMPLE_BLOCK_POINTS // size)
     with np.errstate(invalid="ignore"):
-        masked = np.where(np.isnan(shaped), np.inf, shaped)
-        low = masked.argmin(axis=1)
-        masked = np.where(np.isnan(shaped), -np.inf, shaped)
-        high = masked.argmax(axis=1)
+        for first in range(0, buckets, block):
+            last = min(first + block, buckets)
+            shaped = y[first * size:last * size].reshape(last - first, size)
+            missing = np.isnan(shaped)
+            low[first:last] = np.where(missing, np.inf, shaped).argmin(axis=1)
+            high[first:last] = np.where(missing, -np.inf, shaped).argmax(axis=1)
     offsets = np.arange(buckets) * size
     picks = np.concatenate([offsets + low, offsets + high, np.arange(usable, count), [0]])
     picks = np.unique(picks)
@@ -267,3 +265,28 @@ def legend_if_useful(axes: Any, entries: Sequence[tuple[Any, str]], most: int = 
         axes.legend([artist for artist, _ in entries], [literal(label) for _, label in entries], **kwargs)
 
 
+
+
+#: What a file name made by :class:`ImageNames` holds, other characters becoming ``_``.
+_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+class ImageNames:
+    """Unique image files in one folder, named after plot ids or stems: ``Losses`` → ``losses.png``,
+    ``train/val.loss`` → ``train_val_loss.png`` (lower-case letters and digits joined by ``_``, at most 80, ``plot``
+    when none is left, so names are the same on every file system), ``_2``, ``_3``… added to a name already taken."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        #: The file names given out (or taken by others in the folder), lower case.
+        self.taken: set[str] = set()
+
+    def __call__(self, stem: str, suffix: str = ".png") -> str:
+        """The path of a new file in the folder named after ``stem``, ending in ``suffix``."""
+        cleaned = "".join(character if character in _NAME_CHARACTERS else " " for character in stem.lower())
+        base = "_".join(cleaned.split())[:80].rstrip("_") or "plot"
+        name, counter = f"{base}{suffix}", 2
+        while name.lower() in self.taken:
+            name, counter = f"{base}_{counter}{suffix}", counter + 1
+        self.taken.add(name.lower())
+        return os.path.join(self.folder, name)

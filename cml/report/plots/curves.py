@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from cml.errors import CmlError, InputError, UsageError
 from cml.fileio import FilePath
 from cml.git import Revision
-from cml.report.classification import ACTUAL_COLUMNS, pick_column
+from cml.report.classification import ACTUAL_COLUMNS, encode_labels, pick_column
 from cml.report.data import Table, base_table, listed, load_table, natural_sort_key
 from cml.report.plots.common import (
     Plot,
@@ -83,17 +83,12 @@ def positive_label(labels: Sequence[str], pos_label: Any = None, parameter: str 
 def _codes_of_texts(texts: Sequence[Any]) -> tuple[list[str], Any] | None:
     """``(labels, codes)`` of a sequence of strings, by a dictionary, or ``None`` if ``texts`` holds anything else
     (whose text ``str`` gives, not equality: ``True == 1`` but ``"True" != "1"``)."""
-    import numpy as np
-
     try:
-        first_seen = dict.fromkeys(texts)
+        labels, (codes,) = encode_labels(texts)
     except TypeError:  # unhashable labels
         return None
-    if not all(type(label) is str for label in first_seen):
-        return None
-    position = {label: index for index, label in enumerate(first_seen)}
-    codes = np.fromiter(map(position.__getitem__, texts), dtype=np.intp, count=len(texts))
-    return list(first_seen), codes
+    # Only text labels: any other value may equal another's text-less twin (True == 1) in the dictionary.
+    return (labels, codes) if all(type(label) is str for label in labels) else None
 
 
 def _codes_as_text(values: Sequence) -> tuple[list[str], Any]:
@@ -694,6 +689,8 @@ def scores_from_table(table: Table, y_true: str | None = None, y_score: Sequence
     (``y_score``, ``prob``…) of a binary problem, else a score column per class.
     """
     truth_column = pick_column(table, y_true, ACTUAL_COLUMNS, "--y-true")
+    # One pass of a large file for the labels and every column that may hold scores.
+    table.prefetch(texts=[truth_column], floats=[name for name in table.numeric_candidates() if name != truth_column])
     truth = table.labels(truth_column, "--y-true")
     distinct = set(truth)
     if y_score:
@@ -737,6 +734,7 @@ def _table_curves(kind: CurveKind, table: Table, y_true: str | None, y_score: Se
         if not has_points:
             raise InputError(table.path, f"has no computed points ({first}/{second} columns)")
         from_points = _roc_points_curve if kind == "roc" else _pr_points_curve
+        table.prefetch(floats=[first, second])
         return [from_points(numeric_array(table, first), numeric_array(table, second), "model")], True
     truth, scores = scores_from_table(table, y_true, y_score)
     if isinstance(scores, Mapping):

@@ -21,6 +21,8 @@ from cml.fileio import FilePath, write_atomic
 from cml.git import Revision
 from cml.report.dvc import DVC_YAML
 from cml.report.dvc_plots import (
+    DATA_SUFFIXES,
+    IMAGE_SUFFIXES,
     MAX_IMAGE_BYTES,
     PlotData,
     PlotDefinition,
@@ -34,6 +36,7 @@ from cml.report.dvc_plots import (
 from cml.report.plots.common import (
     MAX_DRAWN_POINTS,
     MAX_TICK_TEXT,
+    ImageNames,
     Plot,
     Series,
     downsample,
@@ -79,20 +82,11 @@ def plot_title(definition: PlotDefinition) -> str:
     return definition.id
 
 
-class _Names:
-    """Unique PNG file names in one folder, from plot ids."""
-
-    def __init__(self, folder: str):
-        self.folder = folder
-        self.taken: set[str] = set()
-
-    def __call__(self, plot_id: str, suffix: str = ".png") -> str:
-        stem = re.sub(r"[^a-z0-9]+", "_", posixpath.splitext(plot_id)[0].lower()).strip("_")[:80] or "plot"
-        name, counter = f"{stem}{suffix}", 2
-        while name in self.taken:
-            name, counter = f"{stem}_{counter}{suffix}", counter + 1
-        self.taken.add(name)
-        return os.path.join(self.folder, name)
+def _stem(plot_id: str) -> str:
+    """What an image is named after: the plot's id, without the extension of a file (``eval/roc.json`` →
+    ``eval/roc``; ``v1.2 run`` stays)."""
+    stem, extension = posixpath.splitext(plot_id)
+    return stem if extension.lower() in (*DATA_SUFFIXES, *IMAGE_SUFFIXES) else plot_id
 
 
 def _numbers(values: Sequence, path: str, column: str) -> Any:
@@ -160,6 +154,15 @@ def _y_label(data: PlotData) -> str:
     return data.y_label or metrics_label(list(dict.fromkeys(item.y_field for item in data.series)))
 
 
+def _label(axes: Any, data: PlotData, title: str, grid: str = "both") -> None:
+    """The axes' labels (the y label when there is one), title and grid (along ``grid``: ``both``, ``x``)."""
+    axes.set_xlabel(literal(data.x_label))
+    if _y_label(data):
+        axes.set_ylabel(literal(_y_label(data)))
+    axes.set_title(literal(title))
+    axes.grid(axis=grid, alpha=0.3)
+
+
 def rolling_mean(values: Any, window: int) -> Any:
     """A centred rolling mean over ``window`` points that skips NaNs and shrinks at the ends (no lag, no edge
     drop)."""
@@ -203,11 +206,7 @@ def _smooth(data: PlotData, base: PlotData | None, rev: str, output: str, title:
             smooth_x, smooth_y = downsample(x, rolling_mean(y, smoothing_window(len(y))), MAX_DRAWN_POINTS)
             line, = axes.plot(smooth_x, smooth_y, color=color, linewidth=2.0, linestyle=style)
             entries.append((line, f"{item.name} ({rev})" if dashed else item.name))
-    axes.set_xlabel(literal(data.x_label))
-    if _y_label(data):
-        axes.set_ylabel(literal(_y_label(data)))
-    axes.set_title(literal(title))
-    axes.grid(alpha=0.3)
+    _label(axes, data, title)
     _integer_ticks(axes, data.series[0].x_field if data.series else "", *xs)
     legend_if_useful(axes, entries, most=20)
     return save_figure(figure, output, title, points=sum(len(item.y) for item in data.series))
@@ -238,11 +237,7 @@ def _scatter(data: PlotData, base: PlotData | None, rev: str, output: str, title
                      MAX_SCATTER_POINTS)
         filled, = axes.plot(x, y, linestyle="none", marker="o", markersize=4, color=color, alpha=0.8)
         entries.insert(len(entries) - (old is not None), (filled, item.name))
-    axes.set_xlabel(literal(data.x_label))
-    if _y_label(data):
-        axes.set_ylabel(literal(_y_label(data)))
-    axes.set_title(literal(title))
-    axes.grid(alpha=0.3)
+    _label(axes, data, title)
     legend_if_useful(axes, entries, most=20)
     return save_figure(figure, output, title, points=sum(len(item.y) for item in data.series))
 
@@ -304,11 +299,7 @@ def _bars(data: PlotData, base: PlotData | None, rev: str, output: str, title: s
             entries.append((outline, f"{name} ({rev})"))
     axes.set_yticks(positions, [literal(name, MAX_TICK_TEXT) for name in shown])
     axes.invert_yaxis()  # the first (or largest) at the top
-    axes.set_xlabel(literal(data.x_label))
-    if _y_label(data):
-        axes.set_ylabel(literal(_y_label(data)))
-    axes.set_title(literal(title_shown))
-    axes.grid(axis="x", alpha=0.3)
+    _label(axes, data, title_shown, grid="x")
     if len(entries) > 1:
         legend_if_useful(axes, entries, most=20)
     return save_figure(figure, output, title, bars=len(shown), total=total)
@@ -319,7 +310,7 @@ _DRAW = {"linear": _line, "simple": _line, "smooth": _smooth, "scatter": _scatte
          "bar_horizontal_sorted": _bars}
 
 
-def _image(definition: PlotDefinition, head: PlotFiles, base_files: PlotFiles | None, names: _Names,
+def _image(definition: PlotDefinition, head: PlotFiles, base_files: PlotFiles | None, names: ImageNames,
            result: DvcPlots) -> None:
     """An image plot: linked where it is; the base's version written beside the others when it differs."""
     path = definition.sources[0].y_file
@@ -343,7 +334,7 @@ def _image(definition: PlotDefinition, head: PlotFiles, base_files: PlotFiles | 
     with open(full, "rb") as handle:
         if handle.read(MAX_IMAGE_BYTES + 1) == data:
             return
-    output = names(f"{definition.id}_{base_files.name}", posixpath.splitext(path)[1].lower())
+    output = names(f"{_stem(definition.id)}_{base_files.name}", posixpath.splitext(path)[1].lower())
     write_atomic(output, data)
     result.plots[-1].details["base"] = True
     result.plots.append(Plot(path=output, title=f"{title} ({base_files.name})",
@@ -414,7 +405,7 @@ def render_dvc_plots(output_dir: FilePath, *, revision: Revision | None = None, 
     base = _base_data(chosen, base_files, result)
     output_dir = os.fspath(output_dir)
     os.makedirs(output_dir, exist_ok=True)
-    names = _Names(output_dir)
+    names = ImageNames(output_dir)
     rev = revision.name if revision is not None else "base"
     for definition in chosen:
         if definition.is_image:
@@ -428,7 +419,7 @@ def render_dvc_plots(output_dir: FilePath, *, revision: Revision | None = None, 
             result.warnings.append(f"{DVC_YAML}: plot '{definition.id}': {error}; skipped")
             continue
         title = plot_title(definition)
-        plot = _DRAW[definition.kind](data, base.get(definition.id), rev, names(definition.id), title)
+        plot = _DRAW[definition.kind](data, base.get(definition.id), rev, names(_stem(definition.id)), title)
         plot.details.update(id=definition.id, template=definition.kind, base=definition.id in base)
         result.plots.append(plot)
     if not result.plots:

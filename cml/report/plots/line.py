@@ -134,16 +134,26 @@ def series_names(paths: Sequence[str]) -> list[str]:
     return [os.path.relpath(stem, common) if stem != common else os.path.basename(stem) for stem in stems]
 
 
+def x_name_of(table: Table, x: str | None = None) -> str | None:
+    """The x column: ``x``, else the first of ``step``, ``epoch``… the table has (``None``: the row number)."""
+    return x or next((candidate for candidate in X_CANDIDATES if candidate in table.data), None)
+
+
 def x_values(table: Table, x: str | None = None) -> tuple[str, Any]:
     """The name of the x column (``step``, ``epoch``… by default, else the row number) and its values."""
     import numpy as np
 
-    if x:
-        return x, numeric_array(table, x, "-x")
-    for candidate in X_CANDIDATES:
-        if candidate in table.data:
-            return candidate, numeric_array(table, candidate)
+    name = x_name_of(table, x)
+    if name is not None:
+        return name, numeric_array(table, name, "-x" if x else None)
     return "row", np.arange(len(table), dtype=float)
+
+
+def prefetch_curves(table: Table, x: str | None = None, y: Sequence[str] = ()) -> None:
+    """Read the columns :func:`x_values` and :func:`y_columns` will ask for in one pass of a large file."""
+    x_name = x_name_of(table, x)
+    wanted = list(y) or [name for name in table.numeric_candidates() if name != "timestamp"]
+    table.prefetch(floats=[x_name, *wanted] if x_name else wanted)
 
 
 def y_columns(table: Table, x_name: str, y: Sequence[str] = ()) -> dict[str, Any]:
@@ -151,7 +161,7 @@ def y_columns(table: Table, x_name: str, y: Sequence[str] = ()) -> dict[str, Any
     if y:
         return {name: numeric_array(table, name, "-y") for name in y}
     found = {}
-    for name in table.columns:
+    for name in table.numeric_candidates():
         if name in (x_name, "timestamp"):
             continue
         try:
@@ -212,6 +222,9 @@ def curves_from_files(files: Sequence[str], x: str | None = None, y: Sequence[st
                 missing.append(path)
             else:
                 base = load_table(path, data, label=f"{path} (at {base_name})")
+        prefetch_curves(head, x, y)
+        if base is not None:
+            prefetch_curves(base, x, y)
         x_name, head_x = x_values(head, x)
         base_x = None
         columns = y_columns(head, x_name, y)
