@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dvc_plots import dvc_plot_rows
@@ -143,30 +143,49 @@ def _rows_text(rows: int) -> str:
     return f"10^{exponent}" if rows == 10**exponent else f"{rows:,}"
 
 
-def floor_command(kind: str, data: Path, like: Path, output: Path) -> list[str]:
-    """The floor script of ``kind`` on ``data``, drawing an image of the size of cml's ``like``."""
-    return [sys.executable, str(FLOORS / f"{kind}.py"), str(data), "-o", str(output), "--size-like", str(like)]
+def floor_command(kind: str, data: Path, like: Path, output: Path, reader: str = "auto") -> list[str]:
+    """The floor script of ``kind`` on ``data`` reading with ``reader``, drawing an image of the size of cml's
+    ``like``."""
+    return [sys.executable, str(FLOORS / f"{kind}.py"), str(data), "-o", str(output), "--size-like", str(like),
+            "--reader", reader]
 
 
-def floor_reader() -> str:
-    """The reader the floor scripts use here (see ``floors/floor.py``)."""
-    for module, name in (("pyarrow.csv", "pyarrow"), ("pandas", "pandas")):
+def floor_readers() -> list[str]:
+    """The CSV readers the floor scripts can use here: numpy's always, pandas' and pyarrow's when installed."""
+    readers = ["numpy"]
+    for module, name in (("pandas", "pandas"), ("pyarrow.csv", "pyarrow")):
         try:
             __import__(module)
         except ImportError:
             continue
-        return name
-    return "np.loadtxt"
+        readers.append(name)
+    return readers
+
+
+def best_floor(measured: Mapping[str, Measured], what: str) -> tuple[str, Measured]:
+    """The floor to compare with, from one floor run per reader: the fastest reader's times, and the least peak
+    memory of any reader (each the hardest figure to meet), with a description naming them."""
+    fastest = min(measured, key=lambda reader: float(measured[reader]))
+    peaks = {reader: run.peak_rss for reader, run in measured.items() if run.peak_rss is not None}
+    leanest = min(peaks, key=peaks.__getitem__) if peaks else fastest
+    best = Measured(measured[fastest].samples, peaks.get(leanest))
+    memory = "" if leanest == fastest else f"; memory: {leanest}'s"
+    return f"floor: fastest of {'/'.join(measured)} readers ({fastest}{memory}) + {what}", best
 
 
 def plot_floor_rows(root: Path, kind: str, data: Path, description: str, repeat: int,
                     options: tuple[str, ...] = ()) -> Iterator[Row]:
-    """``cml plot KIND`` on ``data`` alternated with its floor script, which draws an image of the same size."""
+    """``cml plot KIND`` on ``data`` alternated with its floor script reading with every installed reader, each
+    drawing an image of the same size; compared with the fastest floor and the least memory a floor took."""
     image = root / f"cml-{kind}-{data.stem}.png"
-    cml = [*CML, "plot", kind, str(data), *options, "-o", str(image)]
-    floor = floor_command(kind, data, image, root / f"floor-{kind}-{data.stem}.png")
-    ours, theirs = paired([cml], [floor], root, repeat)
-    yield (f"plot {kind}, {description}", f"floor: {floor_reader()} + matplotlib ({kind}.py)", ours, theirs)
+    run_command([*CML, "plot", kind, str(data), *options, "-o", str(image)], root)  # the size the floors draw
+    sequences = {"cml": [[*CML, "plot", kind, str(data), *options, "-o", str(image)]]}
+    for reader in floor_readers():
+        sequences[reader] = [floor_command(kind, data, image, root / f"floor-{kind}-{data.stem}.png", reader)]
+    measured = alternated(sequences, root, repeat)
+    ours = measured.pop("cml")
+    peer, floor = best_floor(measured, f"matplotlib ({kind}.py)")
+    yield (f"plot {kind}, {description}", peer, ours, floor)
 
 
 def startup_rows(root: Path, repeat: int) -> Iterator[Row]:
@@ -229,14 +248,18 @@ def scale_rows(root: Path, repeat: int) -> Iterator[Row]:
     for classes in (3000, 100):
         data = make_confusion(root, classes, 10**6)
         image = root / f"cml-confusion-{classes}.png"
-        sequences[f"cml {classes}"] = [[*CML, "plot", "confusion", str(data), "--max-classes", str(classes),
-                                        "-o", str(image)]]
-        sequences[f"floor {classes}"] = [floor_command("confusion", data, image, root / f"floor-{classes}.png")]
+        command = [*CML, "plot", "confusion", str(data), "--max-classes", str(classes), "-o", str(image)]
+        run_command(command, root)  # the size the floors draw
+        sequences[f"cml {classes}"] = [command]
+        for reader in floor_readers():
+            sequences[f"{reader} {classes}"] = [floor_command("confusion", data, image, root / f"floor-{classes}.png",
+                                                              reader)]
     measured = alternated(sequences, root, repeat)
-    floor = f"floor: {floor_reader()} + bincount + matplotlib (confusion.py)"
     for classes in (100, 3000):
-        yield (f"plot confusion, {classes:,} classes, 10^6 samples (--max-classes {classes})", floor,
-               measured[f"cml {classes}"], measured[f"floor {classes}"])
+        floors = {reader: measured[f"{reader} {classes}"] for reader in floor_readers()}
+        peer, floor = best_floor(floors, "bincount + matplotlib (confusion.py)")
+        yield (f"plot confusion, {classes:,} classes, 10^6 samples (--max-classes {classes})", peer,
+               measured[f"cml {classes}"], floor)
     yield ("plot confusion, 3,000 classes, 10^6 samples", "cml plot confusion, 100 classes, 10^6 samples",
            measured["cml 3000"], measured["cml 100"])
 
@@ -335,7 +358,8 @@ def hostile_rows(root: Path, repeat: int) -> Iterator[Row]:
     from tests.fakes.github import FakeGitHub
     from tests.fakes.server import FakeForgeServer
 
-    folder = make_adversarial_reports(root)
+    # 400 KB: a byte is at most one unit of markup, so none is refused (cml.report.truncate.MAX_MARKUP, 400,000)
+    folder = make_adversarial_reports(root, 400_000)
     fake = FakeGitHub()
     fake.add_token("ghs_benchmark_token_0000", "github-actions[bot]")
     with FakeForgeServer(fake) as server:
@@ -348,8 +372,22 @@ def hostile_rows(root: Path, repeat: int) -> Iterator[Row]:
 
         for index, pattern in enumerate(ADVERSARIAL_PATTERNS):
             ours, theirs = paired([post(f"adversarial-{index}.md")], [post("plain.md")], folder, repeat, env)
-            yield (f"comment create, 1 MB report of {pattern!r} repeated (scanned for links)",
-                   "the same command on 1 MB of plain prose (floor)", ours, theirs)
+            yield (f"comment create, 400 KB report of {pattern!r} repeated (scanned for links)",
+                   "the same command on 400 KB of plain prose (floor)", ours, theirs)
+        # a flood with nothing to find is not parsed; one with a link is, at some 200 bytes a cmark node, up to
+        # MAX_MARKUP units of markup (a "[" is one): past it, it is refused before cmark (the row below)
+        floods = {"'<' repeated": "<" * 1_000_000, "one line of '>' (nested quotes)": ">" * 1_000_000 + " x",
+                  "'[' repeated (within the markup limit), then one link": "[" * 390_000 + "](x.png)"}
+        for index, (name, flood) in enumerate(floods.items()):
+            (folder / f"flood-{index}.md").write_text("# Report\n\n" + flood + "\n")
+            ours, theirs = paired([post(f"flood-{index}.md")], [post("plain.md")], folder, repeat, env)
+            yield (f"comment create, {len(flood) // 1000:,} KB report: {name}",
+                   "the same command on 400 KB of plain prose (floor)", ours, theirs)
+        (folder / "refused.md").write_text("# Report\n\n" + "[" * (8_000_000) + "](x.png)\n")
+        refused = [run_command(post("refused.md"), folder, env, check=False) for _ in range(repeat)]
+        assert all(completed.returncode == 1 for _, completed in refused), refused[0][1].stderr
+        yield ("comment create, 8 MB of '[' then one link: refused on its line before cmark", "",
+               Measured([run.samples[0] for run, _ in refused], max(run.peak_rss or 0 for run, _ in refused)), None)
         for index in range(999):
             fake.add_comment(7, f"review comment {index}", "reviewer")
         (folder / "update.md").write_text("# Report\n\nupdated\n")
@@ -510,6 +548,17 @@ ROWS = {"startup": startup_rows, "metrics": metrics_rows, "plots": plot_rows, "s
         "services": services_rows, "hostile": hostile_rows, "reports": report_rows}
 
 
+def compile_cml() -> None:
+    """Byte-compile cml as ``pip install`` does, so that start-up is measured as users get it, also from a
+    source checkout or an editable install run with ``PYTHONDONTWRITEBYTECODE`` (which would otherwise compile
+    every module on every run, while click and numpy load from their installed bytecode)."""
+    import compileall
+
+    import cml
+
+    compileall.compile_dir(str(Path(cml.__file__).parent), quiet=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (the median is reported); the slower "
@@ -525,6 +574,7 @@ def main() -> None:
     stop_on_signals()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test fakes serve the forge and cloud cases
     groups = options.only or [group for group in GROUPS if group not in NOT_BY_DEFAULT]
+    compile_cml()
     results = results_for(options)
     try:
         with tempfile.TemporaryDirectory() as folder:

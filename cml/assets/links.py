@@ -9,7 +9,11 @@ its blocks leave uncovered; ``<img src>`` is read from the HTML cmark found.
 Rewriting replaces the destination's characters and nothing else, so every other
 byte of the report stays as the user wrote it.
 
-Cost: linear in the size of the report, as cmark is (callers bound the size).
+Cost: linear in the size of the report, as cmark is (callers bound the size). cmark's memory is linear too but
+steep, some 200 bytes a node, and a paragraph of punctuation is a node a byte: a report with no "](", "<img" or
+"]:", where nothing can be found, is not parsed, and one with more markup than
+:data:`~cml.report.truncate.MAX_MARKUP` (punctuation, line ends, table cells: ~200 MiB of nodes) is refused
+(:class:`TooMuchMarkup`), whatever its size.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from html import unescape as unescape_html
 from html.entities import html5
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
+
+from cml.report.truncate import markup_overflow, too_much_markup
 
 #: The part of cmark-gfm's C interface that walking the tree needs.
 _DECLARATIONS = """
@@ -123,6 +129,15 @@ _ATX_OPENING = re.compile(rb"#{1,6}[ \t]*")
 _ENTITY = re.compile(r"&(?:#[xX]([0-9a-fA-F]{1,6})|#([0-9]{1,7})|([A-Za-z][A-Za-z0-9]{1,31}));")
 _BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _NOT_CONTINUATION = bytes(value for value in range(256) if not 0x80 <= value < 0xC0)
+
+
+class TooMuchMarkup(ValueError):
+    """The report holds more markup than cmark may be given (:func:`~cml.report.truncate.markup_overflow`); ``line``
+    is where it passes the limit."""
+
+    def __init__(self, line: int, what: str = "scans for links"):
+        self.line = line
+        super().__init__(too_much_markup(what))
 
 
 @dataclass(frozen=True)
@@ -621,8 +636,20 @@ def _definitions(source: _Source, covered: list[tuple[int, int]]) -> list[tuple]
 
 
 def find_destinations(text: str) -> list[Destination]:
-    """Every link, image, definition and ``<img src>`` destination outside code, in document order."""
-    source = _Source(text.replace("\0", "\ufffd").encode("utf-8", "surrogatepass"))
+    """Every link, image, definition and ``<img src>`` destination outside code, in document order.
+
+    Raises :class:`TooMuchMarkup` for a report with more markup than cmark may be given, when it has a link."""
+    data = text.replace("\0", "\ufffd").encode("utf-8", "surrogatepass")
+    if b"]:" not in data and not _INLINE_LINK_OR_IMAGE.search(data):
+        # Nothing to find: every inline link or image has "](", every <img> tag "<img" and every definition "]:".
+        # Skipping cmark matters: it keeps a node of some 200 bytes for each "[", "<", "&", line end... of a
+        # paragraph, so a 1 MB flood of them would take 250 MB (and _DEFINITION's backtracking on a line of a
+        # million ">" another 190 MB).
+        return []
+    overflow = markup_overflow(data)
+    if overflow is not None:
+        raise TooMuchMarkup(overflow)
+    source = _Source(data)
     found, covered = _scan(source)
     found.extend(_definitions(source, covered))
     offsets = {offset for item in found for offset in (*item[1:3], *(item[5] or ()))}

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from cml.assets.content import Asset, AssetError
-from cml.assets.links import Destination, find_destinations, is_local_file, local_path
+from cml.assets.links import Destination, TooMuchMarkup, find_destinations, is_local_file, local_path
 from cml.errors import InputError
 from cml.fileio import GIT_FOLDER, MAX_REPORT_BYTES, Boundary, decode_text, is_under_git_folder, read_bytes
 from cml.secrets import contains_secret
@@ -31,6 +31,8 @@ __all__ = ["GIT_FOLDER", "MAX_LINKED_FILE_BYTES", "MAX_REPORT_BYTES", "Boundary"
 
 #: The largest file a report may link to; the forges' own limits (GitHub, GitLab: 100 MiB) are no higher.
 MAX_LINKED_FILE_BYTES = 100 * 1024 * 1024
+#: Warnings said line by line for links to the same file (each an annotation on its line); the rest are counted.
+WARNINGS_PER_FILE = 5
 
 
 def read_report(path: str, environ: Mapping[str, str], allow_outside: Iterable[str] = ()) -> str:
@@ -66,47 +68,47 @@ def collect_references(
     of a type that cannot be told, an undecodable ``data:`` URI) is skipped with a warning that
     names the report and line, and its link is left as written: nothing of the file is read or
     sent, as iterative/cml did. With ``strict`` each of those is an error instead, except missing
-    files and folders when ``skip_missing`` is also given.
+    files and folders when ``skip_missing`` is also given. Past :data:`WARNINGS_PER_FILE` links with the same
+    problem, one more warning counts the rest. A report with more markup than cmark may be given is an error
+    (:class:`~cml.assets.links.TooMuchMarkup`).
     """
     base = os.path.dirname(os.path.abspath(report_path))
     loaded: dict[str, Asset] = {}
     references: list[Reference] = []
 
+    # How many links each problem left as written, and the line of the first not warned about one by one.
+    unsaid: dict[str, list[int]] = {}
+
     def skip(destination: Destination, problem: str, fix: str = "", missing: bool = False) -> None:
         if strict and not (missing and skip_missing):
             raise InputError(report_path, f"{problem}; {fix}" if fix else problem, line=destination.line)
-        warn(f"{problem}; the link is left as it is", file=report_path, line=destination.line)
+        count = unsaid.setdefault(problem, [0, 0])
+        count[0] += 1
+        if count[0] <= WARNINGS_PER_FILE:
+            warn(f"{problem}; the link is left as it is", file=report_path, line=destination.line)
+        elif count[0] == WARNINGS_PER_FILE + 1:
+            count[1] = destination.line
 
-    for destination in find_destinations(text):
-        url = destination.url.strip()
-        if url[:5].lower() == "data:":
-            try:
-                references.append(Reference(destination, Asset.from_data_uri(url)))
-            except AssetError as error:
-                skip(destination, str(error))
-            continue
-        if not is_local_file(url):
-            continue
-        relative = local_path(url)
-        if not relative:
-            continue
+    # What each path comes to, worked out once: a report may link the same file a hundred thousand times, and
+    # each check resolves the path (symlinks followed) three times.
+    outcomes: dict[str, Asset | tuple[str, str, bool]] = {}
+
+    def outcome(relative: str, destination: Destination) -> Asset | tuple[str, str, bool]:
+        """The asset of the file ``relative`` names, or why it is skipped: ``(problem, fix, missing)``."""
         path = os.path.normpath(os.path.join(base, relative))
         refusal = boundary.refusal(path)
         if refusal:
-            skip(destination, f"refusing to publish {relative}: {refusal}")
-            continue
+            return f"refusing to publish {relative}: {refusal}", "", False
         real = os.path.realpath(path)
         if real not in loaded:
             if not os.path.isfile(real):
                 problem = "is a folder, not a file" if os.path.isdir(real) else "does not exist"
-                skip(destination, f"{relative} {problem}", "create it before posting, fix the link, or drop --strict "
-                                                           "to leave such links as they are", missing=True)
-                continue
+                return (f"{relative} {problem}", "create it before posting, fix the link, or drop --strict to leave "
+                                                 "such links as they are", True)
             try:
                 data = read_bytes(real, MAX_LINKED_FILE_BYTES, "linked files")
             except InputError as error:
-                skip(destination, f"cannot publish {relative}: {error}")
-                continue
+                return f"cannot publish {relative}: {error}", "", False
             if contains_secret(data):
                 raise InputError(report_path, f"refusing to publish {relative}: it contains a token or credential "
                                               "of this job (or its base64); remove it from the file",
@@ -114,7 +116,41 @@ def collect_references(
             try:
                 loaded[real] = Asset.from_bytes(data, relative)
             except AssetError as error:
+                return str(error), "", False
+        return loaded[real]
+
+    def collect(destination: Destination) -> None:
+        url = destination.url.strip()
+        if url[:5].lower() == "data:":
+            try:
+                references.append(Reference(destination, Asset.from_data_uri(url)))
+            except AssetError as error:
                 skip(destination, str(error))
-                continue
-        references.append(Reference(destination, loaded[real], urlsplit(url).fragment))
+            return
+        if not is_local_file(url):
+            return
+        relative = local_path(url)
+        if not relative:
+            return
+        if relative not in outcomes:
+            outcomes[relative] = outcome(relative, destination)
+        found = outcomes[relative]
+        if isinstance(found, tuple):
+            problem, fix, missing = found
+            skip(destination, problem, fix, missing=missing)
+            return
+        references.append(Reference(destination, found, urlsplit(url).fragment))
+
+    try:
+        destinations = find_destinations(text)
+    except TooMuchMarkup as error:
+        raise InputError(report_path, str(error), line=error.line) from None
+    try:
+        for destination in destinations:
+            collect(destination)
+    finally:  # a hundred thousand links to one missing file: five warnings, then one with the count
+        for problem, (count, line) in unsaid.items():
+            if count > WARNINGS_PER_FILE:
+                warn(f"{problem}: {count - WARNINGS_PER_FILE:,} more links like this, from line {line} on, are left "
+                     f"as they are", file=report_path, line=line)
     return references

@@ -10,7 +10,8 @@ to a CI job as a single artifact, but only what publishing would send: images
 workspace or an ``--allow-outside`` folder, not under ``.git``, carrying no token
 of the job. Any other image is left as a link, with a warning.
 
-Limits: the report is at most :data:`cml.fileio.MAX_REPORT_BYTES`; the
+Limits: the report is at most :data:`cml.fileio.MAX_REPORT_BYTES` and holds at most
+:data:`cml.report.truncate.MAX_MARKUP` units of markup (cmark-gfm's memory grows with them); the
 images inlined into one page are at most :data:`MAX_INLINED_BYTES` together.
 """
 
@@ -27,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from cml.errors import InputError
 from cml.fileio import MAX_REPORT_BYTES, Boundary, FilePath, decode_text, detect_mime_type, format_size, read_bytes
+from cml.report.truncate import markup_overflow, too_much_markup
 from cml.secrets import contains_secret
 
 #: The images inlined into one page, together; further images are left as links.
@@ -172,6 +174,9 @@ def preview_file(markdown_path: FilePath, environ: Mapping[str, str] | None = No
     """Render the Markdown file at ``markdown_path`` (at most :data:`MAX_REPORT_BYTES`); images resolve from
     its folder and are inlined from the same folders as publishing allows (``environ`` names the CI workspace)."""
     markdown = decode_text(read_bytes(markdown_path, MAX_REPORT_BYTES, "reports"), markdown_path)
+    overflow = markup_overflow(markdown.encode("utf-8", "surrogatepass"))
+    if overflow is not None:
+        raise InputError(markdown_path, too_much_markup("renders"), line=overflow)
     base_dir = os.path.dirname(os.path.abspath(markdown_path))
     boundary = Boundary.for_report(os.fspath(markdown_path), environ or {}, allow_outside)
     return render_page(markdown, base_dir, title=os.path.basename(os.fspath(markdown_path)), boundary=boundary)

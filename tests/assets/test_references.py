@@ -112,3 +112,26 @@ def test_asset_publish_refuses_files_outside_the_current_folder(actions, github,
     result = run_cli("asset", "publish", "/etc/hostname")
     assert result.exit_code == 1 and "outside the current folder" in result.stderr
     assert github.server.requests == []
+
+
+def test_a_file_linked_many_times_is_checked_once_and_every_link_is_kept_or_warned_about(tmp_path):
+    (tmp_path / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "secret.txt").write_text("x")
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "plot.png").symlink_to(tmp_path / "plot.png")  # outside once resolved: refused at every link
+    (report / "ok.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    text = "".join(f"![a](ok.png) [b](missing.png) ![c](plot.png) [d](./ok.png#p{line})\n\n" for line in range(3))
+    warnings = []
+    references = _collect(text, report, warn=lambda message, file=None, line=None: warnings.append((line, message)))
+    assert [(r.destination.line, r.destination.url, r.fragment) for r in references] == [
+        (2 * index + 1, url, fragment) for index in range(3)
+        for url, fragment in (("ok.png", ""), (f"./ok.png#p{index}", f"p{index}"))]
+    assert len({id(r.asset) for r in references}) == 1  # one file, read once, whatever the spelling
+    assert [(line, message.split(";")[0]) for line, message in warnings] == [
+        (line, message) for line in (1, 3, 5) for message in ("missing.png does not exist",
+                                                             f"refusing to publish plot.png: it is outside the report's "
+                                                             f"folder and the CI workspace (resolves to "
+                                                             f"{tmp_path / 'plot.png'})")]
+    with pytest.raises(InputError, match=r"report\.md:1: missing\.png does not exist"):
+        _collect(text, report, strict=True)
