@@ -14,7 +14,7 @@ from typing import Any
 from collections.abc import Sequence
 
 from cml.errors import InputError, UsageError
-from cml.report.data import Table, natural_sort_key
+from cml.report.data import Table, TextColumn, natural_sort_key
 from cml.report.markdown import Alignment, OutputFormat, markdown_table, terminal_table
 
 ACTUAL_COLUMNS = ("actual", "y_true", "true", "label", "target")
@@ -57,7 +57,7 @@ def label_texts(values: Sequence) -> list[str]:
     """``str(value)`` of each value (labels compare as text: ``1`` and ``"1"`` are one class), without a
     per-label loop when they are text already (the list itself, not a copy) or a numpy array of text,
     integers or booleans."""
-    if isinstance(values, list) and set(map(type, values)) <= {str}:
+    if type(values) is TextColumn or (isinstance(values, list) and set(map(type, values)) <= {str}):
         return values
     array: Any = values
     dtype = getattr(array, "dtype", None)

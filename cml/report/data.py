@@ -30,7 +30,7 @@ from cml.ci import detect
 from cml.errors import CmlError, GitError, InputError
 from cml.git import Revision, resolve as resolve_revision
 from cml.fileio import FilePath, decode_text, read_bytes, too_large
-from cml.report.delimited import DelimitedColumns
+from cml.report.delimited import DelimitedColumns, sniff_delimiter
 
 try:
     import tomllib
@@ -217,9 +217,9 @@ def parse_toml(text: str, path: FilePath) -> Any:
 
 def parse_delimited(text: str, path: FilePath, delimiter: str | None = None) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a CSV/TSV text; a ragged row is an error naming its line."""
-    if delimiter is None:
-        first_line = text.split("\n", 1)[0]
-        delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    delimiter = delimiter or sniff_delimiter(text)
+    if csv.field_size_limit() < MAX_TABLE_BYTES:
+        csv.field_size_limit(MAX_TABLE_BYTES)  # a cell is bounded by the file's limit, as numpy's reader bounds it
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader, None)
@@ -352,7 +352,7 @@ class Table:
     rows_start_line: int | None = None
     by_columns: DelimitedColumns | None = field(default=None, repr=False, compare=False)
     _floats: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    _texts: dict[str, list] = field(default_factory=dict, repr=False, compare=False)
+    _texts: dict[str, TextColumn] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         for read in (self._floats, self._texts):
@@ -411,7 +411,7 @@ class Table:
             self.by_columns = None  # numpy's reader refused it: the csv module reads it, naming what is wrong
             return
         self._floats.update(read[0])
-        self._texts.update(read[1])
+        self._texts.update((name, TextColumn(values)) for name, values in read[1].items())
 
     def numeric_candidates(self) -> list[str]:
         """The columns worth trying as numbers: those whose sampled cells are numbers in a file read by columns,
@@ -439,7 +439,7 @@ class Table:
                 self.numbers(name, option)  # raises, naming the first bad cell
                 raise InputError(self.path, f"column '{name}' is not numeric") from None
 
-    def labels(self, name: str, option: str | None = None) -> list[str]:
+    def labels(self, name: str, option: str | None = None) -> TextColumn:
         """Column ``name`` as text labels (``1`` and ``1.0`` stay distinct only if written so)."""
         self.require(name, option)
         self.prefetch(texts=[name])
@@ -447,8 +447,13 @@ class Table:
             return self._texts[name]
         values = self.data[name]
         if set(map(type, values)) == {str}:
-            return list(values)
-        return [_label_text(value) for value in values]
+            return TextColumn(values)
+        return TextColumn(map(_label_text, values))
+
+
+class TextColumn(list):
+    """A column's cells as text (what :meth:`Table.labels` returns): a list known to hold only ``str``, which the
+    label encoders need not check again, one cell at a time."""
 
 
 class _CellsOnDemand(Mapping[str, list]):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
 import os
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -28,8 +29,19 @@ FAST_READ_FROM = 256 * 1024
 SAMPLE_BYTES = 64 * 1024
 #: Tables with more columns are read by the csv module (numpy's reader makes a record field per column).
 MAX_COLUMNS = 1024
+#: Bytes whose presence changes how a table is read: a carriage return (see ``_has_carriage_returns``); the
+#: information separators, which numpy's float parser strips around a number like spaces and Python's does not;
+#: NUL, which Python's csv module refuses before 3.11 (such a table is read by it, as everywhere).
+_TELLING_BYTES = (b"\r", b"\x1c", b"\x1d", b"\x1e", b"\x1f", b"\x00")
+_SEPARATORS = frozenset(_TELLING_BYTES[1:5])
 #: The dtype of a column nobody asked for: one character kept, the rest of the cell skipped.
 _SKIPPED = "U1"
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a table whose file name does not tell it: a tab if the first line has tabs and no comma."""
+    first_line = text.split("\n", 1)[0]
+    return "\t" if "\t" in first_line and "," not in first_line else ","
 
 
 class DelimitedColumns:
@@ -47,6 +59,7 @@ class DelimitedColumns:
         self.header = header
         self.path = path
         self.data = data
+        self._telling: frozenset[bytes] | None = None
         width = len(header)
         columns = list(zip(*sample)) if sample else [() for _ in range(width)]
         self.numbers = [bool(cells) and all(cell == "" or _is_number(cell) for cell in cells) for cells in columns]
@@ -72,9 +85,7 @@ class DelimitedColumns:
             text = start.decode("utf-8-sig")
         except UnicodeDecodeError:
             return None
-        if delimiter is None:
-            first_line = text.split("\n", 1)[0]
-            delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+        delimiter = delimiter or sniff_delimiter(text)
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         try:
             header = next(reader, None)
@@ -97,7 +108,9 @@ class DelimitedColumns:
     def read(self, floats: Collection[str] = (), texts: Collection[str] = ()) -> tuple[dict[str, Any], dict[str, list]] | None:
         """Columns ``floats`` as float arrays (empty cells NaN) and ``texts`` as lists of strings, read in one
         pass; ``None`` when numpy's reader refuses the file or it has no data rows (read it with the csv module)."""
-        records = self._records(floats, texts, direct=True)
+        if b"\x00" in self._holds():
+            return None
+        records = self._records(floats, texts, direct=not self._holds() & _SEPARATORS)
         if records is None:
             return None
         # With text columns, the numbers are copied out so the records (a pointer per text cell) can be freed.
@@ -131,9 +144,9 @@ class DelimitedColumns:
         options: dict[str, Any] = dict(dtype=np.dtype(fields), delimiter=self.delimiter, comments=None, quotechar='"',
                                        skiprows=1, ndmin=1)
         try:
-            if self.path is not None and not texts:
+            if self.path is not None and (not texts or not self._has_carriage_returns()):
                 # numpy opens the file itself, faster than through a Python file object; its newline translation
-                # cannot change a number, only a quoted text's line breaks, so text columns go the exact way.
+                # cannot change a number, only a quoted text's "\r", so text columns with one go the exact way.
                 records = np.loadtxt(self.path, encoding="utf-8-sig", **options)
             else:
                 with self._text() as handle:
@@ -147,6 +160,25 @@ class DelimitedColumns:
                 return self._records(floats, texts, direct=False)
             return None
         return records if len(records) else None
+
+    def _holds(self) -> frozenset[bytes]:
+        """Which of :data:`_TELLING_BYTES` the table holds (all of them if the file cannot be scanned): a scan of
+        the data or of the mapped file, a few milliseconds for tens of megabytes."""
+        if self._telling is None:
+            try:
+                if self.data is not None:
+                    self._telling = frozenset(byte for byte in _TELLING_BYTES if byte in self.data)
+                else:
+                    with open(self.path or "", "rb") as handle, \
+                            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                        self._telling = frozenset(byte for byte in _TELLING_BYTES if mapped.find(byte) != -1)
+            except (OSError, ValueError):
+                self._telling = frozenset(_TELLING_BYTES)
+        return self._telling
+
+    def _has_carriage_returns(self) -> bool:
+        """Whether the table holds a ``\r``, which numpy's newline translation would change inside a quoted text."""
+        return b"\r" in self._holds()
 
     @contextmanager
     def _text(self) -> Iterator[IO[str]]:

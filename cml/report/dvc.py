@@ -92,6 +92,12 @@ def discover(kind: DocumentKind, read: Callable[[str], bytes | None], folder: st
     if not found:
         fallbacks = (DVCLIVE_METRICS, *CONVENTIONAL_METRICS) if kind == "metrics" else (DVCLIVE_PARAMS,)
         found = [path for path in fallbacks if read(path) is not None][:1]
+    if folder is not None:  # params.yaml, dvclive's and metrics.json may be links out of the project too
+        root = os.path.realpath(folder)
+        for name in found:
+            refusal = project_refusal(name, "the project", root, folder)
+            if refusal:
+                raise InputError(name, refusal)
     return found
 
 

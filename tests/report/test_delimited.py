@@ -64,10 +64,16 @@ CASES = {
     "byte-order mark": ("\ufeffa,b\n", "1,2\n", ""),
     "quoted numbers": ('a,b\n', '"1","2"\n', ""),
     "quoted labels with delimiters and line breaks": ("label,b\n", '"x, y",1\n', '"multi\nline",2\n"q""uote",3\n'),
+    "a quoted carriage return in a label": ("label,b\n", '"x",1\n', '"multi\r\nline",2\n"cr\ronly",3\n'),
     "labels with spaces": ("label,b\n", " cat ,1\n", "dog,2\n"),
     "a number column read as labels": ("label,b\n", "1,1\n", "1.0,2\n01,3\n"),
     "hash signs are data": ("a,b\n", "1,2\n", "#3,4\n"),
+    "NUL bytes past the sample": ("label,b\n", "x,1\n", "a\x00b,2\n"),
     "unicode labels": ("label,b\n", "café,1\n", "日本,2\n"),
+    # numpy's reader strips what str.isspace calls space around a number, "\x1c"-"\x1f" too; float() does not
+    "information separators around numbers past the sample": ("a,b\n", "1,2\n", "3,4\x1c\n\x1f5,6\n"),
+    # the csv module refuses a cell over csv.field_size_limit() (131,072 characters); numpy's reader has no limit
+    "a cell over the csv module's field limit past the sample": ("label,b\n", "x,1\n", '"' + "z" * 200_000 + '",2\n'),
 }
 
 

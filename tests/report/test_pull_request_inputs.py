@@ -65,6 +65,20 @@ def test_dvc_yaml_files_outside_the_project_or_in_git_are_refused_on_every_side(
             diff_revisions("HEAD~1", head_revision="HEAD", kind=kind)
 
 
+@pytest.mark.parametrize("kind, name", [("metrics", "metrics.json"), ("metrics", "dvclive/metrics.json"),
+                                        ("params", "params.yaml"), ("params", "dvclive/params.yaml")])
+def test_files_found_without_a_dvc_yaml_that_link_out_of_the_project_are_refused(repo, tmp_path, kind, name):
+    (tmp_path / "secret.json").write_text('{"secret_number": 42}')
+    repo.write("other.json", "{}")
+    repo.commit()
+    (repo.path / name).parent.mkdir(exist_ok=True)
+    os.symlink(tmp_path / "secret.json", repo.path / name)
+    expected = rf"^{re.escape(name)}: is outside the project \(.+\): it resolves to .+secret\.json; give a path inside it$"
+    for read in (lambda: load_workspace(kind=kind), lambda: diff_revisions("HEAD", kind=kind)):
+        with pytest.raises(InputError, match=expected):
+            read()
+
+
 @pytest.mark.parametrize("key", ["metrics", "params", "predictions"])
 @pytest.mark.parametrize("path", list(ATTACKS))
 def test_settings_files_outside_the_project_or_in_git_are_refused(attacked, key, path):
