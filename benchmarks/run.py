@@ -386,7 +386,7 @@ def hostile_rows(root: Path, repeat: int) -> Iterator[Row]:
         (folder / "refused.md").write_text("# Report\n\n" + "[" * (8_000_000) + "](x.png)\n")
         refused = [run_command(post("refused.md"), folder, env, check=False) for _ in range(repeat)]
         assert all(completed.returncode == 1 for _, completed in refused), refused[0][1].stderr
-        yield ("comment create, 8 MB of '[' then one link: refused on its line before cmark", "",
+        yield ("comment create, 8 MB of '[' then one link: refused on its line (cmark dies at its child's memory limit)", "",
                Measured([run.samples[0] for run, _ in refused], max(run.peak_rss or 0 for run, _ in refused)), None)
         for index in range(999):
             fake.add_comment(7, f"review comment {index}", "reviewer")

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cml"
 
 #: Shared infrastructure: imported by every layer, importing no layer above it.
-FOUNDATION = {"cml.errors", "cml.secrets", "cml.signals", "cml.fileio", "cml.http", "cml.ci", "cml.git"}
+FOUNDATION = {"cml.errors", "cml.secrets", "cml.signals", "cml.fileio", "cml.http", "cml.ci", "cml.git", "cml.sandbox"}
 #: What each layer may import besides the foundation (a package's own modules always).
 ALLOWED = {
     "cml.report": set(),

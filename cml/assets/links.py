@@ -12,8 +12,9 @@ byte of the report stays as the user wrote it.
 Cost: linear in the size of the report, as cmark is (callers bound the size). cmark's memory is linear too but
 steep, some 200 bytes a node, and a paragraph of punctuation is a node a byte: a report with no "](", "<img" or
 "]:", where nothing can be found, is not parsed, and one with more markup than
-:data:`~cml.report.truncate.MAX_MARKUP` (punctuation, line ends, table cells: ~200 MiB of nodes) is refused
-(:class:`TooMuchMarkup`), whatever its size.
+:data:`~cml.report.truncate.MAX_MARKUP` (punctuation, line ends, table cells: ~200 MiB of nodes) is parsed in a
+child process of bounded memory and CPU time (:mod:`cml.sandbox`: the count is an upper bound, and a
+log in a code fence is one node), and refused (:class:`TooMuchMarkup`) if the child dies of its limits.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import json
 import re
 from dataclasses import dataclass
 from html import unescape as unescape_html
@@ -29,6 +31,7 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from cml.report.truncate import markup_overflow, too_much_markup
+from cml.sandbox import run_bounded
 
 #: The part of cmark-gfm's C interface that walking the tree needs.
 _DECLARATIONS = """
@@ -635,10 +638,12 @@ def _definitions(source: _Source, covered: list[tuple[int, int]]) -> list[tuple]
     return found
 
 
-def find_destinations(text: str) -> list[Destination]:
+def find_destinations(text: str, bounded: bool = True) -> list[Destination]:
     """Every link, image, definition and ``<img src>`` destination outside code, in document order.
 
-    Raises :class:`TooMuchMarkup` for a report with more markup than cmark may be given, when it has a link."""
+    A report with a link and more markup than :func:`~cml.report.truncate.markup_overflow` allows is parsed in a
+    child process of bounded memory (:mod:`cml.sandbox`); raises :class:`TooMuchMarkup` if that child
+    dies of its limits, or cannot be bounded on this system. ``bounded=False`` (the child itself) parses here."""
     data = text.replace("\0", "\ufffd").encode("utf-8", "surrogatepass")
     if b"]:" not in data and not _INLINE_LINK_OR_IMAGE.search(data):
         # Nothing to find: every inline link or image has "](", every <img> tag "<img" and every definition "]:".
@@ -646,9 +651,9 @@ def find_destinations(text: str) -> list[Destination]:
         # paragraph, so a 1 MB flood of them would take 250 MB (and _DEFINITION's backtracking on a line of a
         # million ">" another 190 MB).
         return []
-    overflow = markup_overflow(data)
+    overflow = markup_overflow(data) if bounded else None
     if overflow is not None:
-        raise TooMuchMarkup(overflow)
+        return _in_child(data, overflow)
     source = _Source(data)
     found, covered = _scan(source)
     found.extend(_definitions(source, covered))
@@ -660,6 +665,27 @@ def find_destinations(text: str) -> list[Destination]:
     return sorted((Destination(characters[start], characters[end], url, kind, source.line_of(start), angle,
                                (characters[whole[0]], characters[whole[1]]) if whole else None)
                    for kind, start, end, url, angle, whole in found), key=lambda destination: destination.start)
+
+
+def _in_child(data: bytes, overflow: int) -> list[Destination]:
+    """:func:`find_destinations` of the report ``data``, whose markup passes the count on line ``overflow``, from a
+    child process of bounded memory and CPU time; :class:`TooMuchMarkup` on that line if the child died."""
+    output = run_bounded("cml.assets.links:destinations_in_child", data)
+    if output is None:
+        raise TooMuchMarkup(overflow)
+    return [Destination(start, end, url, kind, line, angle, tuple(whole) if whole else None)
+            for start, end, url, kind, line, angle, whole in json.loads(output)]
+
+
+def destinations_in_child(data: bytes, limit: Callable[[], None]) -> bytes:
+    """In :func:`~cml.sandbox.run_bounded`'s child: the destinations of the report ``data`` as JSON, parsed once
+    cmark is loaded and the child's limits are set."""
+    _binding()
+    limit()
+    text = data.decode("utf-8", "surrogatepass")
+    del data
+    return json.dumps([[d.start, d.end, d.url, d.kind, d.line, d.angle, d.whole]
+                       for d in find_destinations(text, bounded=False)]).encode("ascii")
 
 
 def is_local_file(url: str) -> bool:

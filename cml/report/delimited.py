@@ -18,6 +18,7 @@ import csv
 import io
 import mmap
 import os
+import sys
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
@@ -29,11 +30,10 @@ FAST_READ_FROM = 256 * 1024
 SAMPLE_BYTES = 64 * 1024
 #: Tables with more columns are read by the csv module (numpy's reader makes a record field per column).
 MAX_COLUMNS = 1024
-#: Bytes whose presence changes how a table is read: a carriage return (see ``_has_carriage_returns``); the
-#: information separators, which numpy's float parser strips around a number like spaces and Python's does not;
-#: NUL, which Python's csv module refuses before 3.11 (such a table is read by it, as everywhere).
-_TELLING_BYTES = (b"\r", b"\x1c", b"\x1d", b"\x1e", b"\x1f", b"\x00")
-_SEPARATORS = frozenset(_TELLING_BYTES[1:5])
+#: The information separators, which numpy's float parser strips around a number like spaces and Python's does not.
+_SEPARATORS = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")
+#: Python's csv module refuses NUL before 3.11: there, a table holding one is read by it, as small tables are.
+_REFUSED_BY_CSV = (b"\x00",) if sys.version_info < (3, 11) else ()
 #: The dtype of a column nobody asked for: one character kept, the rest of the cell skipped.
 _SKIPPED = "U1"
 
@@ -59,7 +59,7 @@ class DelimitedColumns:
         self.header = header
         self.path = path
         self.data = data
-        self._telling: frozenset[bytes] | None = None
+        self._found: dict[bytes, bool] = {}
         width = len(header)
         columns = list(zip(*sample)) if sample else [() for _ in range(width)]
         self.numbers = [bool(cells) and all(cell == "" or _is_number(cell) for cell in cells) for cells in columns]
@@ -108,9 +108,9 @@ class DelimitedColumns:
     def read(self, floats: Collection[str] = (), texts: Collection[str] = ()) -> tuple[dict[str, Any], dict[str, list]] | None:
         """Columns ``floats`` as float arrays (empty cells NaN) and ``texts`` as lists of strings, read in one
         pass; ``None`` when numpy's reader refuses the file or it has no data rows (read it with the csv module)."""
-        if b"\x00" in self._holds():
+        if _REFUSED_BY_CSV and self._holds(*_REFUSED_BY_CSV):
             return None
-        records = self._records(floats, texts, direct=not self._holds() & _SEPARATORS)
+        records = self._records(floats, texts, direct=not (floats and self._holds(*_SEPARATORS)))
         if records is None:
             return None
         # With text columns, the numbers are copied out so the records (a pointer per text cell) can be freed.
@@ -144,7 +144,7 @@ class DelimitedColumns:
         options: dict[str, Any] = dict(dtype=np.dtype(fields), delimiter=self.delimiter, comments=None, quotechar='"',
                                        skiprows=1, ndmin=1)
         try:
-            if self.path is not None and (not texts or not self._has_carriage_returns()):
+            if self.path is not None and (not texts or not self._holds(b"\r")):
                 # numpy opens the file itself, faster than through a Python file object; its newline translation
                 # cannot change a number, only a quoted text's "\r", so text columns with one go the exact way.
                 records = np.loadtxt(self.path, encoding="utf-8-sig", **options)
@@ -161,24 +161,21 @@ class DelimitedColumns:
             return None
         return records if len(records) else None
 
-    def _holds(self) -> frozenset[bytes]:
-        """Which of :data:`_TELLING_BYTES` the table holds (all of them if the file cannot be scanned): a scan of
-        the data or of the mapped file, a few milliseconds for tens of megabytes."""
-        if self._telling is None:
-            try:
-                if self.data is not None:
-                    self._telling = frozenset(byte for byte in _TELLING_BYTES if byte in self.data)
-                else:
-                    with open(self.path or "", "rb") as handle, \
-                            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                        self._telling = frozenset(byte for byte in _TELLING_BYTES if mapped.find(byte) != -1)
-            except (OSError, ValueError):
-                self._telling = frozenset(_TELLING_BYTES)
-        return self._telling
-
-    def _has_carriage_returns(self) -> bool:
-        """Whether the table holds a ``\r``, which numpy's newline translation would change inside a quoted text."""
-        return b"\r" in self._holds()
+    def _holds(self, *wanted: bytes) -> bool:
+        """Whether the table holds any of the bytes ``wanted`` (or cannot be scanned): a scan of the data or of the
+        mapped file for each byte not yet looked for, some ten milliseconds per byte for 10^7 rows."""
+        for byte in wanted:
+            if byte not in self._found:
+                try:
+                    if self.data is not None:
+                        self._found[byte] = byte in self.data
+                    else:
+                        with open(self.path or "", "rb") as handle, \
+                                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                            self._found[byte] = mapped.find(byte) != -1
+                except (OSError, ValueError):
+                    self._found[byte] = True
+        return any(self._found[byte] for byte in wanted)
 
     @contextmanager
     def _text(self) -> Iterator[IO[str]]:

@@ -10,8 +10,9 @@ to a CI job as a single artifact, but only what publishing would send: images
 workspace or an ``--allow-outside`` folder, not under ``.git``, carrying no token
 of the job. Any other image is left as a link, with a warning.
 
-Limits: the report is at most :data:`cml.fileio.MAX_REPORT_BYTES` and holds at most
-:data:`cml.report.truncate.MAX_MARKUP` units of markup (cmark-gfm's memory grows with them); the
+Limits: the report is at most :data:`cml.fileio.MAX_REPORT_BYTES`; one with more than
+:data:`cml.report.truncate.MAX_MARKUP` units of markup (cmark-gfm's memory grows with them) is rendered in a
+child process of bounded memory (:mod:`cml.sandbox`), and refused if that child dies of it; the
 images inlined into one page are at most :data:`MAX_INLINED_BYTES` together.
 """
 
@@ -23,12 +24,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
 from cml.errors import InputError
 from cml.fileio import MAX_REPORT_BYTES, Boundary, FilePath, decode_text, detect_mime_type, format_size, read_bytes
 from cml.report.truncate import markup_overflow, too_much_markup
+from cml.sandbox import run_bounded
 from cml.secrets import contains_secret
 
 #: The images inlined into one page, together; further images are left as links.
@@ -78,6 +80,15 @@ def markdown_to_html(markdown: str) -> str:
     from cmarkgfm.cmark import Options
 
     return cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE)
+
+
+def html_in_child(data: bytes, limit: Callable[[], None]) -> bytes:
+    """In :func:`~cml.sandbox.run_bounded`'s child: :func:`markdown_to_html` of the report ``data``, rendered once
+    cmark is loaded and the child's limits are set."""
+    import cmarkgfm  # noqa: F401  loaded before the limits are set
+
+    limit()
+    return markdown_to_html(data.decode("utf-8", "surrogatepass")).encode("utf-8", "surrogatepass")
 
 
 def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
@@ -157,7 +168,12 @@ def render_page(markdown: str, base_dir: str = ".", title: str = "cml report", b
                 ) -> Preview:
     """A complete HTML page for ``markdown`` with GitHub-like styling, sanitised, with local images inlined
     from ``base_dir`` when ``boundary`` (default: ``base_dir`` itself) allows."""
-    fragment, warnings = inline_images(sanitise(markdown_to_html(markdown)), base_dir, boundary)
+    return _page(markdown_to_html(markdown), base_dir, title, boundary)
+
+
+def _page(unsanitised: str, base_dir: str, title: str, boundary: Boundary | None) -> Preview:
+    """:func:`render_page` of the HTML fragment cmark made of the report."""
+    fragment, warnings = inline_images(sanitise(unsanitised), base_dir, boundary)
     style = STYLE_SHEET.read_text(encoding="utf-8")
     page = (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -174,9 +190,16 @@ def preview_file(markdown_path: FilePath, environ: Mapping[str, str] | None = No
     """Render the Markdown file at ``markdown_path`` (at most :data:`MAX_REPORT_BYTES`); images resolve from
     its folder and are inlined from the same folders as publishing allows (``environ`` names the CI workspace)."""
     markdown = decode_text(read_bytes(markdown_path, MAX_REPORT_BYTES, "reports"), markdown_path)
-    overflow = markup_overflow(markdown.encode("utf-8", "surrogatepass"))
-    if overflow is not None:
-        raise InputError(markdown_path, too_much_markup("renders"), line=overflow)
+    data = markdown.encode("utf-8", "surrogatepass")
+    overflow = markup_overflow(data)
+    fragment = None
+    if overflow is not None:  # perhaps a long log in a code block: cmark renders it in a child of bounded memory
+        rendered = run_bounded("cml.report.preview:html_in_child", data)
+        if rendered is None:
+            raise InputError(markdown_path, too_much_markup("renders"), line=overflow)
+        fragment = rendered.decode("utf-8", "surrogatepass")
+    del data
     base_dir = os.path.dirname(os.path.abspath(markdown_path))
     boundary = Boundary.for_report(os.fspath(markdown_path), environ or {}, allow_outside)
-    return render_page(markdown, base_dir, title=os.path.basename(os.fspath(markdown_path)), boundary=boundary)
+    title = os.path.basename(os.fspath(markdown_path))
+    return _page(markdown_to_html(markdown) if fragment is None else fragment, base_dir, title, boundary)

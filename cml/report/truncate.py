@@ -84,8 +84,9 @@ MAX_MARKUP = 400_000
 _PLAIN = bytes(sorted(set(b"abcdefghijklmnopqrstuvxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,(/%$;?{}^")
                       | set(range(0x80, 0x100))))
 # A line that may be a table's delimiter row (in a quote or list item too): the table's rows, up to the next blank
-# line, each get as many cells as it has columns, even a row of one character (autocompleted).
-_DELIMITER_ROW = re.compile(rb"(?m)(?:^|(?<=\r))[ \t>*+.)0-9|:-]+(?=\r|\n|\Z)")  # "\r" ends lines too
+# line, each get as many cells as it has columns, even a row of one character (autocompleted). cmark-gfm's table
+# scanner takes "\v" and "\f" for spaces too (its ``spacechar``): "|-\v|-\v…" is a delimiter row.
+_DELIMITER_ROW = re.compile(rb"(?m)(?:^|(?<=\r))[ \t\v\f>*+.)0-9|:-]+(?=\r|\n|\Z)")  # "\r" ends lines too
 _BLANK_LINE = re.compile(rb"(?:\r\n|\r(?!\n)|\n)[ \t]*(?:\r|\n|\Z)")
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
