@@ -155,6 +155,25 @@ def save(figure: Any, path: str) -> None:
     figure.savefig(path, dpi=DPI, facecolor="white")
 
 
+def finish(figure: Any, axes: Any, labels: tuple[str, str, str], output: str, watch: Stopwatch, timings: bool,
+           legend: str | None = None, unit_square: bool = False) -> None:
+    """Label ``axes`` (x label, y label, title), grid it, with ``unit_square`` limit it to [0, 1] × [0, 1.02],
+    with ``legend`` place the legend there, then save the figure to ``output`` and report the drawing's time."""
+    x_label, y_label, title = labels
+    if unit_square:
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1.02)
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(y_label)
+    axes.set_title(title)
+    if legend:
+        axes.legend(loc=legend)
+    axes.grid(alpha=0.3)
+    save(figure, output)
+    watch.lap("draw")
+    watch.report(timings)
+
+
 class Stopwatch:
     """Seconds spent per phase, printed with ``--timings``."""
 

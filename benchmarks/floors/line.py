@@ -6,7 +6,7 @@ cml draws, draw one line.
 
 from __future__ import annotations
 
-from floor import Stopwatch, arguments, downsample, figure_of, read_columns, save
+from floor import Stopwatch, arguments, downsample, figure_of, finish, read_columns
 
 
 def main() -> None:
@@ -18,13 +18,7 @@ def main() -> None:
     figure = figure_of(options.size)
     axes = figure.add_subplot()
     axes.plot(x, y, linewidth=1.4)
-    axes.set_xlabel(options.x)
-    axes.set_ylabel(options.y)
-    axes.set_title(options.y)
-    axes.grid(alpha=0.3)
-    save(figure, options.output)
-    watch.lap("draw")
-    watch.report(options.timings)
+    finish(figure, axes, (options.x, options.y, options.y), options.output, watch, options.timings)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ thinned to the points cml draws.
 
 from __future__ import annotations
 
-from floor import Stopwatch, arguments, downsample, figure_of, read_columns, save
+from floor import Stopwatch, arguments, downsample, figure_of, finish, read_columns
 
 
 def precision_recall(truth, scores):
@@ -36,16 +36,8 @@ def main() -> None:
     axes = figure.add_subplot()
     x, y = downsample(recall[::-1], precision[::-1])
     axes.plot(x, y, linewidth=1.6, drawstyle="steps-post", label=f"AP = {average:.3f}")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1.02)
-    axes.set_xlabel("Recall")
-    axes.set_ylabel("Precision")
-    axes.set_title("Precision-recall curve")
-    axes.legend(loc="lower left")
-    axes.grid(alpha=0.3)
-    save(figure, options.output)
-    watch.lap("draw")
-    watch.report(options.timings)
+    finish(figure, axes, ("Recall", "Precision", "Precision-recall curve"), options.output, watch, options.timings,
+           legend="lower left", unit_square=True)
 
 
 if __name__ == "__main__":

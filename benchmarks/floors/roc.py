@@ -7,7 +7,7 @@ points cml draws.
 
 from __future__ import annotations
 
-from floor import Stopwatch, arguments, downsample, figure_of, read_columns, save
+from floor import Stopwatch, arguments, downsample, figure_of, finish, read_columns
 
 
 def roc(truth, scores):
@@ -36,16 +36,8 @@ def main() -> None:
     x, y = downsample(fpr, tpr)
     axes.plot(x, y, linewidth=1.6, label=f"AUC = {area:.3f}")
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1.02)
-    axes.set_xlabel("False positive rate")
-    axes.set_ylabel("True positive rate")
-    axes.set_title("ROC curve")
-    axes.legend(loc="lower right")
-    axes.grid(alpha=0.3)
-    save(figure, options.output)
-    watch.lap("draw")
-    watch.report(options.timings)
+    finish(figure, axes, ("False positive rate", "True positive rate", "ROC curve"), options.output, watch,
+           options.timings, legend="lower right", unit_square=True)
 
 
 if __name__ == "__main__":
