@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.python_source import parse_python
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cml"
@@ -45,7 +46,7 @@ def import_graph() -> dict[str, set[tuple[str, str]]]:
     graph: dict[str, set[tuple[str, str]]] = {}
     for path in PACKAGE.rglob("*.py"):
         module = _module_name(path)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parse_python(path)):
             if isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 targets = [f"{node.module}.{alias.name}" if node.module == "cml" else node.module for alias in node.names]
             elif isinstance(node, ast.Import):
@@ -90,7 +91,7 @@ def test_only_heavy_libraries_are_imported_inside_functions():
     late = []
     for path in PACKAGE.rglob("*.py"):
         module = _module_name(path)
-        for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for function in ast.walk(parse_python(path)):
             if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             for node in ast.walk(function):

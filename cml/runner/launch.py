@@ -133,8 +133,21 @@ class Cleanup:
         return clauses
 
 
-def _interrupt(number: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(number).name)
+class _Interrupt:
+    """The stop signals' handler during a launch: raises KeyboardInterrupt where the main thread is, and remembers
+    the signal, because an exception raised while Python runs a weakref callback or a finalizer is printed and
+    dropped ("Exception ignored in…"); :meth:`check`, between the launch's steps, raises it again then."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+
+    def __call__(self, number: int, _frame: object) -> None:
+        self.received = signal.Signals(number).name
+        raise KeyboardInterrupt(self.received)
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt(self.received)
 
 
 @dataclass
@@ -199,9 +212,11 @@ class RunnerLauncher:
         # A script too large even without the registration material fails here, before any change.
         self.backend.pack_startup_script(render_script(self._settings(options, spec, None)))
         replicas: list[_Replica] = []
+        interrupt = _Interrupt()
         try:
-            with stop_signals(_interrupt):
+            with stop_signals(interrupt):
                 for replica_options in options.replica_options():
+                    interrupt.check()
                     replica = _Replica(replica_options)
                     replicas.append(replica)
                     replica.registration = self.forge.register_runner(
@@ -210,7 +225,7 @@ class RunnerLauncher:
                     script = render_script(self._settings(replica_options, spec, replica.registration))
                     replica.machine = self.backend.start(prepared, self.backend.pack_startup_script(script),
                                                          self._tags(replica_options, spec), token=uuid.uuid4().hex)
-                self._wait_until_online(options, replicas)
+                self._wait_until_online(options, replicas, interrupt.check)
             return [LaunchResult(replica.runner, replica.machine) for replica in replicas if replica.runner]
         except BaseException as error:
             cleanup = Cleanup.combined([self.remove(replica.options.name, replica.registration, replica.machine)
@@ -240,12 +255,14 @@ class RunnerLauncher:
             return self.forge.runner(registration.runner_id)
         return next(iter(self.forge.runners(registration.name)), None)
 
-    def _wait_until_online(self, options: LaunchOptions, replicas: list[_Replica]) -> None:
+    def _wait_until_online(self, options: LaunchOptions, replicas: list[_Replica],
+                           check_interrupt: Callable[[], None] = lambda: None) -> None:
         """Poll until every replica's runner is online (setting ``replica.runner``); a machine that stops first,
-        or the launch timeout, is a LaunchError."""
+        or the launch timeout, is a LaunchError; ``check_interrupt`` raises if the launch was interrupted."""
         deadline = self.clock() + options.launch_timeout
         delay = min(0.25, self.poll_interval)
         while True:
+            check_interrupt()
             waiting: tuple[_Replica, Machine, Machine] | None = None
             for replica in replicas:
                 if replica.runner is not None or replica.registration is None or replica.machine is None:

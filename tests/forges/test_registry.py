@@ -24,6 +24,7 @@ from cml.forges.registry import (
 from cml.forges.errors import ForgeConfigurationError
 from cml.http import HttpPolicy
 from tests.fakes.ci_env import bitbucket_env, gitea_env, gitlab_env
+from tests.python_source import parse_python
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "cml"
@@ -215,12 +216,12 @@ def _forge_name_comparisons(tree: ast.AST, names: set[str]):
     'URLS["github"]', 'CHOICES = ["github", "gitlab"]',
 ])
 def test_the_scan_finds_forge_names_compared_looked_up_or_listed(code):
-    assert list(_forge_name_comparisons(ast.parse(code), set(DRIVERS) | set(OTHER_FORGE_NAMES)))
+    assert list(_forge_name_comparisons(parse_python(code), set(DRIVERS) | set(OTHER_FORGE_NAMES)))
 
 
 def test_the_scan_leaves_names_in_text_and_data_rows_alone():
     code = 'help = "github or gitlab"\nROW = CISystem("github", ("GITHUB_ACTIONS",), "GITHUB_BASE_REF")\n'
-    assert list(_forge_name_comparisons(ast.parse(code), set(DRIVERS))) == []
+    assert list(_forge_name_comparisons(parse_python(code), set(DRIVERS))) == []
 
 
 def test_no_module_outside_a_forges_own_compares_forge_names():
@@ -229,7 +230,7 @@ def test_no_module_outside_a_forges_own_compares_forge_names():
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
         allowed = own.get(path.resolve(), set())
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parse_python(path)
         found += [f"{path.relative_to(ROOT)}:{line}: {name!r}"
                   for line, name in sorted(set(_forge_name_comparisons(tree, names))) if name not in allowed]
     assert found == [], "forge names compared outside the forge's own module (ask the Forge class instead):\n" + \

@@ -18,6 +18,7 @@ from cml.runner.backends.gcp import GcpBackend
 from cml.runner.backends.kubernetes import KubernetesBackend
 from cml.runner.launch import describe_machines
 from cml.runner.spec import Region
+from tests.python_source import parse_python
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Modules every backend shares: a new cloud must not need a change here.
@@ -38,7 +39,7 @@ def _docstrings(tree: ast.AST) -> set[int]:
 
 def cloud_words(path: Path) -> list[str]:
     """Names and string literals (docstrings aside, whose examples may name a cloud) that name AWS or EC2."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parse_python(path)
     docstrings = _docstrings(tree)
     texts: list[str] = []
     for node in ast.walk(tree):

@@ -7,6 +7,7 @@ once) and signals to a real ``cml`` process. Each test counts what is left after
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import subprocess
@@ -168,3 +169,19 @@ def test_ctrl_c_or_a_cancelled_job_removes_everything(github_runners, cloud, fle
     assert stderr.strip().splitlines() == [
         "cml: error: interrupted; the machine and the runner registration were removed"]
     assert leftovers(cloud, github_runners) == (0, 0)
+
+
+def test_a_stop_signal_whose_exception_python_dropped_still_ends_the_launch():
+    """A signal that lands while Python runs a weakref callback or finalizer has its KeyboardInterrupt printed and
+    dropped ("Exception ignored in…", seen once in CI under load): the launch's next step raises it again."""
+    from types import SimpleNamespace
+
+    from cml.runner.launch import RunnerLauncher, _Interrupt
+
+    interrupt = _Interrupt()
+    with contextlib.suppress(KeyboardInterrupt):  # what Python does with it inside a finalizer
+        interrupt(signal.SIGTERM, None)
+    launcher = RunnerLauncher(forge=None, backend=None, warn=print)  # type: ignore[arg-type]
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        launcher._wait_until_online(SimpleNamespace(launch_timeout=60), [], interrupt.check)  # type: ignore[arg-type]
+    launcher._wait_until_online(SimpleNamespace(launch_timeout=60), [])  # type: ignore[arg-type]  # nothing to wait for
