@@ -11,8 +11,9 @@ code fence (cmark: some 40 MiB) parses.
 The child runs ``MODULE:FUNCTION`` of this cml, named by the caller (so this module, shared infrastructure,
 imports no layer above it): ``FUNCTION(data, limit)`` loads what it needs, calls ``limit()`` to apply the limits,
 and returns bytes. The child is the same interpreter in isolated mode (``-I``: no ``PYTHON*`` variable, user site
-or current folder), in a process group of its own, with an environment of only ``PATH``: the job's tokens never
-reach it. The input goes on its standard input, the result comes back on its standard output. Its group is killed
+or current folder; the parent's import path is passed on), in a process group of its own, in ``/``, with an
+environment of only ``PATH`` and no core dumps: no token is handed to it (it runs as the same user, so this bounds
+what it costs, not what it could read). The input goes on its standard input, the result comes back on its standard output. Its group is killed
 however the parent leaves :func:`run_bounded`, and it dies with the parent (Linux). Only Linux has both limits
 enforced (``RLIMIT_AS``; macOS ignores it) and the baseline readable (``/proc/self/status``): elsewhere
 :func:`run_bounded` returns ``None`` and the caller refuses the input.
@@ -43,7 +44,8 @@ WALL_SECONDS = 120
 _OUT_OF_MEMORY = 3
 # The folder that holds the ``cml`` package this module is part of: the child imports the same cml.
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_ENTRY = "import sys; sys.path.insert(0, sys.argv[1]); from cml.sandbox import main; main(sys.argv[2:])"
+# The child's import path is the parent's (its first argument, one folder a line): -I drops PYTHONPATH.
+_ENTRY = "import sys; sys.path[:0] = sys.argv[1].splitlines(); from cml.sandbox import main; main(sys.argv[2:])"
 
 
 def supported() -> bool:
@@ -71,9 +73,11 @@ def run_bounded(target: str, data: bytes, memory: int | None = None, cpu_seconds
     memory = MEMORY_BUDGET if memory is None else memory
     cpu_seconds = CPU_SECONDS if cpu_seconds is None else cpu_seconds
     wall_seconds = WALL_SECONDS if wall_seconds is None else wall_seconds
-    command = [sys.executable, "-I", "-c", _ENTRY, _ROOT, target, str(memory), str(cpu_seconds)]
+    path = "\n".join([_ROOT, *(folder for folder in sys.path if folder and "\n" not in folder)])
+    command = [sys.executable, "-I", "-c", _ENTRY, path, target, str(memory), str(cpu_seconds), str(os.getpid())]
+    # In "/": a child that dies of its limits writes no core file into the job's workspace (see main, too).
     child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             env=child_environment(), start_new_session=True, close_fds=True)
+                             env=child_environment(), start_new_session=True, close_fds=True, cwd="/")
     try:
         output, _ = child.communicate(data, timeout=wall_seconds)
     except subprocess.TimeoutExpired:
@@ -101,8 +105,7 @@ def _limit(kind: int, value: int, grace: int = 0) -> None:
     resource.setrlimit(kind, (value, value + grace))
 
 
-def _die_with_parent() -> None:
-    parent = os.getppid()
+def _die_with_parent(parent: int) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before the call
         os._exit(1)
@@ -110,8 +113,9 @@ def _die_with_parent() -> None:
 
 def main(arguments: list[str]) -> None:
     """The child: read the input from standard input, write what the target makes of it to standard output."""
-    target, memory, cpu_seconds = arguments[0], int(arguments[1]), int(arguments[2])
-    _die_with_parent()
+    target, memory, cpu_seconds, parent = arguments[0], int(arguments[1]), int(arguments[2]), int(arguments[3])
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # abort() or SIGXCPU at a limit dumps no core
+    _die_with_parent(parent)
     data = sys.stdin.buffer.read()
     module, _, function = target.partition(":")
     run = getattr(importlib.import_module(module), function)

@@ -653,7 +653,7 @@ def find_destinations(text: str, bounded: bool = True) -> list[Destination]:
         return []
     overflow = markup_overflow(data) if bounded else None
     if overflow is not None:
-        return _in_child(data, overflow)
+        return list(_in_child(data, overflow))
     source = _Source(data)
     found, covered = _scan(source)
     found.extend(_definitions(source, covered))
@@ -667,14 +667,21 @@ def find_destinations(text: str, bounded: bool = True) -> list[Destination]:
                    for kind, start, end, url, angle, whole in found), key=lambda destination: destination.start)
 
 
-def _in_child(data: bytes, overflow: int) -> list[Destination]:
+#: Most destinations a report parsed in a child may have (each costs the parent some 750 bytes): as many as the
+#: markup count lets a report parsed here have.
+MAX_CHILD_DESTINATIONS = 80_000
+
+
+@functools.lru_cache(maxsize=2)
+def _in_child(data: bytes, overflow: int) -> tuple[Destination, ...]:
     """:func:`find_destinations` of the report ``data``, whose markup passes the count on line ``overflow``, from a
-    child process of bounded memory and CPU time; :class:`TooMuchMarkup` on that line if the child died."""
+    child process of bounded memory and CPU time; :class:`TooMuchMarkup` on that line if the child died or found
+    more than :data:`MAX_CHILD_DESTINATIONS`. Remembered, as ``--watch`` asks again about an unchanged report."""
     output = run_bounded("cml.assets.links:destinations_in_child", data)
     if output is None:
         raise TooMuchMarkup(overflow)
-    return [Destination(start, end, url, kind, line, angle, tuple(whole) if whole else None)
-            for start, end, url, kind, line, angle, whole in json.loads(output)]
+    return tuple(Destination(start, end, url, kind, line, angle, tuple(whole) if whole else None)
+                 for start, end, url, kind, line, angle, whole in json.loads(output))
 
 
 def destinations_in_child(data: bytes, limit: Callable[[], None]) -> bytes:
@@ -684,8 +691,10 @@ def destinations_in_child(data: bytes, limit: Callable[[], None]) -> bytes:
     limit()
     text = data.decode("utf-8", "surrogatepass")
     del data
-    return json.dumps([[d.start, d.end, d.url, d.kind, d.line, d.angle, d.whole]
-                       for d in find_destinations(text, bounded=False)]).encode("ascii")
+    found = find_destinations(text, bounded=False)
+    if len(found) > MAX_CHILD_DESTINATIONS:
+        raise SystemExit(1)  # too many for the parent to hold: refused
+    return json.dumps([[d.start, d.end, d.url, d.kind, d.line, d.angle, d.whole] for d in found]).encode("ascii")
 
 
 def is_local_file(url: str) -> bool:

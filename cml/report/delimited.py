@@ -34,6 +34,8 @@ MAX_COLUMNS = 1024
 _SEPARATORS = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")
 #: Python's csv module refuses NUL before 3.11: there, a table holding one is read by it, as small tables are.
 _REFUSED_BY_CSV = (b"\x00",) if sys.version_info < (3, 11) else ()
+#: Extensions numpy's opener decompresses (a path is read as it is, by a Python file object, instead).
+_DECOMPRESSED_BY_NUMPY = (".gz", ".bz2", ".xz", ".lzma", ".zip")
 #: The dtype of a column nobody asked for: one character kept, the rest of the cell skipped.
 _SKIPPED = "U1"
 
@@ -144,10 +146,10 @@ class DelimitedColumns:
         options: dict[str, Any] = dict(dtype=np.dtype(fields), delimiter=self.delimiter, comments=None, quotechar='"',
                                        skiprows=1, ndmin=1)
         try:
-            if self.path is not None and (not texts or not self._holds(b"\r")):
+            if self._numpy_may_open() and (not texts or not self._holds(b"\r")):
                 # numpy opens the file itself, faster than through a Python file object; its newline translation
                 # cannot change a number, only a quoted text's "\r", so text columns with one go the exact way.
-                records = np.loadtxt(self.path, encoding="utf-8-sig", **options)
+                records = np.loadtxt(os.path.abspath(self.path or ""), encoding="utf-8-sig", **options)
             else:
                 with self._text() as handle:
                     records = np.loadtxt(handle, **options)
@@ -160,6 +162,11 @@ class DelimitedColumns:
                 return self._records(floats, texts, direct=False)
             return None
         return records if len(records) else None
+
+    def _numpy_may_open(self) -> bool:
+        """Whether numpy may be given the file's path: an absolute one (numpy's opener fetches a path that reads as
+        a URL, ``http://…``) without an extension it would decompress (``.gz``, ``.bz2``, ``.xz``, ``.lzma``)."""
+        return self.path is not None and not self.path.lower().endswith(_DECOMPRESSED_BY_NUMPY)
 
     def _holds(self, *wanted: bytes) -> bool:
         """Whether the table holds any of the bytes ``wanted`` (or cannot be scanned): a scan of the data or of the

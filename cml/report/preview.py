@@ -83,12 +83,14 @@ def markdown_to_html(markdown: str) -> str:
 
 
 def html_in_child(data: bytes, limit: Callable[[], None]) -> bytes:
-    """In :func:`~cml.sandbox.run_bounded`'s child: :func:`markdown_to_html` of the report ``data``, rendered once
-    cmark is loaded and the child's limits are set."""
+    """In :func:`~cml.sandbox.run_bounded`'s child: :func:`markdown_to_html` of the report ``data``, sanitised
+    (nh3's time grows faster than the square of the nesting, so it is bounded with cmark), once cmark and nh3 are
+    loaded and the child's limits are set."""
     import cmarkgfm  # noqa: F401  loaded before the limits are set
+    import nh3  # noqa: F401
 
     limit()
-    return markdown_to_html(data.decode("utf-8", "surrogatepass")).encode("utf-8", "surrogatepass")
+    return sanitise(markdown_to_html(data.decode("utf-8", "surrogatepass"))).encode("utf-8", "surrogatepass")
 
 
 def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
@@ -168,12 +170,12 @@ def render_page(markdown: str, base_dir: str = ".", title: str = "cml report", b
                 ) -> Preview:
     """A complete HTML page for ``markdown`` with GitHub-like styling, sanitised, with local images inlined
     from ``base_dir`` when ``boundary`` (default: ``base_dir`` itself) allows."""
-    return _page(markdown_to_html(markdown), base_dir, title, boundary)
+    return _page(sanitise(markdown_to_html(markdown)), base_dir, title, boundary)
 
 
-def _page(unsanitised: str, base_dir: str, title: str, boundary: Boundary | None) -> Preview:
+def _page(sanitised: str, base_dir: str, title: str, boundary: Boundary | None) -> Preview:
     """:func:`render_page` of the HTML fragment cmark made of the report."""
-    fragment, warnings = inline_images(sanitise(unsanitised), base_dir, boundary)
+    fragment, warnings = inline_images(sanitised, base_dir, boundary)
     style = STYLE_SHEET.read_text(encoding="utf-8")
     page = (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -202,4 +204,4 @@ def preview_file(markdown_path: FilePath, environ: Mapping[str, str] | None = No
     base_dir = os.path.dirname(os.path.abspath(markdown_path))
     boundary = Boundary.for_report(os.fspath(markdown_path), environ or {}, allow_outside)
     title = os.path.basename(os.fspath(markdown_path))
-    return _page(markdown_to_html(markdown) if fragment is None else fragment, base_dir, title, boundary)
+    return _page(sanitise(markdown_to_html(markdown)) if fragment is None else fragment, base_dir, title, boundary)

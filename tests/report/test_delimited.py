@@ -195,3 +195,41 @@ def test_hostile_tables_fall_back_or_fail_in_one_line(tmp_path):
         unclosed.floats("b")
     huge_cell = by_columns(tmp_path, large("label,b\n", "x,1\n", '"' + "z" * 2_000_000 + '",2\n'), "huge.csv")
     assert huge_cell.floats("b")[-1] == 2 and len(huge_cell.labels("label")[-1]) == 2_000_000
+
+
+def test_a_path_that_reads_as_a_url_is_a_local_file(tmp_path, monkeypatch):
+    """numpy's opener fetches ``http://…`` paths: a table named so on the command line is read from the disk, never
+    from the server (which here serves other labels) and nothing is saved beside it."""
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    (served / "t.csv").parent.mkdir(parents=True)
+    (served / "t.csv").write_bytes(large("label,b\n", "FROM_NETWORK,1\n"))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        folder = tmp_path / "work"
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        address = f"127.0.0.1:{server.server_address[1]}"
+        local = folder / "http:" / address / "t.csv"
+        local.parent.mkdir(parents=True)
+        local.write_bytes(large("label,b\n", "LOCAL,1\n"))
+        table = load_table(f"http://{address}/t.csv")
+        assert table.by_columns is not None
+        assert set(table.labels("label")) == {"LOCAL"} and table.floats("b")[0] == 1
+        assert sorted(path.name for path in folder.iterdir()) == ["http:"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_compressed_name_is_not_decompressed(tmp_path):
+    path = tmp_path / "table.csv.gz"
+    path.write_bytes(large("a,b\n", "1,2\n"))  # plain text under a .gz name
+    table = load_table(path)
+    assert table.floats("b")[0] == 2
