@@ -187,6 +187,12 @@ def _page(sanitised: str, base_dir: str, title: str, boundary: Boundary | None) 
     return Preview(page, warnings)
 
 
+#: A line that starts with this many quote markers and indentation nests its HTML deep enough for sanitising to
+#: take seconds (nh3: 1 s at 25,000 levels, 36 s at 100,000): such a report is rendered in the bounded child.
+DEEP_NESTING = 1000
+_DEEP_NESTING = re.compile(rb"(?m)^[ \t>]{%d}" % DEEP_NESTING)
+
+
 def preview_file(markdown_path: FilePath, environ: Mapping[str, str] | None = None,
                  allow_outside: Iterable[str] = ()) -> Preview:
     """Render the Markdown file at ``markdown_path`` (at most :data:`MAX_REPORT_BYTES`); images resolve from
@@ -194,6 +200,9 @@ def preview_file(markdown_path: FilePath, environ: Mapping[str, str] | None = No
     markdown = decode_text(read_bytes(markdown_path, MAX_REPORT_BYTES, "reports"), markdown_path)
     data = markdown.encode("utf-8", "surrogatepass")
     overflow = markup_overflow(data)
+    deep = _DEEP_NESTING.search(data)
+    if overflow is None and deep is not None:  # nh3's time grows faster than the square of the nesting
+        overflow = data.count(b"\n", 0, deep.start()) + 1
     fragment = None
     if overflow is not None:  # perhaps a long log in a code block: cmark renders it in a child of bounded memory
         rendered = run_bounded("cml.report.preview:html_in_child", data)

@@ -167,3 +167,11 @@ def test_a_long_log_in_a_code_fence_is_posted(actions, github, tmp_path, run_cli
     assert content_name(CONFUSION, ".png") in store.git("ls-tree", "--name-only", "cml-assets")
     assert f"![loss]({github.base_url}/{github.repository}/raw/cml-assets/{content_name(CONFUSION, '.png')})" \
         in comment["body"]
+
+
+def test_a_deeply_nested_quote_under_the_markup_count_is_previewed_in_the_child(tmp_path):
+    """nh3 takes seconds on tens of thousands of nested quotes (a few hundred KB, under the count): bounded too."""
+    nested = "# R\n\n" + ">" * 20_000 + " deep\n"
+    assert markup_overflow(nested.encode()) is None
+    child, outcome = _probe(tmp_path, "preview", nested)
+    assert child > 0, (child, outcome)
