@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 from cml.errors import UsageError
 from cml.fileio import atomic_path
-from cml.report.data import Table
 from cml.report.markdown import image_markdown, link_target
 
 SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -191,11 +190,6 @@ def faithful_palette(image: Any, pixels: Any) -> Any:
     if np.count_nonzero((error > PALETTE_PIXEL_ERROR).any(axis=2)) * 1000 > sampled.shape[0] * sampled.shape[1]:
         return None
     return quantised
-
-
-def numeric_array(table: Table, name: str, option: str | None = None) -> Any:
-    """Column ``name`` as a float array; empty cells become NaN, other text is an error."""
-    return table.floats(name, option)
 
 
 #: Points :func:`downsample` works on at once (its temporary copies stay a few MB at any length).

@@ -19,7 +19,6 @@ from cml.report.plots.common import (
     legend_if_useful,
     literal,
     new_figure,
-    numeric_array,
     save_figure,
 )
 
@@ -706,7 +705,7 @@ def scores_from_table(table: Table, y_true: str | None = None, y_score: Sequence
                              "column per class (named after the class, or prob_<class>); name the columns with "
                              f"--y-score (columns are: {known})")
     if len(pairs) == 1 and not pairs[0][1]:
-        return truth, numeric_array(table, pairs[0][0], "--y-score")
+        return truth, table.floats(pairs[0][0], "--y-score")
     scores: dict[str, object] = {}
     columns: dict[str, str] = {}
     for column, label in pairs:
@@ -715,7 +714,7 @@ def scores_from_table(table: Table, y_true: str | None = None, y_score: Sequence
             raise UsageError(f"columns '{columns[label]}' and '{column}' are both scores for class '{label}'; "
                              "give one of them", parameter="y_score")
         columns[label] = column
-        scores[label] = numeric_array(table, column, "--y-score")
+        scores[label] = table.floats(column, "--y-score")
     return truth, scores
 
 
@@ -735,7 +734,7 @@ def _table_curves(kind: CurveKind, table: Table, y_true: str | None, y_score: Se
             raise InputError(table.path, f"has no computed points ({first}/{second} columns)")
         from_points = _roc_points_curve if kind == "roc" else _pr_points_curve
         table.prefetch(floats=[first, second])
-        return [from_points(numeric_array(table, first), numeric_array(table, second), "model")], True
+        return [from_points(table.floats(first), table.floats(second), "model")], True
     truth, scores = scores_from_table(table, y_true, y_score)
     if isinstance(scores, Mapping):
         if pos_label is not None and pos_label not in scores:

@@ -21,7 +21,6 @@ from cml.report.plots.common import (
     legend_if_useful,
     literal,
     new_figure,
-    numeric_array,
     save_figure,
 )
 from cml.report.runs import TrackedRun
@@ -145,7 +144,7 @@ def x_values(table: Table, x: str | None = None) -> tuple[str, Any]:
 
     name = x_name_of(table, x)
     if name is not None:
-        return name, numeric_array(table, name, "-x" if x else None)
+        return name, table.floats(name, "-x" if x else None)
     return "row", np.arange(len(table), dtype=float)
 
 
@@ -159,13 +158,13 @@ def prefetch_curves(table: Table, x: str | None = None, y: Sequence[str] = ()) -
 def y_columns(table: Table, x_name: str, y: Sequence[str] = ()) -> dict[str, Any]:
     """The y columns named in ``y``, or every numeric column but x and dvclive's ``timestamp``, as float arrays."""
     if y:
-        return {name: numeric_array(table, name, "-y") for name in y}
+        return {name: table.floats(name, "-y") for name in y}
     found = {}
     for name in table.numeric_candidates():
         if name in (x_name, "timestamp"):
             continue
         try:
-            found[name] = numeric_array(table, name)
+            found[name] = table.floats(name)
         except InputError:
             continue
     if not found:
@@ -234,7 +233,7 @@ def curves_from_files(files: Sequence[str], x: str | None = None, y: Sequence[st
             if base is not None and column in base.data:
                 if base_x is None:
                     base_x = x_values(base, x)[1]
-                series.append(Series(f"{label} ({base_name})", base_x, numeric_array(base, column, "-y"),
+                series.append(Series(f"{label} ({base_name})", base_x, base.floats(column, "-y"),
                                      dashed=True, color_key=label, metric=column))
     return Curves(series, names, x_name, missing)
 
